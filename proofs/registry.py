@@ -1,0 +1,105 @@
+"""The theorem registry: every theorem as data (id, title, statement, dependencies, proof).
+
+A proof is a function ``prove(setup) -> Result``.  ``setup`` carries everything
+the proof is *about* (the construction, the attention masks, the normalizers),
+so a test can hand it a wrong construction and watch the status become
+``failed``.  Status is computed by running the proof, never typed in:
+
+- ``proved``: checked symbolically for symbolic n, d (and by induction over L
+  where layers matter: base case and step);
+- ``checked``: only at the finite sizes named in ``scope``;
+- ``failed``: some check did not hold.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from verify.construction import paper
+from verify.masks import attention_mask
+from verify.normalizers import normalizer
+
+STATUSES = ("proved", "checked", "failed")
+
+#: modules of proofs/, in dependency order; each defines ``THEOREM``
+MODULES = ("lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the proofs are about; replace a field to get a (deliberately wrong) variant.
+
+    construction : ``(eta, d, k=1) -> Construction`` (numeric or SymPy; proofs may
+        call it with a SymPy ``eta`` and, for symbolic ``d``, build blocks from it).
+    mask : ``(spec, n, m) -> bool array`` (``verify.masks.attention_mask``).
+    normalizer : ``(kind, mask, scale) -> c`` (``verify.normalizers.normalizer``).
+    """
+
+    construction: Callable = paper
+    mask: Callable = attention_mask
+    normalizer: Callable = normalizer
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of running a proof."""
+
+    status: str
+    scope: str
+    witness: dict | None = None
+    detail: str = ""
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """One entry of the blueprint."""
+
+    id: str
+    title: str
+    statement: str
+    latex: str
+    depends_on: tuple
+    prove: Callable[[Setup], Result]
+
+
+def theorems() -> list[Theorem]:
+    """Every theorem whose module exists, in dependency order."""
+    found = []
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"proofs.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"proofs.{name}":
+                raise
+            continue
+        found.append(module.THEOREM)
+    return found
+
+
+def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
+    """Run one proof and return its JSON entry (``id, title, status, scope, depends_on, seconds``...)."""
+    start = time.perf_counter()
+    try:
+        result = theorem.prove(setup or Setup())
+    except Exception as exc:  # a proof that crashes on a wrong setup has failed, not passed
+        result = Result("failed", "exception", detail=f"{type(exc).__name__}: {exc}")
+    entry = {
+        "id": theorem.id,
+        "title": theorem.title,
+        "status": result.status,
+        "scope": result.scope,
+        "depends_on": list(theorem.depends_on),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    if result.witness is not None:
+        entry["witness"] = result.witness
+    if result.detail:
+        entry["detail"] = result.detail
+    return entry

@@ -1,0 +1,2 @@
+"""One module per ``icl-verify`` subcommand: ``register(parser)`` adds its options
+and sets ``run(args) -> (result, summary, ok)``."""

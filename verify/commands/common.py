@@ -1,0 +1,98 @@
+"""Options shared by the commands that run the model on a user's prompt."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PromptError
+from ..masks import attention_mask, load_mask, parse_attention
+from ..normalizers import normalizer
+from ..prompt import Prompt, load_prompt
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="OUT", help="write the result as JSON to OUT ('-' for stdout)")
+
+
+def add_model_options(parser: argparse.ArgumentParser, eta: bool = True) -> None:
+    """PROMPT, attention, normalizer and construction options."""
+    parser.add_argument("prompt", metavar="PROMPT", help=".npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
+    parser.add_argument("--attention", default="prefix",
+                        help="prefix | causal | sliding:K | block:B | hybrid:P (default prefix)")
+    parser.add_argument("--attention-mask", metavar="FILE.npy",
+                        help="boolean (n+m, n+m) mask, [i, j] true when token j reads token i; overrides --attention")
+    parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
+                        help="constant c_j = C, or count c_j = |A(j)| (default constant)")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="C", help="the constant normalizer c (default 1)")
+    parser.add_argument("--w0", metavar="FILE.npy", help="initial weight w_0, shape (d,) or (k, d)")
+    parser.add_argument("--preconditioner", metavar="FILE.npy", help="Gamma (d, d) in the top-left block of K^T Q")
+    if eta:
+        parser.add_argument("--eta", type=float, help="step size eta (P = eta I)")
+    add_json(parser)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A prompt with everything the model needs to run on it."""
+
+    prompt: Prompt
+    attention: str
+    mask: np.ndarray
+    c: np.ndarray
+    W0: np.ndarray | None
+    gamma: np.ndarray | None
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.attention == "prefix"
+
+
+def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise PromptError(f"{field}: file {path!r} not found; give the path of a float .npy array") from None
+    except Exception:
+        raise PromptError(f"{field}: {path!r} is not a readable .npy array of floats; write it with numpy.save") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise PromptError(f"{field}: expected a float array, got dtype {a.dtype}")
+    if a.shape not in shapes:
+        raise PromptError(f"{field}: expected shape {' or '.join(map(str, shapes))}, got {a.shape}")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)):
+        raise PromptError(f"{field}: contains NaN or inf; replace them with finite numbers")
+    return a
+
+
+def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
+    """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options."""
+    prompt = load_prompt(args.prompt)
+    n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
+    if args.attention_mask:
+        mask = load_mask(args.attention_mask, n, m)
+        attention = "custom"
+    else:
+        parse_attention(args.attention)
+        mask = attention_mask(args.attention, n, m)
+        attention = args.attention
+    c = normalizer(args.normalization, mask, args.scale)
+    W0 = None
+    if args.w0:
+        W0 = _load_npy(args.w0, "w0", ((d,), (k, d)) if k == 1 else ((k, d),)).reshape(k, d)
+    gamma = _load_npy(args.preconditioner, "preconditioner", ((d, d),)) if args.preconditioner else None
+    return Model(prompt, attention, mask, c, W0, gamma)
+
+
+def check_eta(eta, field: str = "eta") -> float:
+    if eta is None:
+        raise PromptError(f"{field}: a step size is required; pass --{field} E with E > 0")
+    if not np.isfinite(eta) or eta <= 0:
+        raise PromptError(f"{field}: step size must be a finite number > 0, got {eta}")
+    return float(eta)
+
+
+def squeeze(a: np.ndarray, prompt: Prompt) -> np.ndarray:
+    """Drop the output axis for single-output prompts (``y`` stored 1-D)."""
+    return a[..., 0] if prompt.y.ndim == 1 else a

@@ -1,0 +1,54 @@
+"""The stationary point of the stack: the weight every position converges to.
+
+Computed from the general lemma (SPEC section 6) for any mask and normalizer:
+for prefix attention every example row is the minimum-norm least-squares weight
+(SPEC P3); for causal attention it is online gradient descent with step
+``1/||x_j||^2`` (SPEC P6), or its count-normalizer form (SPEC P9).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..lemma import stationary_weights
+from ..masks import attention_mask
+from ..normalizers import normalizer
+from .common import add_model_options, load_model, squeeze
+
+
+def register(parser) -> None:
+    add_model_options(parser, eta=False)
+    parser.set_defaults(run=run)
+
+
+def stationary(model, normalization: str = "constant", scale: float = 1.0) -> dict:
+    p = model.prompt
+    mask, c = model.mask, model.c
+    if p.m == 0 and model.attention != "custom":
+        # the query weight does not depend on m: compute it for one phantom query
+        mask = attention_mask(model.attention, p.n, 1)
+        c = normalizer(normalization, mask, scale)
+    W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
+    ex, qw = W[: p.n], W[p.n:]
+    preds = np.einsum("md,mkd->mk", p.Xq, qw[: p.m])
+    one = (lambda a: a[..., 0, :]) if p.y.ndim == 1 else (lambda a: a)
+    result = {
+        "attention": model.attention,
+        "example_weights": one(ex),
+        "query_weight": one(qw[0]) if len(qw) else None,
+        "query_weights": one(qw[: p.m]),
+        "query_predictions": squeeze(preds, p),
+    }
+    if p.yq is not None:
+        result["query_mse"] = float(np.mean((preds - p.yq.reshape(p.m, p.k)) ** 2)) if p.m else 0.0
+    return result
+
+
+def run(args):
+    model = load_model(args)
+    result = stationary(model, args.normalization, args.scale)
+    lines = [f"{result['attention']} stationary point",
+             f"query weight: {np.array2string(np.asarray(result['query_weight']), precision=6, threshold=8)}",
+             f"query predictions: {np.array2string(np.asarray(result['query_predictions']), precision=6, threshold=8)}"]
+    if "query_mse" in result:
+        lines.append(f"query MSE: {result['query_mse']:.4g}")
+    return result, "\n".join(lines), True

@@ -1,0 +1,8 @@
+"""The one exception type for bad user input."""
+
+
+class PromptError(ValueError):
+    """Bad input from a user: the message names the field and the fix.
+
+    The CLI prints it as one line on stderr and exits with status 2.
+    """

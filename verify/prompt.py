@@ -1,0 +1,163 @@
+"""Prompts: the in-context examples and queries a user brings, and their tokens.
+
+Files put one example per row, so ``X`` is ``(n, d)``; the tokens are columns
+``z_i = [x_i; y_i]`` (SPEC section 1).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backend import hstack, transpose, vstack
+from .errors import PromptError
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """In-context examples ``(X, y)`` and queries ``Xq`` (labels ``yq`` optional).
+
+    Attributes
+    ----------
+    X : (n, d) float array, one example per row.
+    y : (n,) or (n, k) float array of labels (2-D for multi-output).
+    Xq : (m, d) float array of queries.
+    yq : (m,) or (m, k) float array, or None.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    Xq: np.ndarray
+    yq: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def m(self) -> int:
+        return self.Xq.shape[0]
+
+    @property
+    def k(self) -> int:
+        return 1 if self.y.ndim == 1 else self.y.shape[1]
+
+    @property
+    def Y(self) -> np.ndarray:
+        """Labels as an ``(n, k)`` array whatever the file's shape."""
+        return self.y.reshape(self.n, self.k)
+
+
+def _float_array(name: str, value) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise PromptError(f"{name}: expected a real float array, got dtype {a.dtype}; save it with numpy as float64")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)):
+        raise PromptError(f"{name}: contains NaN or inf; replace them with finite numbers")
+    return a
+
+
+def make_prompt(X, y, Xq=None, yq=None) -> Prompt:
+    """Validate arrays and build a :class:`Prompt`.
+
+    Raises
+    ------
+    PromptError
+        On wrong shapes, mismatched dimensions, ``n = 0``, ``d = 0``, NaN/inf,
+        or non-numeric dtypes; the message names the field and the fix.
+    """
+    X = _float_array("X", X)
+    if X.ndim != 2:
+        raise PromptError(f"X: expected shape (n, d) with one example per row, got shape {X.shape}")
+    n, d = X.shape
+    if n == 0:
+        raise PromptError("X: the prompt has no examples (n = 0); give at least one row")
+    if d == 0:
+        raise PromptError("X: examples have dimension d = 0; give at least one column")
+    y = _float_array("y", y)
+    if y.ndim not in (1, 2) or y.shape[0] != n or (y.ndim == 2 and y.shape[1] == 0):
+        raise PromptError(f"y: expected shape ({n},) or ({n}, k) to match X's {n} rows, got shape {y.shape}")
+    if Xq is None:
+        Xq = np.zeros((0, d))
+    Xq = _float_array("Xq", Xq)
+    if Xq.ndim != 2 or Xq.shape[1] != d:
+        raise PromptError(f"Xq: expected shape (m, {d}) to match X's d = {d} columns, got shape {Xq.shape}")
+    if yq is not None:
+        yq = _float_array("yq", yq)
+        want = (Xq.shape[0],) + y.shape[1:]
+        if yq.shape != want:
+            raise PromptError(f"yq: expected shape {want} to match Xq and y, got shape {yq.shape}")
+    return Prompt(X, y, Xq, yq)
+
+
+def load_prompt(path: str | os.PathLike) -> Prompt:
+    """Read a prompt from an ``.npz`` file with arrays ``X``, ``y``, ``Xq`` and optionally ``yq``.
+
+    Loaded with ``allow_pickle=False``: object arrays are refused.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise PromptError(f"PROMPT: file {path!r} not found; give the path of an .npz prompt file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise PromptError(f"PROMPT: {path!r} holds object arrays; save X, y, Xq as float arrays") from None
+        raise PromptError(f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez") from None
+    except Exception:
+        raise PromptError(f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez") from None
+    for key in ("X", "y", "Xq"):
+        if key not in arrays:
+            raise PromptError(f"{key}: missing from {path!r}; the file needs arrays X (n, d), y (n,), Xq (m, d)")
+    return make_prompt(arrays["X"], arrays["y"], arrays["Xq"], arrays.get("yq"))
+
+
+def example_prompt(n: int = 12, d: int = 3, m: int = 4, seed: int = 0, noise: float = 0.0) -> Prompt:
+    """A small random prompt: ``x ~ U(-1, 1)^d``, ``w ~ N(0, I)``, ``y = w x + noise``."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, d))
+    Xq = rng.uniform(-1, 1, (m, d))
+    w = rng.standard_normal(d)
+    y = X @ w + noise * rng.standard_normal(n)
+    yq = Xq @ w
+    return make_prompt(X, y, Xq, yq)
+
+
+def tokens(X, Y, Xq, W0=None):
+    """Token matrix ``Z`` with one column per token, examples first, then queries.
+
+    ``z_i = [x_i; y_i - W0 x_i]`` and ``z_q = [x_q; -W0 x_q]`` (SPEC sections 1 and 5).
+
+    Parameters
+    ----------
+    X : (n, d), Y : (n, k), Xq : (m, d) -- numpy arrays or SymPy matrices.
+    W0 : (k, d) initial weight, or None for zero.
+
+    Returns
+    -------
+    Z : (d + k, n + m)
+    """
+    XT, XqT, YT = transpose(X), transpose(Xq), transpose(Y)
+    if W0 is None:
+        query_labels = 0 * (YT[:, :1] @ XqT[:1, :])  # zeros of the right type and shape
+    else:
+        YT = YT - W0 @ XT
+        query_labels = -(W0 @ XqT)
+    return vstack([hstack([XT, XqT]), hstack([YT, query_labels])])
+
+
+def split_tokens(Z, n: int, d: int):
+    """Read a token matrix back: ``(example residuals (n, k), query predictions (m, k))``.
+
+    The example part is the last ``k`` coordinates of each example token; the
+    prediction for a query is minus the last ``k`` coordinates of its token.
+    """
+    labels = Z[..., d:, :]
+    return transpose(labels[..., :n]), -transpose(labels[..., n:])
