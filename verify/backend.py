@@ -33,12 +33,21 @@ def hadamard(a, mask):
 def scale_columns(a, c):
     """``a · diag(1/c)``: divide column ``j`` by ``c_j`` (``c`` scalar or vector)."""
     if np.ndim(c) == 0:
-        return a / c if is_numeric(a) else a * (1 / c)
+        return a / c if is_numeric(a) else a * (1 / _exact(c))
     if is_numeric(a):
         return a / np.asarray(c, dtype=float)
     import sympy
 
-    return a * sympy.diag(*[1 / sympy.sympify(cj) for cj in c])
+    return a * sympy.diag(*[1 / _exact(cj) for cj in c])
+
+
+def _exact(value):
+    """A normalizer as an exact SymPy number (floats such as counts are binary-exact)."""
+    import sympy
+
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return sympy.Rational(float(value)) if not isinstance(value, (int, np.integer)) else sympy.Integer(int(value))
+    return value
 
 
 def vstack(blocks):

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of ``icl-verify`` and ``python -m verify``."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (status 2) and --help (status 0)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         result, summary, ok = args.run(args)
         if getattr(args, "json", None):
