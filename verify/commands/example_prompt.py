@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import PromptError
 from ..prompt import example_prompt
+from .common import add_json
 
 
 def register(parser) -> None:
@@ -16,7 +17,8 @@ def register(parser) -> None:
     parser.add_argument("--m", type=int, default=4, help="queries (default 4)")
     parser.add_argument("--noise", type=float, default=0.0, help="label noise standard deviation (default 0)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(run=run, json=None)
+    add_json(parser)
+    parser.set_defaults(run=run)
 
 
 def run(args):
@@ -27,4 +29,5 @@ def run(args):
         raise PromptError(f"OUT: directory of {args.out!r} does not exist; create it first")
     p = example_prompt(args.n, args.d, args.m, args.seed, args.noise)
     np.savez(args.out, X=p.X, y=p.y, Xq=p.Xq, yq=p.yq)
-    return {}, f"wrote {args.out}: n = {p.n} examples, d = {p.d}, m = {p.m} queries", True
+    result = {"path": args.out, "n": p.n, "d": p.d, "m": p.m}
+    return result, f"wrote {args.out}: n = {p.n} examples, d = {p.d}, m = {p.m} queries", True
