@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from verify.construction import paper
+import numpy as np
+
+from verify.construction import Construction, paper
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
 
@@ -35,6 +37,8 @@ class Setup:
         call it with a SymPy ``eta`` and, for symbolic ``d``, build blocks from it).
     mask : ``(spec, n, m) -> bool array`` (``verify.masks.attention_mask``).
     normalizer : ``(kind, mask, scale) -> c`` (``verify.normalizers.normalizer``).
+    extra : options; ``{"fail_fast": True}`` makes the proofs of ``proofs/symbolic.py``
+        stop at their first failed check (used by the mutation tests).
     """
 
     construction: Callable = paper
@@ -69,6 +73,56 @@ class Theorem:
     prove: Callable[[Setup], Result]
 
 
+def _flip_v(eta, d, k=1):
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, -con.V, con.P)
+
+
+def _double_p(eta, d, k=1):
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, con.V, 2 * con.P)
+
+
+def _mask_shift(spec, n, m):
+    """Example j reads i + 1 wherever it should read i (causal 2..j+1, prefix 2..n)."""
+    mask = attention_mask(spec, n, m)
+    shifted = np.zeros_like(mask)
+    shifted[1:n, :n] = mask[: n - 1, :n]
+    shifted[:n, n:] = mask[:n, n:]
+    return shifted
+
+
+def _mask_ahead(spec, n, m):
+    """Examples also read the next example (causal j reads 1..j+1; prefix is unchanged)."""
+    mask = attention_mask(spec, n, m).copy()
+    mask[np.arange(1, n), np.arange(n - 1)] = True
+    return mask
+
+
+def _mask_strict(spec, n, m):
+    """Examples stop reading themselves (causal j reads 1..j-1)."""
+    mask = attention_mask(spec, n, m).copy()
+    mask[np.arange(n), np.arange(n)] = False
+    return mask
+
+
+def _normalizer_off(kind, mask, scale=1.0):
+    return normalizer(kind, mask, scale) + 1
+
+
+#: deliberately wrong setups (tests and ``icl-verify prove --mutation NAME``): every
+#: proof must report ``failed`` on each of them, except ``mask-ahead``, which leaves the
+#: prefix mask as it is (only proofs about causal attention must fail on it)
+MUTATIONS = {
+    "flip-v": Setup(construction=_flip_v),
+    "double-p": Setup(construction=_double_p),
+    "mask-shift": Setup(mask=_mask_shift),
+    "mask-strict": Setup(mask=_mask_strict),
+    "mask-ahead": Setup(mask=_mask_ahead),
+    "normalizer-off": Setup(normalizer=_normalizer_off),
+}
+
+
 def theorems() -> list[Theorem]:
     """Every theorem whose module exists, in dependency order."""
     found = []
@@ -89,7 +143,9 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     try:
         result = theorem.prove(setup or Setup())
     except Exception as exc:  # a proof that crashes on a wrong setup has failed, not passed
-        result = Result("failed", "exception", detail=f"{type(exc).__name__}: {exc}")
+        stopped = type(exc).__name__ == "CheckFailed"  # a fail-fast ledger (proofs.symbolic) stopped early
+        result = Result("failed", "stopped at the first failed check" if stopped else "exception",
+                        detail=str(exc) if stopped else f"{type(exc).__name__}: {exc}")
     entry = {
         "id": theorem.id,
         "title": theorem.title,

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PromptError
+from .tolerances import NORMAL_EQUATIONS_MIN_RATIO
 
 
 def _start(W0, k: int, d: int) -> np.ndarray:
@@ -61,7 +62,12 @@ def online_dynamics(X, Y, mask, c, etas: Sequence[float], W0=None, gamma=None) -
 
 def least_squares(X, Y) -> np.ndarray:
     """Minimum-norm least squares ``W* = (X^+ Y)^T`` (SPEC P3), shape ``(k, d)``."""
-    return (np.linalg.pinv(X) @ Y).T
+    return least_squares_batch(X, Y)
+
+
+def least_squares_batch(X, Y) -> np.ndarray:
+    """:func:`least_squares` over leading task axes: ``X (..., n, d)``, ``Y (..., n, k)`` -> ``(..., k, d)``."""
+    return np.swapaxes(np.linalg.pinv(X) @ Y, -1, -2)
 
 
 def _check_nonzero(X) -> np.ndarray:
@@ -83,13 +89,28 @@ def causal_stationary(X, Y, W0=None) -> np.ndarray:
     Returns ``(n, k, d)``: the weight at every example position.
     Raises PromptError when some ``x_j = 0``.
     """
-    norms = _check_nonzero(X)
-    W = _start(W0, Y.shape[1], X.shape[1])
+    return causal_stationary_batch(X, Y, W0)
+
+
+def causal_stationary_batch(X, Y, W0=None) -> np.ndarray:
+    """:func:`causal_stationary` over leading task axes.
+
+    ``X (..., n, d)``, ``Y (..., n, k)``, ``W0 (k, d)`` or None; returns ``(..., n, k, d)``,
+    the weight ``w*_j`` of every position of every task.  The recursion runs over
+    positions; each step is one vectorized update of all tasks.
+    """
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    norms = np.einsum("...d,...d->...", X, X)
+    if np.any(norms == 0):  # the same message as the unbatched check, naming the row within its task
+        _check_nonzero(X[tuple(np.argwhere(norms == 0)[0][:-1])])
+    W = np.broadcast_to(_start(W0, Y.shape[-1], X.shape[-1]), X.shape[:-2] + (Y.shape[-1], X.shape[-1]))
     out = []
-    for x, y, nx in zip(X, Y, norms):
-        W = W + np.outer(y - W @ x, x) / nx
+    for j in range(X.shape[-2]):
+        x, nx = X[..., j, :], norms[..., j]
+        residual = Y[..., j, :] - np.einsum("...kd,...d->...k", W, x)
+        W = W + residual[..., :, None] * x[..., None, :] / nx[..., None, None]
         out.append(W)
-    return np.stack(out)
+    return np.stack(out, axis=-3) if out else np.zeros(X.shape[:-1] + (Y.shape[-1], X.shape[-1]))
 
 
 def count_causal_stationary(X, Y, W0=None) -> np.ndarray:
@@ -111,3 +132,36 @@ def count_causal_stationary(X, Y, W0=None) -> np.ndarray:
         v = v + np.outer(j * r0 - v @ x, x) / nx
         out.append(W0 + v / j)
     return np.stack(out)
+
+
+def least_squares_prefixes(X, Y, ns) -> np.ndarray:
+    """Least squares on the first ``n`` examples, for every ``n`` in ``ns`` (increasing), over task axes.
+
+    ``X (..., N, d)``, ``Y (..., N, k)``; returns ``(..., len(ns), k, d)`` with entry ``t``
+    equal to ``least_squares(X[:ns[t]], Y[:ns[t]])``.  The Gram matrices
+    ``G_n = sum_{i <= n} x_i x_i^T`` and ``b_n = sum_{i <= n} x_i y_i^T`` are accumulated
+    once over positions; when every ``G_n`` is well conditioned
+    (``lambda_min > NORMAL_EQUATIONS_MIN_RATIO * lambda_max``: full column rank with
+    room to spare, since the normal equations square the condition number)
+    ``W*^T = G_n^{-1} b_n``, the SPEC P3 closed form ``w* = y X^T (X X^T)^{-1}``;
+    otherwise the minimum-norm pseudo-inverse of :func:`least_squares_batch`.
+    """
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    d = X.shape[-1]
+    G = np.zeros(X.shape[:-2] + (d, d))
+    b = np.zeros(X.shape[:-2] + (d, Y.shape[-1]))
+    # lambda_min(G_n) never decreases as examples are added and lambda_max(G_n) <= lambda_max(G_N),
+    # so once lambda_min(G_n) > ratio * lambda_max(G_N) every later G_n is well conditioned too
+    top = np.linalg.eigvalsh(np.swapaxes(X, -1, -2) @ X)[..., -1] if len(ns) else 0.0
+    conditioned = False
+    out, start = [], 0
+    for n in ns:
+        XT = np.swapaxes(X[..., start:n, :], -1, -2)
+        G, b, start = G + XT @ X[..., start:n, :], b + XT @ Y[..., start:n, :], n
+        if not conditioned and n >= d:
+            conditioned = bool(np.all(np.linalg.eigvalsh(G)[..., 0] > NORMAL_EQUATIONS_MIN_RATIO * top))
+        if conditioned:
+            out.append(np.swapaxes(np.linalg.solve(G, b), -1, -2))
+        else:  # rank deficient or ill-conditioned somewhere: the minimum-norm pseudo-inverse
+            out.append(least_squares_batch(X[..., :n, :], Y[..., :n, :]))
+    return np.stack(out, axis=-3)

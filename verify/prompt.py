@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import hstack, transpose, vstack
+from .backend import hstack, is_numeric, transpose, vstack
 from .errors import PromptError
 
 
@@ -159,5 +159,9 @@ def split_tokens(Z, n: int, d: int):
     The example part is the last ``k`` coordinates of each example token; the
     prediction for a query is minus the last ``k`` coordinates of its token.
     """
-    labels = Z[..., d:, :]
-    return transpose(labels[..., :n]), -transpose(labels[..., n:])
+    if not is_numeric(Z):  # SymPy matrices have no ``...`` indexing
+        return Z[d:, :n].T, -Z[d:, n:].T
+    if is_numeric(Z):
+        labels = Z[..., d:, :]
+        return transpose(labels[..., :n]), -transpose(labels[..., n:])
+    return Z[d:, :n].T, -Z[d:, n:].T  # SymPy matrices take no ellipsis

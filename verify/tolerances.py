@@ -31,3 +31,30 @@ def rank_tol(A) -> float:
 def agreement_tol(scale: float, cond: float = 1.0, layers: int = 1) -> float:
     """Absolute tolerance for two routes to a quantity of magnitude ``scale``."""
     return FACTOR * EPS * max(scale, 1.0) * max(cond, 1.0) * max(layers, 1)
+
+
+def power_norm_rtol(B, layer: int, norm: float) -> float:
+    """Relative tolerance for ``||B^l||_2 = norm`` computed by two different products.
+
+    A product of ``l`` factors of size ``n`` errs entrywise by at most about
+    ``l n eps |B|^l`` (``|.|`` entrywise), so for a non-normal ``B``, whose power
+    is small through cancellation, the error relative to ``||B^l||_2`` is
+    ``l n eps || |B|^l ||_2 / ||B^l||_2`` (1 for a non-negative ``B``).
+    """
+    B = np.atleast_2d(np.asarray(B, dtype=float))
+    if layer == 0 or norm == 0:
+        return FACTOR * EPS
+    majorant = float(np.linalg.norm(np.linalg.matrix_power(np.abs(B), layer), 2))
+    return FACTOR * EPS * layer * B.shape[0] * max(majorant / norm, 1.0)
+
+
+#: least squares through the normal equations (``verify.algorithms.least_squares_prefixes``)
+#: only when ``lambda_min(X^T X) > this * lambda_max``, i.e. ``cond(X) < 1e4``: the squared
+#: condition number then costs at most ~1e-8 relative accuracy; otherwise the pseudo-inverse
+NORMAL_EQUATIONS_MIN_RATIO = 1e-8
+
+
+#: the property suite runs a stable stack until ``||B^L||_2`` (on the residuals that reach the
+#: weights) is below this target: far above rounding, far below the quantities compared; what is
+#: left, ``CONVERGED * ||r^(0)||`` read out through ``N^+``, is added to the agreement tolerance
+CONVERGED = 1e-10

@@ -1,0 +1,190 @@
+"""P5: causalLM converges linearly, asymptotically (SPEC section 3).
+
+Symbolic, through ``verify.lsa.attend`` at a symbolic position j (blocks of symbolic
+size j-1, symbolic d): if every position's weight is ``w_i = sum_{k<=i} a_k x_k^T``
+(the same coefficients ``a`` for all positions), one layer gives
+``w_j' = sum_{i<=j} a_i' x_i^T`` with ``a' = a + (eta/c)(y - T a)``,
+``T_{ji} = x_i^T x_j`` (i <= j) -- the coefficient update does not depend on j, so the
+representation persists (induction over L from ``a^(0) = 0``).  Then
+``a' - a* = (I - (eta/c) T)(a - a*)`` when ``T a* = y``; and by induction on n
+(block-triangular determinant) ``det(lambda I - B) = prod_j (lambda - 1 + (eta/c)||x_j||^2)``.
+
+Stated: the asymptotic rate ``lim ||B^l||^(1/l)`` is the spectral radius
+``rho = max_j |1 - (eta/c)||x_j||^2|`` (Gelfand), so it converges for every y iff every
+``x_j != 0`` and ``0 < eta < 2c / max_j ||x_j||^2``.  What does *not* hold: B is not
+normal, so ``||a^(l) - a*||`` need not decrease at every layer; exactly what holds is
+``||a^(l) - a*|| <= K_eps (rho + eps)^l ||a^(0) - a*||`` for every eps > 0 with a
+constant ``K_eps`` depending on X, eta, c.  The witness shows growth at a stable eta.
+"""
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import sympy as sp
+from sympy import BlockMatrix, Identity, MatrixSymbol, ZeroMatrix
+
+from .registry import Theorem
+from .symbolic import (C, D, ETA, Ledger, fmt, forward_exact, gram_lower, is_zero, iteration_from_layer, layer,
+                       lift_construction, premise, rational_matrix, same, token)
+
+STATEMENT = (
+    "With a constant normalizer write w_j^(l) = sum_{i<=j} a_i^(l) x_i^T. Then a^(l) = a^(l-1) + (eta/c)(y - T a^(l-1)) "
+    "with T lower triangular, T_ji = x_i^T x_j (i <= j), so a^(l) - a* = (I - (eta/c) T)(a^(l-1) - a*). The eigenvalues "
+    "are 1 - (eta/c)||x_j||^2; it converges iff every x_j != 0 and 0 < eta < 2c / max_j ||x_j||^2, at asymptotic rate "
+    "rho = max_j |1 - (eta/c)||x_j||^2| (lim ||B^l||^(1/l) = rho). T is not normal: ||a^(l) - a*|| can grow at some "
+    "layer for a stable eta; only ||a^(l) - a*|| <= K_eps (rho + eps)^l ||a^(0) - a*|| holds."
+)
+LATEX = (
+    r"a^{(l)}-a^\star=\Big(I-\frac{\eta}{c}T\Big)(a^{(l-1)}-a^\star),\ T_{ji}=x_i^\top x_j\,[i\le j],\quad "
+    r"\operatorname{spec}=\{1-\tfrac{\eta}{c}\|x_j\|^2\},\quad \lim_{l}\|B^l\|^{1/l}=\rho=\max_j\big|1-\tfrac{\eta}{c}"
+    r"\|x_j\|^2\big|"
+)
+
+
+def causal_symbols():
+    j = sp.Symbol("j", integer=True, positive=True)
+    return dict(j=j, Xp=MatrixSymbol("X_{<j}", D, j - 1), x=MatrixSymbol("x_j", D, 1),
+                ap=MatrixSymbol("a_{<j}", 1, j - 1), aj=MatrixSymbol("a_j", 1, 1),
+                yp=MatrixSymbol("y_{<j}", 1, j - 1), yj=MatrixSymbol("y_j", 1, 1),
+                Tp=MatrixSymbol("T_{<j}", j - 1, j - 1))
+
+
+def coefficient_step(con, c=C) -> tuple[bool, bool]:
+    """(residual of j is y_j - (T a)_j, one layer updates a by (eta/c)(y - T a)) at position j.
+
+    ``c`` is the normalizer of position j; the earlier positions' residuals are
+    ``y_{<j} - (T a)_{<j}`` (induction hypothesis on the rows before j)."""
+    s = causal_symbols()
+    Xp, x, ap, aj, yp, yj, Tp = (s[k] for k in ("Xp", "x", "ap", "aj", "yp", "yj", "Tp"))
+    w_j = ap * Xp.T + aj * x.T
+    r_p = yp - ap * Tp.T
+    r_j = yj - w_j * x
+    row_ok = is_zero(r_j - (yj - (x.T * Xp * ap.T + x.T * x * aj.T).T))
+    sources = token(BlockMatrix([[Xp, x]]), BlockMatrix([[r_p, r_j]]))
+    out = layer(con, token(x, r_j), sources, c)
+    a_next_p, a_next_j = ap + (ETA / c) * r_p, aj + (ETA / c) * r_j
+    return row_ok, same(out, token(x, yj - (a_next_p * Xp.T + a_next_j * x.T) * x))
+
+
+def error_recursion() -> bool:
+    """``a' - a* = (I - (eta/c) T)(a - a*)`` for ``a' = a + (eta/c)(y - T a)``, ``y = T a*`` (columns)."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    T, a, a_s = MatrixSymbol("T", n, n), MatrixSymbol("a", n, 1), MatrixSymbol("a^*", n, 1)
+    a_next = a + (ETA / C) * (T * a_s - T * a)
+    return is_zero(a_next - a_s - (Identity(n) - (ETA / C) * T) * (a - a_s))
+
+
+def determinant_step() -> bool:
+    """Induction on n: with B_n = [[B_{n-1}, 0], [b, beta_n]] (zero block: position < n never reads n),
+    det(lambda I - B_n) = (lambda - beta_n) det(lambda I - B_{n-1}), beta_n = 1 - (eta/c)||x_n||^2."""
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    lam, norm_sq = sp.symbols("lambda s", real=True)
+    B_p, b = MatrixSymbol("B_{n-1}", k, k), MatrixSymbol("b", 1, k)
+    beta = 1 - (ETA / C) * norm_sq
+    char = BlockMatrix([[lam * Identity(k) - B_p, ZeroMatrix(k, 1)], [-b, sp.ImmutableMatrix([[lam - beta]])]])
+    return sp.simplify(sp.det(char) - (lam - beta) * sp.det(lam * Identity(k) - B_p)) == 0
+
+
+# ---------------------------------------------------------------- the witness
+
+
+def _search_witness():
+    """Smallest (max|x|, denominator of eta, max|y|) d = 1, n = 2 example whose error
+    ||a^(1) - a*|| exceeds ||a^(0) - a*|| = ||a*|| at a stable eta (exact, Fractions)."""
+    best = None
+    for bound in range(1, 4):
+        for x in itertools.product(range(1, bound + 1), repeat=2):
+            if max(x) != bound:
+                continue
+            for q in range(1, 11):
+                for p in range(1, 2 * q):
+                    eta = Fraction(p, q)
+                    if not max(abs(1 - eta * xi * xi) for xi in x) < 1:
+                        continue
+                    for a_star in itertools.product(range(-2, 3), repeat=2):
+                        y = (x[0] * x[0] * a_star[0], x[0] * x[1] * a_star[0] + x[1] * x[1] * a_star[1])
+                        e0 = [-a for a in a_star]
+                        e1 = [(1 - eta * x[0] ** 2) * e0[0], -eta * x[0] * x[1] * e0[0] + (1 - eta * x[1] ** 2) * e0[1]]
+                        if sum(e * e for e in e1) > sum(e * e for e in e0):
+                            key = (bound, q, max(abs(v) for v in y), sum(abs(v) for v in y), p)
+                            if best is None or key < best[0]:
+                                best = (key, x, eta, y)
+        if best is not None:
+            return best[1:]
+    raise AssertionError("no witness in the search space")
+
+
+def witness(setup, ledger, layers: int = 8) -> dict:
+    """Run the setup's causal model exactly on the searched example; read a^(l) from the
+    residuals (``a^(l) = T^{-1}(y - r^(l))``) and check growth, stability and the recursion."""
+    x, eta, y = _search_witness()
+    X = rational_matrix([[v] for v in x])
+    y_vec = sp.Matrix([sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v for v in y])
+    eta = sp.Rational(eta.numerator, eta.denominator)
+    T = gram_lower(X)
+    a_star = T.inv() * y_vec
+    run = forward_exact(setup, "causal", "constant", X, y_vec, sp.Matrix([[1]]), eta, 1, layers)
+    errors = []
+    for res, _ in run:
+        a = T.inv() * (y_vec - sp.Matrix(res))
+        errors.append(sum((a - a_star).applyfunc(lambda v: v ** 2)))
+    rho = max(abs(1 - eta * T[j, j]) for j in range(T.rows))
+    B = sp.eye(T.rows) - eta * T
+    recursion = all(sp.simplify(errors[l] - sum((B ** l * a_star).applyfunc(lambda v: v ** 2))) == 0
+                    for l in range(layers + 1))
+    grows = [l for l in range(1, layers + 1) if errors[l] > errors[l - 1]]
+    ledger.finite("witness: the setup's layers follow a^(l) - a* = B^l (a^(0) - a*)", recursion)
+    ledger.finite("witness: eta stable (rho < 1) and the error norm grows at some layer", rho < 1 and bool(grows))
+    return {
+        "X": [[fmt(v) for v in X.row(i)] for i in range(X.rows)],
+        "y": [fmt(v) for v in y_vec],
+        "eta": fmt(eta),
+        "c": "1",
+        "rho": fmt(rho),
+        "stable_eta_max": fmt(2 / max(T[j, j] for j in range(T.rows))),
+        "error": "||a^(l) - a*||^2 from a^(0) = 0",
+        "error_norm_sq": [fmt(e) for e in errors],
+        "grows_at_layers": grows,
+    }
+
+
+def prove(setup):
+    ledger = Ledger.for_setup(setup)
+    premise(setup, "causal", "constant", ledger)
+    con = lift_construction(setup.construction)
+    if con is not None:
+        row_ok, step_ok = coefficient_step(con)
+        ledger.symbolic("r_j = y_j - (T a)_j at a symbolic position j", row_ok)
+        ledger.symbolic("one layer: a' = a + (eta/c)(y - T a), independent of the position (induction over L)", step_ok)
+    ledger.symbolic("a' - a* = (I - (eta/c) T)(a - a*)", error_recursion())
+    ledger.symbolic("det(lambda I - B_n) = (lambda - beta_n) det(lambda I - B_{n-1}) (induction on n)", determinant_step())
+    X = rational_matrix([[1, 0], [1, 1], [2, -1]])
+    eta = sp.Rational(1, 7)
+    B = iteration_from_layer(setup, "causal", "constant", X, eta, 1)
+    ledger.finite("the setup's layer has residual iteration I - (eta/c) T (n = 3, d = 2, exact)",
+                  same(B, sp.eye(3) - eta * gram_lower(X)))
+    eig = B.eigenvals()
+    want = {}
+    for j in range(3):
+        lam = 1 - eta * X.row(j).dot(X.row(j))
+        want[lam] = want.get(lam, 0) + 1
+    ledger.finite("its eigenvalues are 1 - (eta/c)||x_j||^2 with multiplicity", eig == want)
+    found = witness(setup, ledger)
+    return ledger.result(
+        "coefficient recursion through the layer at a symbolic position j (symbolic d), error recursion, "
+        "triangular determinant by induction on n; rate by the stated Gelfand argument",
+        "exact example n = 3, d = 2 (iteration matrix, eigenvalues); witness n = 2, d = 1 over 8 layers",
+        witness=found,
+        lifted=con is not None,
+    )
+
+
+THEOREM = Theorem(
+    id="P5",
+    title="causalLM converges linearly, at an asymptotic rate only",
+    statement=STATEMENT,
+    latex=LATEX,
+    depends_on=("P2",),
+    prove=prove,
+)

@@ -1,0 +1,157 @@
+"""P7: causalLM is suboptimal (SPEC section 3), with exactly what holds.
+
+(a) Symbolic (n, d symbolic, full row rank): with ``w_LS = y X^T (X X^T)^{-1}``,
+``R(w) - R(w_LS) = (1/n) ||(w - w_LS) X||^2`` for every w, where
+``R(w) = (1/n)(y - w X)(y - w X)^T``; so ``R(w*_n) >= R(w_LS)`` with equality iff
+``w*_n X = w_LS X``, i.e. iff ``w*_n`` minimizes R.  Without full row rank the same
+identity holds with ``w_LS = y X^+`` (``y X^+ X X^T = y X^T``, checked exactly on an
+example in P3).
+(b) d = 1: P6's recursion gives ``w*_j = y_j / x_j`` for every j (symbolic), so with
+noise ``y_n = w x_n + e_n`` the error ``w*_n - w = e_n / x_n`` does not shrink with n
+(stated: it has the law of ``e/x`` for every n).
+(c) d = 1 noiseless: ``w*_n = w`` exactly and the causal risk is 0: optimal.
+(d) d >= 2 noiseless: the smallest example found by exhaustive search (n = 2, d = 2,
+entries in {-1, 0, 1}) where the causal risk is strictly above the least-squares risk;
+the causal weight is computed from the *layer's* T, and every number is exact.
+"""
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import sympy as sp
+from sympy import Inverse, MatrixSymbol
+
+from .p1 import symbols
+from .p5 import coefficient_step
+from .registry import Theorem
+from .symbolic import Ledger, fmt, is_zero, iteration_from_layer, lift_construction, premise, rational_matrix
+
+STATEMENT = (
+    "(a) The empirical risk (1/n) sum_i (y_i - w x_i)^2 of the causal w*_n is never below the least-squares risk, "
+    "with equality iff w*_n minimizes it. (b) d = 1 with label noise: w*_n = y_n / x_n, so w*_n - w = e_n / x_n does "
+    "not converge to the true weight as n grows. (c) d = 1 noiseless: w*_n = w, causal is optimal. (d) d >= 2 "
+    "noiseless: the causal risk can be strictly above the least-squares risk (exact witness, n = 2, d = 2)."
+)
+LATEX = (
+    r"R(w)-R(w_{LS})=\tfrac1n\|(w-w_{LS})X\|^2\ge0,\quad d=1:\ w^\star_n=\frac{y_n}{x_n},\quad "
+    r"\exists\,X\in\mathbb{Q}^{2\times2},\,y=wX:\ R(w^\star_n)>R(w_{LS})=0"
+)
+
+
+def symbolic_checks(ledger) -> None:
+    s = symbols()
+    n, X, y, w = s["n"], s["X"], s["y"], s["w"]
+    w_ls = y * X.T * Inverse(X * X.T)
+
+    def risk(v):
+        return (y - v * X) * (y - v * X).T / n
+
+    ledger.symbolic("(a) R(w) - R(w_LS) = (1/n) (w - w_LS) X X^T (w - w_LS)^T",
+                    is_zero(risk(w) - risk(w_ls) - (w - w_ls) * X * X.T * (w - w_ls).T / n))
+    v = MatrixSymbol("v", 1, s["X"].shape[0])
+    ledger.symbolic("(a) v X X^T v^T = (v X)(v X)^T (a squared norm)", is_zero(v * X * X.T * v.T - (v * X) * (v * X).T))
+    # (b), (c): P6's recursion in d = 1 with scalars
+    w_prev, x_j, y_j, w_true, noise = sp.symbols("w_prev x_j y_j w e_j", real=True)
+    online = w_prev + (y_j - w_prev * x_j) * x_j / x_j ** 2
+    ledger.symbolic("(b) d = 1: w*_j = y_j / x_j whatever w*_{j-1}", sp.simplify(online - y_j / x_j) == 0)
+    noisy = online.subs(y_j, w_true * x_j + noise)
+    ledger.symbolic("(b) d = 1 noisy: w*_n - w = e_n / x_n", sp.simplify(noisy - w_true - noise / x_j) == 0)
+    clean = online.subs(y_j, w_true * x_j)
+    x_i = sp.Symbol("x_i", real=True)
+    ledger.symbolic("(c) d = 1 noiseless: w*_n = w and every residual y_i - w*_n x_i is 0",
+                    sp.simplify(clean - w_true) == 0 and sp.simplify(w_true * x_i - clean * x_i) == 0)
+
+
+def _online(X, y):
+    """P6's recursion in Fractions (rows of X are examples)."""
+    w = [Fraction(0)] * len(X[0])
+    for x, yj in zip(X, y):
+        norm = sum(v * v for v in x)
+        step = (yj - sum(a * b for a, b in zip(w, x))) / norm
+        w = [a + step * b for a, b in zip(w, x)]
+    return w
+
+
+def _risk(w, X, y):
+    return sum((yj - sum(a * b for a, b in zip(w, x))) ** 2 for x, yj in zip(X, y)) / len(y)
+
+
+def search_witness():
+    """Smallest noiseless n = 2, d = 2 example (entries in {-1, 0, 1}) with positive causal risk.
+
+    Order: largest absolute entry of X, y, then number of non-zero entries, of
+    negative entries, then lexicographic.  Noiseless: ``y = w X`` for an integer ``w``; the least-squares
+    risk is then 0."""
+    values = (0, 1, -1)
+    best = None
+    for X_flat in itertools.product(values, repeat=4):
+        X = [X_flat[:2], X_flat[2:]]
+        if any(all(v == 0 for v in x) for x in X):
+            continue  # P6 needs every x_j != 0
+        for w in itertools.product(values, repeat=2):
+            y = [sum(a * b for a, b in zip(w, x)) for x in X]
+            causal = _online([[Fraction(v) for v in x] for x in X], [Fraction(v) for v in y])
+            if _risk(causal, X, y) > 0:
+                entries = list(X_flat) + y
+                key = (max(abs(v) for v in entries), sum(v != 0 for v in entries), sum(v < 0 for v in entries),
+                       [abs(v) for v in entries], entries)
+                if best is None or key < best[0]:
+                    best = (key, X, y)
+    return best[1], best[2]
+
+
+def witness(setup, ledger) -> dict:
+    X_rows, y_list = search_witness()
+    X = rational_matrix(X_rows)
+    y = sp.Matrix(y_list)
+    eta = sp.Rational(1, 4)
+    T = (sp.eye(X.rows) - iteration_from_layer(setup, "causal", "constant", X, eta, 1)) / eta  # the layer's T
+    if T.det() == 0:
+        ledger.finite("(d) the layer's T is invertible", False)
+        return {}
+    a_star = T.LUsolve(y)
+    causal = sum((a_star[i] * X.row(i) for i in range(X.rows)), sp.zeros(1, X.cols))
+    ls = y.T * X.T.pinv()
+    causal_risk = sum((y[i] - causal.dot(X.row(i))) ** 2 for i in range(X.rows)) / X.rows
+    ls_risk = sum((y[i] - ls.dot(X.row(i))) ** 2 for i in range(X.rows)) / X.rows
+    online = _online([[Fraction(int(v)) for v in row] for row in X_rows], [Fraction(v) for v in y_list])
+    ledger.finite("(d) the layer's stationary w*_n equals P6's online GD", [sp.Rational(v.numerator, v.denominator)
+                                                                         for v in online] == list(causal))
+    ledger.finite("(d) noiseless, d = 2: causal risk > least-squares risk", causal_risk > ls_risk)
+    return {
+        "X": [[fmt(v) for v in X.row(i)] for i in range(X.rows)],
+        "y": [fmt(v) for v in y],
+        "causal_weight": [fmt(v) for v in causal],
+        "least_squares_weight": [fmt(v) for v in ls],
+        "causal_risk": fmt(causal_risk),
+        "least_squares_risk": fmt(ls_risk),
+    }
+
+
+def prove(setup):
+    ledger = Ledger.for_setup(setup)
+    premise(setup, "causal", "constant", ledger)
+    con = lift_construction(setup.construction)
+    if con is not None:
+        row_ok, step_ok = coefficient_step(con)
+        ledger.symbolic("the layer's causal dynamics (P5/P6): a' = a + (eta/c)(y - T a)", row_ok and step_ok)
+    symbolic_checks(ledger)
+    found = witness(setup, ledger)
+    return ledger.result(
+        "(a) risk identity for symbolic n, d (full row rank; general case by the stated pseudo-inverse argument); "
+        "(b), (c) for every n in d = 1",
+        "(d) exhaustive search n = 2, d = 2, entries in {-1, 0, 1}; witness checked through the layer",
+        witness=found,
+        lifted=con is not None,
+    )
+
+
+THEOREM = Theorem(
+    id="P7",
+    title="causalLM is suboptimal: risk never below least squares, strictly above for d >= 2",
+    statement=STATEMENT,
+    latex=LATEX,
+    depends_on=("P3", "P6"),
+    prove=prove,
+)

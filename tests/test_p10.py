@@ -1,0 +1,100 @@
+"""P10 (the family of constructions): status, wrong setups, and that each check can fail."""
+from __future__ import annotations
+
+import sympy as sp
+from sympy import Identity, MatrixSymbol
+
+import proofs.p10 as p10
+from proofs.registry import Setup, run
+from proofs.symbolic import D
+from verify.construction import Construction, paper
+
+
+def flipped_v(eta, d, k=1):
+    """The paper's construction with V's -1 turned into +1 (gradient ascent)."""
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, -con.V, con.P)
+
+
+def doubled_p(eta, d, k=1):
+    """The paper's construction with P = 2 eta I."""
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, con.V, 2 * con.P)
+
+
+def leaky_v(eta, d, k=1):
+    """V with a non-zero top-left block: the x part of every token moves."""
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, con.V + sp.diag(sp.eye(d), sp.zeros(k, k)), con.P)
+
+
+def test_p10_is_proved_with_gamma_eta_I():
+    entry = run(p10.THEOREM, Setup())
+    assert entry["status"] == "proved", entry.get("detail")
+    eta = "eta"
+    assert entry["witness"]["gamma_d2"] == [[eta, "0"], ["0", eta]]
+    assert "d = 1, 2, 3" in entry["scope"] and "symbolic d" in entry["scope"]
+
+
+def test_gradient_ascent_and_scaled_p_fail():
+    ascent = run(p10.THEOREM, Setup(construction=flipped_v))
+    assert ascent["status"] == "failed"
+    assert ascent["witness"]["gamma_d1"] == [["-eta"]]
+    scaled = run(p10.THEOREM, Setup(construction=doubled_p))
+    assert scaled["status"] == "failed"
+    assert scaled["witness"]["gamma_d1"] == [["2*eta"]]
+
+
+def test_setup_that_moves_x_fails_without_a_gamma():
+    entry = run(p10.THEOREM, Setup(construction=leaky_v))
+    assert entry["status"] == "failed" and entry["witness"]["gamma_d1"] is None
+
+
+def test_block_identities_can_fail(monkeypatch):
+    generic = p10.blocks()
+    form = p10.blocks(zero=("F", "g", "b", "e"))
+    assert p10.gd_identity(form)
+    # the transposed preconditioner -(s A^T + h c^T) and the sign-flipped one are both wrong
+    assert not p10.gd_identity(form, lambda B: -(B["s"] * B["A"].T + B["h"] * B["c"].T))
+    assert not p10.gd_identity(form, lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
+    # (I2) needs F = g = 0; F1 is not GD with +s A
+    assert not p10.example_identity(generic)
+    f1 = p10.blocks(zero=("F", "g", "b", "e", "h", "c"))
+    assert not p10.family_update(f1, f1["s"] * f1["A"])
+    # (I1) with a score that forgets the b block
+    monkeypatch.setattr(p10, "sigma", lambda B, x, r, w: x.T * B["A"] + r * B["c"].T - r * B["e"] * Identity(1) * w)
+    assert not p10.query_identity(generic)
+
+
+def test_vanishes_is_not_vacuous():
+    x, h = MatrixSymbol("x", D, 1), MatrixSymbol("h", D, 1)
+    assert p10.vanishes(x.T * h - h.T * x)        # a 1 x 1 product equals its transpose
+    assert not p10.vanishes(x.T * h + h.T * x)
+    assert not p10.vanishes(x * h.T - h * x.T)    # outer products are not symmetric
+
+
+def test_exhaustive_check_catches_a_wrong_characterization(monkeypatch):
+    assert p10.exhaustive(1) == (True, "")
+    # too narrow: forgets the form-only members (c or h non-zero with A, s)
+    monkeypatch.setattr(p10, "characterized", lambda kq, pv: all(t == 0 for t in kq) or all(t == 0 for t in pv))
+    ok, why = p10.exhaustive(1)
+    assert not ok and "outside the family" in why
+
+
+def test_characterized_examples():
+    eta = sp.Symbol("eta")
+    con = paper(eta, 2)
+    assert p10.characterized(con.kq, con.pv)
+    assert not p10.characterized(con.kq + sp.diag(0, 0, 1), con.pv)
+
+
+def test_a_wrong_characterization_makes_the_theorem_fail(monkeypatch):
+    # the setup-independent checks are cached per process: recompute them under the mutation
+    p10.characterization_checks.cache_clear()
+    try:
+        monkeypatch.setattr(p10, "preconditioner", lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
+        entry = run(p10.THEOREM, Setup())
+        assert entry["status"] == "failed" and "(I3)" in entry["detail"]
+    finally:
+        monkeypatch.undo()
+        p10.characterization_checks.cache_clear()

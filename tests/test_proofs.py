@@ -1,0 +1,259 @@
+"""The machine-checked theorems L6, P1-P9: statuses, falsifiability, the CLI and the exact witnesses.
+
+Every proof must be able to fail: each is run against deliberately wrong setups
+(``proofs.registry.MUTATIONS``: V's sign flipped, P doubled, masks off by one, a wrong
+normalizer) and must report ``failed``; the building blocks (zero test, lift,
+induction steps) are checked to reject wrong claims.  Witnesses are re-checked with
+Python's fractions, independently of SymPy and of the proof code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+from sympy import MatrixSymbol
+
+from helpers import run_cli
+from proofs import lemma, p1, registry
+from proofs.registry import MUTATIONS, Setup
+from proofs.symbolic import C, D, ETA, LIFT_SIZES, is_zero, lift_construction, token
+from verify.construction import Construction, paper
+
+MINE = ("L6", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+THEOREMS = {t.id: t for t in registry.theorems() if t.id in MINE}
+#: theorems whose claims involve only the prefix mask (``mask-ahead`` does not change it)
+PREFIX_ONLY = ("P1", "P3", "P4")
+
+
+@pytest.fixture(scope="module")
+def entries(tmp_path_factory):
+    """One ``icl-verify prove L6 P1 ... P9 --json OUT`` run, shared by the status tests."""
+    out = tmp_path_factory.mktemp("prove") / "prove.json"
+    from verify.cli import main
+
+    code = main(["prove", *MINE, "--json", str(out), "--no-progress"])
+    data = json.loads(out.read_text())
+    return code, {e["id"]: e for e in data["theorems"]}
+
+
+def test_registry_lists_every_theorem_in_dependency_order():
+    ids = [t.id for t in registry.theorems()]
+    assert set(MINE) <= set(ids)
+    for t in registry.theorems():
+        assert all(ids.index(dep) < ids.index(t.id) for dep in t.depends_on), t.id
+        assert t.statement and t.latex and t.title
+
+
+def test_prove_cli_proves_l6_and_p1_to_p9(entries):
+    code, by_id = entries
+    assert code == 0
+    assert list(by_id) == list(MINE)
+    for tid, e in by_id.items():
+        assert set(e) >= {"id", "title", "status", "scope", "depends_on", "seconds"}
+        assert e["status"] == "proved", (tid, e.get("detail"))
+        assert "symbolic" in e["scope"] and "finite" in e["scope"], tid
+    assert by_id["P1"]["depends_on"] == ["L6"] and "L6" in by_id["P9"]["depends_on"]
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+@pytest.mark.parametrize("tid", MINE)
+def test_every_proof_fails_on_a_wrong_setup(tid, mutation):
+    setup = dataclasses.replace(MUTATIONS[mutation], extra={"fail_fast": True})
+    entry = registry.run(THEOREMS[tid], setup)
+    if mutation == "mask-ahead" and tid in PREFIX_ONLY:
+        assert entry["status"] == "proved"  # the prefix mask already reads every example: nothing is wrong
+    else:
+        assert entry["status"] == "failed", (tid, mutation, entry)
+
+
+@pytest.mark.parametrize("mutation", ["flip-v", "double-p", "mask-shift"])
+def test_prove_cli_exits_nonzero_on_a_wrong_setup(capsys, mutation):
+    code, out, err = run_cli(capsys, "prove", "P1", "P2", "--mutation", mutation, "--no-progress")
+    assert code == 1
+    assert "FAILED" in out
+
+
+def test_prove_cli_rejects_unknown_ids_and_mutations(capsys):
+    code, out, err = run_cli(capsys, "prove", "P99")
+    assert code == 2 and err.count("\n") == 1 and "ID" in err and "P99" in err
+    code, out, err = run_cli(capsys, "prove", "P1", "--mutation", "nonsense")
+    assert code == 2 and err.count("\n") == 1 and "mutation" in err
+
+
+def test_prove_cli_accepts_lemma_alias(capsys):
+    code, out, err = run_cli(capsys, "prove", "lemma", "--json", "-", "--no-progress")
+    assert code == 0
+    assert [e["id"] for e in json.loads(out)["theorems"]] == ["L6"]
+
+
+def test_a_proof_that_crashes_is_failed():
+    def broken(eta, d, k=1):
+        raise RuntimeError("no construction")
+
+    assert registry.run(THEOREMS["P1"], Setup(construction=broken))["status"] == "failed"
+
+
+# ---------------------------------------------------------------- building blocks can fail
+
+
+def _flip(eta, d, k=1):
+    con = paper(eta, d, k)
+    return Construction(con.K, con.Q, -con.V, con.P)
+
+
+def test_zero_test_rejects_non_zero_and_accepts_zero():
+    x = MatrixSymbol("x", D, 1)
+    assert not is_zero(x)
+    assert not is_zero(x.T * x)
+    assert not is_zero(x.T * x - 2 * x.T * x)
+    assert is_zero(x.T * x - x.T * x)
+    assert is_zero((x.T * x) * (x.T * x) - x.T * x * x.T * x)  # the MatPow unfolding
+    assert not is_zero(sp.Matrix([[ETA - C]]))
+
+
+def test_lift_reproduces_the_construction_beyond_the_sampled_sizes():
+    con = lift_construction(paper)
+    assert 5 not in LIFT_SIZES
+    for name in ("K", "Q", "V", "P"):
+        lifted = getattr(con, name).subs(D, 5).as_explicit()
+        assert lifted == getattr(paper(ETA, 5), name), name
+
+
+def test_lift_refuses_a_construction_without_block_form():
+    def odd(eta, d, k=1):
+        con = paper(eta, d, k)
+        K = con.K.copy()
+        K[0, d] = 1
+        return Construction(K, con.Q, con.V, con.P)
+
+    assert lift_construction(odd) is None
+    assert registry.run(THEOREMS["P1"], Setup(construction=odd))["status"] == "failed"
+
+
+def test_an_equivalent_construction_is_still_proved():
+    """K, Q doubled and P quartered: same K^T Q P V, so the theorems hold."""
+    def rescaled(eta, d, k=1):
+        con = paper(eta, d, k)
+        return Construction(2 * con.K, 2 * con.Q, con.V, con.P / 4)
+
+    assert registry.run(THEOREMS["P1"], Setup(construction=rescaled))["status"] == "proved"
+
+
+def test_lemma_and_induction_steps_reject_wrong_claims():
+    good, bad = lift_construction(paper), lift_construction(_flip)
+    assert lemma.symbolic_step(good) and not lemma.symbolic_step(bad)
+    s = p1.symbols()
+    assert p1.induction_step(good, s, p1.gd_step(s)) == (True, True)
+    wrong = s["w"] + (2 * ETA / C) * (s["y"] - s["w"] * s["X"]) * s["X"].T
+    assert p1.induction_step(good, s, wrong) == (False, False)
+    x, r = MatrixSymbol("x", D, 1), MatrixSymbol("r", 1, 1)
+    assert not is_zero(token(x, r) - token(x, 2 * r))
+
+
+# ---------------------------------------------------------------- witnesses, re-checked with fractions
+
+
+def F(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def online_gd(X, y):
+    """SPEC P6 in fractions: w_j = w_{j-1} + (y_j - w_{j-1} x_j) x_j^T / ||x_j||^2."""
+    w = [Fraction(0)] * len(X[0])
+    for x, yj in zip(X, y):
+        step = (yj - sum(a * b for a, b in zip(w, x))) / sum(v * v for v in x)
+        w = [a + step * b for a, b in zip(w, x)]
+    return w
+
+
+def risk(w, X, y):
+    return sum((yj - sum(a * b for a, b in zip(w, x))) ** 2 for x, yj in zip(X, y)) / len(y)
+
+
+def test_p7_witness_rechecks_with_fractions(entries):
+    _, by_id = entries
+    wit = by_id["P7"]["witness"]
+    X = [[F(v) for v in row] for row in wit["X"]]
+    y = [F(v) for v in wit["y"]]
+    n, d = len(X), len(X[0])
+    assert d >= 2 and len(y) == n
+    causal = [F(v) for v in wit["causal_weight"]]
+    ls = [F(v) for v in wit["least_squares_weight"]]
+    assert causal == online_gd(X, y)
+    assert all(sum(a * b for a, b in zip(ls, x)) == yj for x, yj in zip(X, y))  # noiseless: LS fits exactly
+    assert F(wit["causal_risk"]) == risk(causal, X, y)
+    assert F(wit["least_squares_risk"]) == risk(ls, X, y) == 0
+    assert F(wit["causal_risk"]) > F(wit["least_squares_risk"])
+    assert all(isinstance(v, str) for v in wit["causal_weight"] + wit["y"] + [wit["causal_risk"]])
+
+
+def test_p5_witness_rechecks_with_fractions(entries):
+    _, by_id = entries
+    wit = by_id["P5"]["witness"]
+    X = [[F(v) for v in row] for row in wit["X"]]
+    y = [F(v) for v in wit["y"]]
+    eta, c = F(wit["eta"]), F(wit["c"])
+    n = len(X)
+    gram = [[sum(a * b for a, b in zip(X[i], X[j])) for i in range(n)] for j in range(n)]
+    a_star = []
+    for j in range(n):  # forward substitution T a* = y
+        a_star.append((y[j] - sum(gram[j][i] * a_star[i] for i in range(j))) / gram[j][j])
+    a = [Fraction(0)] * n
+    norms = []
+    for _ in range(len(wit["error_norm_sq"])):
+        norms.append(sum((ai - si) ** 2 for ai, si in zip(a, a_star)))
+        r = [y[j] - sum(gram[j][i] * a[i] for i in range(j + 1)) for j in range(n)]
+        a = [a[j] + eta / c * r[j] for j in range(n)]
+    assert [F(v) for v in wit["error_norm_sq"]] == norms
+    rho = max(abs(1 - eta / c * gram[j][j]) for j in range(n))
+    assert F(wit["rho"]) == rho < 1
+    assert wit["grows_at_layers"] and all(norms[l] > norms[l - 1] for l in wit["grows_at_layers"])
+    assert eta < F(wit["stable_eta_max"]) == 2 * c / max(gram[j][j] for j in range(n))
+
+
+# ---------------------------------------------------------------- the claims on random exact data
+
+
+@st.composite
+def rational_examples(draw, n=st.integers(1, 5), d=st.integers(1, 3)):
+    """Exact examples with every x_j != 0.  Example::
+
+        @given(rational_examples())
+        def test_something(example): X, y = example
+    """
+    n, d = draw(n), draw(d)
+    entry = st.integers(-3, 3).map(Fraction)
+    X = []
+    for _ in range(n):
+        x = draw(st.lists(entry, min_size=d, max_size=d).filter(any))
+        X.append(x)
+    y = draw(st.lists(entry, min_size=n, max_size=n))
+    return X, y
+
+
+@given(rational_examples())
+def test_p6_every_causal_weight_fits_its_example(example):
+    X, y = example
+    for j in range(1, len(X) + 1):
+        w = online_gd(X[:j], y[:j])
+        assert sum(a * b for a, b in zip(w, X[j - 1])) == y[j - 1]
+
+
+@given(rational_examples(d=st.just(1)), st.integers(-3, 3))
+def test_p7_noiseless_d1_causal_is_exact(example, w_true):
+    X, _ = example
+    y = [w_true * x[0] for x in X]
+    assert online_gd(X, y) == [w_true] and risk([Fraction(w_true)], X, y) == 0
+
+
+@given(rational_examples(d=st.just(2)))
+def test_p7_causal_risk_never_below_least_squares(example):
+    X, y = example
+    Xs = sp.Matrix(X)
+    ls = [Fraction(str(v)) for v in sp.Matrix(y).T * Xs.T.pinv()]  # exact minimum-norm least squares
+    assert risk(online_gd(X, y), X, y) >= risk(ls, X, y)

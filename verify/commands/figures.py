@@ -1,0 +1,101 @@
+"""Reproduce the paper's theory figures (E1, E2) and the transient-growth experiment E3.
+
+Writes to ``--out``: ``e1_convergence.csv/.png`` (errors over 50 LSA layers),
+``e2_stationary.csv/.png`` (causal stationary query error vs n),
+``e3_transient.csv/.png`` (median transient peak vs eta) and ``timings.json``
+(seconds per experiment, measured in-process).  Settings are SPEC section 4.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+from ..errors import PromptError
+from ..experiments import E1_COLUMNS, E2_COLUMNS, E3_COLUMNS, e1_convergence, e2_stationary, e3_transient
+from ..experiments.shape import e1_shape, e2_shape, e3_shape
+from ..experiments.table import write_rows
+from .common import add_json
+
+FILES = ("e1_convergence.csv", "e1_convergence.png", "e2_stationary.csv", "e2_stationary.png",
+         "e3_transient.csv", "e3_transient.png", "timings.json")
+
+
+def add_budget_options(parser) -> None:
+    """Options shared with ``icl-verify report``."""
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    parser.add_argument("--tasks", type=int, default=64, help="random tasks per setting (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+                        help="E2: Gaussian label noise on the examples (default 0, the paper's setting)")
+    parser.add_argument("--max-n", type=int, default=300, metavar="N",
+                        help="E2: longest context, n = 20, 40, ..., N (default 300)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars on stderr")
+
+
+def register(parser) -> None:
+    add_budget_options(parser)
+    add_json(parser)
+    parser.set_defaults(run=run)
+
+
+def check_budget(args) -> None:
+    """Bad values raise PromptError naming the option; the output directory is created."""
+    if args.tasks < 1:
+        raise PromptError(f"tasks: need at least 1 task, got {args.tasks}; pass --tasks 64 (the paper's budget)")
+    if not (math.isfinite(args.noise) and args.noise >= 0):
+        raise PromptError(f"noise: the label noise SIGMA must be a finite number >= 0, got {args.noise}")
+    if args.max_n < 20:
+        raise PromptError(f"max-n: E2 starts at n = 20; give --max-n >= 20, got {args.max_n}")
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise PromptError(f"out: {out!r} exists and is not a directory; give a directory path")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise PromptError(f"out: cannot create directory {out!r} ({exc.strerror}); give a writable path") from None
+    if not os.access(out, os.W_OK):
+        raise PromptError(f"out: directory {out!r} is not writable; give a writable path")
+
+
+def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n: int = 300, show: bool = True) -> dict:
+    """Run E1, E2, E3, write the CSVs, PNGs and ``timings.json`` into ``out``; return the result."""
+    from ..plots import plot_e1, plot_e2, plot_e3  # matplotlib only when figures are drawn, not on every CLI start
+
+    timings, rows = {}, {}
+    for name, experiment in (("e1", lambda: e1_convergence(tasks, seed, show=show)),
+                             ("e2", lambda: e2_stationary(tasks, seed, max_n=max_n, noise=noise, show=show)),
+                             ("e3", lambda: e3_transient(tasks, seed, show=show))):
+        start = time.perf_counter()
+        rows[name] = experiment()
+        timings[f"{name}_seconds"] = time.perf_counter() - start
+    path = lambda name: os.path.join(out, name)  # noqa: E731
+    write_rows(rows["e1"], E1_COLUMNS, path("e1_convergence.csv"))
+    write_rows(rows["e2"], E2_COLUMNS, path("e2_stationary.csv"))
+    write_rows(rows["e3"], E3_COLUMNS, path("e3_transient.csv"))
+    plot_e1(rows["e1"], path("e1_convergence.png"))
+    plot_e2(rows["e2"], path("e2_stationary.png"))
+    plot_e3(rows["e3"], path("e3_transient.png"))
+    with open(path("timings.json"), "w") as fh:
+        json.dump(timings, fh, indent=2)
+    shape = {"e1": e1_shape(rows["e1"]), "e2": e2_shape(rows["e2"], noise), "e3": e3_shape(rows["e3"])}
+    return {"out": str(out), "files": list(FILES), "settings": {"tasks": tasks, "seed": seed, "noise": noise,
+            "max_n": max_n}, "timings": timings, "published_shape": shape}
+
+
+def run(args):
+    check_budget(args)
+    result = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show=not args.no_progress)
+    return result, summary(result), True
+
+
+def summary(result: dict) -> str:
+    t = result["timings"]
+    lines = [f"wrote {', '.join(result['files'])} to {result['out']}",
+             f"E1 {t['e1_seconds']:.2f} s, E2 {t['e2_seconds']:.2f} s, E3 {t['e3_seconds']:.2f} s "
+             f"({result['settings']['tasks']} tasks)"]
+    for experiment, checks in result["published_shape"].items():
+        for claim, holds in checks.items():
+            lines.append(f"  {experiment.upper()} {'yes' if holds else 'NO '}  {claim}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""E3: transient growth of the residual iteration at finite depth (SPEC P11, issue 8).
+
+``d = 16``, ``n = 40``, 64 tasks, ``x ~ U(-1, 1)^d + mu_x`` with ``mu_x`` in
+{0, 1, 2, 3}; for each model, ``eta`` is a fraction 0.1, 0.3, 0.5, 0.7, 0.9 of
+that model's own stable bound on that task (``verify.rates.stable_eta_max_of``:
+``2c / lambda_max(X X^T)`` for prefix, ``2c / max_j ||x_j||^2`` for causal).  The
+transient peak is ``max_{l <= 50} ||(I - eta D^{-1} M)^l||_2``
+(``verify.rates.transient``); the CSV holds its median over tasks.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..lemma import is_symmetric_iteration, residual_operator
+from ..masks import attention_mask
+from ..normalizers import normalizer
+from ..rates import controlling_eigenvalues, stable_eta_max_of, transient
+from .tasks import progress, sample_tasks
+
+E3_COLUMNS = ("mu_x", "eta_fraction", "model", "median_peak")
+FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
+MU_X = (0, 1, 2, 3)
+MODELS = {"prefix": "prefix", "causal": "causal"}
+
+
+def task_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.ndarray:
+    """Transient peaks of one task ``X (n, d)`` at ``eta = f * stable_eta_max``, one per fraction."""
+    n = X.shape[0]
+    mask = attention_mask(spec, n, 0)
+    c = normalizer("constant", mask, scale)
+    N = residual_operator(X, mask, c)
+    top = stable_eta_max_of(controlling_eigenvalues(N, is_symmetric_iteration(mask, c, n)))
+    return np.array([transient(np.eye(n) - f * top * N, layers)[0] for f in fractions])
+
+
+def e3_transient(tasks: int = 64, seed: int = 0, d: int = 16, n: int = 40, mus=MU_X, fractions=FRACTIONS,
+                 layers: int = 50, models: dict | None = None, show: bool = False) -> list:
+    """Median over tasks of the transient peak, per ``(mu_x, eta_fraction, model)``.
+
+    Returns rows ``{mu_x, eta_fraction, model, median_peak}``.
+    """
+    models = models or MODELS
+    jobs = [(index, mu_x, label) for index, mu_x in enumerate(mus) for label in models]
+    samples = [sample_tasks(np.random.default_rng([seed, 3, index]), tasks, n, 0, d, mu_x)[0]
+               for index, mu_x in enumerate(mus)]
+    rows = []
+    for index, mu_x, label in progress(jobs, "E3 transient peaks", show):
+        peaks = np.stack([task_peaks(X, models[label], fractions, layers) for X in samples[index]])
+        rows += [{"mu_x": mu_x, "eta_fraction": f, "model": label, "median_peak": float(np.median(peaks[:, i]))}
+                 for i, f in enumerate(fractions)]
+    return rows

@@ -1,0 +1,131 @@
+"""A safe reader for matrices typed on the command line (``derive --kq/--pv``).
+
+A MATRIX is JSON nested lists of size ``(d+1) x (d+1)``, given inline or as the
+path of a ``.json`` file.  Each entry is one of
+
+- a JSON number (``2``, ``-0.5``): an exact ``sympy.Rational`` (floats are
+  taken at their decimal spelling, so ``0.1`` is ``1/10``);
+- a string spelling a rational: ``"1/25"``, ``"-3/4"``, ``"0.5"``, ``"7"``;
+- a string spelling a plain identifier ``[A-Za-z_][A-Za-z0-9_]*`` (``"eta"``):
+  a real ``sympy.Symbol``; one leading sign is allowed (``"-eta"``, as in the
+  paper's ``P V``).  Names starting with ``__`` are refused.
+
+User text is matched against these regular expressions and handed to
+``sympy.Integer``/``Rational``/``Symbol`` only; it is never evaluated (no
+``eval``, ``sympify`` or ``parse_expr``), so ``"x+1"`` or ``"__import__('os')"``
+is rejected rather than run.  Every other input raises
+:class:`verify.errors.PromptError` naming the field (``kq`` or ``pv``) and the fix.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+import sympy as sp
+
+from .errors import PromptError
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FRACTION = re.compile(r"([+-]?[0-9]+)/([0-9]+)")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?[0-9]+[eE][+-]?[0-9]+")
+_IDENTIFIER = re.compile(r"([+-]?)([A-Za-z_][A-Za-z0-9_]*)")
+#: an entry string longer than this is not a number or a name anyone types
+_MAX_ENTRY = 64
+_HELP = 'entries must be numbers, rational strings like "1/25" or "-0.5", or names like "eta"'
+
+
+def parse_entry(value, field: str, where: str = ""):
+    """One matrix entry as an exact SymPy number or a real Symbol (see module docstring)."""
+    at = f" at {where}" if where else ""
+    if isinstance(value, bool):  # JSON true/false: bool is an int subclass in Python
+        raise PromptError(f"{field}: entry{at} is a boolean {value!r}; {_HELP}")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PromptError(f"{field}: entry{at} is {value!r}; give a finite number")
+        return _decimal(repr(value), field, at)
+    if not isinstance(value, str):
+        raise PromptError(f"{field}: entry{at} is a {type(value).__name__}; {_HELP}")
+    text = value.strip()
+    if len(text) > _MAX_ENTRY:
+        raise PromptError(f"{field}: entry{at} is {len(text)} characters long; {_HELP}")
+    if _INTEGER.fullmatch(text):
+        return sp.Integer(int(text))
+    match = _FRACTION.fullmatch(text)
+    if match:
+        numerator, denominator = int(match.group(1)), int(match.group(2))
+        if denominator == 0:
+            raise PromptError(f"{field}: entry{at} {value!r} divides by zero; give a finite rational")
+        return sp.Rational(numerator, denominator)
+    if _DECIMAL.fullmatch(text):
+        return _decimal(text, field, at)
+    match = _IDENTIFIER.fullmatch(text)
+    if match:
+        sign, name = match.groups()
+        if name.startswith("__") or name.lower() in ("nan", "inf", "infinity"):
+            raise PromptError(f"{field}: entry{at} {value!r} is not allowed as a name; use a plain name like \"eta\"")
+        symbol = sp.Symbol(name, real=True)
+        return -symbol if sign == "-" else symbol
+    raise PromptError(f"{field}: entry{at} {value!r} is not a number, a rational like \"1/25\" or a plain name; "
+                      f"expressions are not accepted, introduce a name for them instead")
+
+
+def _decimal(text: str, field: str, at: str):
+    """A decimal spelling (``"0.5"``, ``"1e-3"``) as the exact rational it denotes."""
+    mantissa, _, exponent = text.lower().partition("e")
+    sign = -1 if mantissa.startswith("-") else 1
+    mantissa = mantissa.lstrip("+-")
+    whole, _, frac = mantissa.partition(".")
+    exp = int(exponent) if exponent else 0
+    if abs(exp) > 100:
+        raise PromptError(f"{field}: entry{at} {text!r} has exponent {exp}; use |exponent| <= 100")
+    digits = int((whole or "0") + frac)
+    return sign * sp.Rational(digits, 10 ** len(frac)) * sp.Rational(10) ** exp
+
+
+def _load_json(text: str, field: str):
+    source = str(text)
+    if not source.lstrip().startswith("[") and (source.endswith(".json") or os.path.exists(source)):
+        try:
+            with open(source) as fh:
+                source = fh.read()
+        except OSError as exc:
+            raise PromptError(f"{field}: cannot read {text!r} ({exc.strerror}); give JSON nested lists or a .json file") from None
+    try:
+        return json.loads(source)
+    except ValueError:
+        raise PromptError(f"{field}: not valid JSON; give nested lists such as [[1, 0], [0, \"-eta\"]] "
+                          f"or the path of a .json file holding them") from None
+
+
+def parse_matrix(text: str, field: str, size: int | None = None) -> sp.Matrix:
+    """Parse a square MATRIX (inline JSON or a ``.json`` path) into an exact ``sympy.Matrix``.
+
+    Parameters
+    ----------
+    text : JSON nested lists, or the path of a file holding them.
+    field : the option name reported in errors (``"kq"`` or ``"pv"``).
+    size : required side ``d + 1`` (None: any square size >= 2).
+
+    Raises
+    ------
+    PromptError : invalid JSON, not a list of lists, ragged, empty, not square,
+        smaller than 2 x 2, wrong size, or a bad entry (see :func:`parse_entry`).
+    """
+    rows = _load_json(text, field)
+    if not isinstance(rows, list) or not rows:
+        raise PromptError(f"{field}: expected a non-empty list of rows, e.g. [[1, 0], [0, 1]]")
+    if not all(isinstance(row, list) for row in rows):
+        raise PromptError(f"{field}: every row must be a list of entries, e.g. [[1, 0], [0, 1]]")
+    n = len(rows)
+    for r, row in enumerate(rows):
+        if len(row) != n:
+            raise PromptError(f"{field}: row {r} has {len(row)} entries but there are {n} rows; the matrix must be square (d+1) x (d+1)")
+    if n < 2:
+        raise PromptError(f"{field}: a 1 x 1 matrix has no x block; give a (d+1) x (d+1) matrix with d >= 1")
+    if size is not None and n != size:
+        raise PromptError(f"{field}: is {n} x {n} but the other matrix is {size} x {size}; give both as (d+1) x (d+1)")
+    return sp.Matrix(n, n, lambda r, c: parse_entry(rows[r][c], field, f"[{r}][{c}]"))
