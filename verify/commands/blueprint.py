@@ -55,7 +55,7 @@ def render(theorems, entries) -> str:
         lines += [f"### {t.id}: {t.title}", "", f"Status: **{e['status']}**.", "", t.statement, "", "$$",
                   t.latex, "$$", "", f"Scope: {e['scope']}", ""]
         if e.get("witness"):
-            lines += ["Witness (exact):", "", "```json", json.dumps(e["witness"], indent=2), "```", ""]
+            lines += ["Witness (exact; numbers as strings):", "", "```json", json.dumps(e["witness"]), "```", ""]
         if e["status"] == "failed" and e.get("detail"):
             lines += [f"Failed checks: {e['detail']}", ""]
     return "\n".join(lines)
