@@ -14,6 +14,7 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
 from verify.lsa import lsa_forward
+from verify.prompt import tokens
 
 from .registry import Theorem
 from .symbolic import C, D, ETA, Ledger, exact, is_zero, layer, lift_construction, premise, same, token
@@ -48,7 +49,7 @@ def step(con, s):
             same(query, token(s["xq"], -w_next * s["xq"])))
 
 
-def online(X, y, Xq, c, layers):
+def online(X, y, c, layers):
     """The claimed per-position weights, computed from the recursion (explicit SymPy)."""
     n, d = X.shape
     W = [sp.zeros(1, d) for _ in range(n)]
@@ -68,10 +69,8 @@ def finite_layers(setup, n=3, d=1, m=1, layers=2) -> bool:
     mask = setup.mask("causal", n, m)
     c = exact(setup.normalizer("constant", mask, C))
     con = setup.construction(ETA, d)
-    from verify.prompt import tokens
-
     states = lsa_forward(tokens(X, y, Xq), [con] * layers, mask, c)
-    for Z, W in zip(states, online(X, y, Xq, [C] * n, layers)):
+    for Z, W in zip(states, online(X, y, [C] * n, layers)):
         want = sp.Matrix(Z).copy()
         for j in range(n):
             want[d, j] = y[j] - (W[j] * X.row(j).T)[0]

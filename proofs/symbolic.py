@@ -213,7 +213,6 @@ def lemma_claim(Z, X, Xq, r, u, sets, cvec, eta):
     ``x`` unchanged, ``r_j <- r_j - (eta / c_j) sum_{i in A(j)} r_i x_i^T x_j``."""
     X, Xq = sp.Matrix(X), sp.Matrix(Xq)
     allx = X.col_join(Xq)
-    n = X.rows
     last = list(r) + list(u)
     want = sp.Matrix(Z)
     for j in range(want.cols):

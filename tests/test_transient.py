@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import verify.profiles  # noqa: F401  (loads the profile named by HYPOTHESIS_PROFILE)
-from tests.helpers import run_json, save_prompt
+from helpers import run_json, save_prompt
 from verify.lemma import iteration_matrix, residual_operator
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
