@@ -23,12 +23,12 @@ from verify.algorithms import (causal_stationary, count_causal_stationary, gradi
 from verify.construction import paper
 from verify.lemma import iteration_matrix, residual_operator, stationary_weights
 from verify.lsa import lsa_forward, lsa_layer
-from verify.masks import attention_mask
+from verify.masks import attention_mask, check_mask
 from verify.normalizers import normalizer
 from verify.prompt import split_tokens, tokens
 from verify.rates import analyse, controlling_eigenvalues, rate_of, transient
-from verify.strategies import cases, prompts, stable_eta_max
-from verify.tolerances import CONVERGED, EPS, agreement_tol, power_norm_rtol, rank_tol
+from verify.strategies import cases, custom_masks, prompts, stable_eta_max
+from verify.tolerances import CONVERGED, agreement_tol, power_norm_rtol, rank_tol
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -37,6 +37,7 @@ MAX_LAYERS = 6000
 
 
 def identity(value, *_):
+    """The unmutated hook: pass a mask, normalizer or step size through unchanged."""
     return value
 
 
@@ -343,11 +344,11 @@ def stationary_instances():
 
 
 def triangular_solve_weights(X, Y, c):
-    """SPEC P5/P6 route: ``a* = (D^{-1} T)^{-1} y`` (T lower triangular), ``w*_j = (j-scaled) sum_{i<=j} a*_i x_i^T``."""
+    """SPEC P5/P6 route: solve ``D^{-1} T a* = y`` (``T_ji = x_i^T x_j``, ``i <= j``, lower
+    triangular) and read ``w*_j = (1/c_j) sum_{i<=j} a*_i x_i^T``; returns ``(weights (n, k, d), T)``."""
     n = X.shape[0]
     T = np.tril(X @ X.T)
     a = solve_triangular(T, np.asarray(c, dtype=float)[:n, None] * Y, lower=True)
-    # w_j = (1/c_j) sum_{i<=j} a_i x_i^T with a = c-scaled solve, i.e. the readout of the lemma
     partial = np.cumsum(a[:, :, None] * X[:, None, :], axis=0)
     return partial / np.asarray(c, dtype=float)[:n, None, None], T
 
@@ -530,7 +531,8 @@ def test_exact_forward_equals_weight_space(instance):
 
 
 def exact_causal_stationary(X, Y, mask, c):
-    """``s* = N^{-1} y`` exactly (``N = D^{-1} M`` lower triangular) and ``W*_j = (1/c_j) sum_{i in A(j)} s*_i x_i^T``."""
+    """``s* = N^{-1} y`` exactly (``N = D^{-1} M`` lower triangular) and
+    ``W*_j = (1/c_j) sum_{i in A(j)} s*_i x_i^T``; returns ``(W*, M, D)``."""
     n = X.shape[0]
     M = sp.Matrix(n, n, lambda j, i: (X[i, :] * X[j, :].T)[0] if mask[i, j] else 0)
     D = sp.diag(*c[:n])
@@ -647,3 +649,48 @@ def prop_depth_safe_eta(instance, safe_eta=None):
 @given(transient_instances(st.sampled_from(["prefix", "causal"])))
 def test_depth_safe_eta_is_stable_and_within_growth(instance):
     prop_depth_safe_eta(instance)
+
+
+# ---------------------------------------------------------------- the strategies keep their documented promises
+
+
+@given(prompts(d=st.integers(1, 4), n=st.integers(1, 8), m=st.integers(0, 3), k=st.sampled_from([None, 1, 3]),
+               mu_x=st.sampled_from([0.0, -1.5, 2.0]), min_norm=st.sampled_from([0.25, 0.5]),
+               max_cond=st.sampled_from([None, 3.0]), mode=st.sampled_from(["drawn", "generic"])))
+def test_prompts_are_valid_by_construction(prompt):
+    """Shapes as documented, every ``||x_j|| >= min_norm`` (0.25 at least), and the cap on cond(X)."""
+    assert prompt.X.shape == (prompt.n, prompt.d) and prompt.Xq.shape == (prompt.m, prompt.d)
+    assert prompt.y.shape[0] == prompt.n and prompt.yq.shape[0] == prompt.m
+    assert np.linalg.norm(prompt.X, axis=1).min() >= 0.25 - agreement_tol(0.25)
+
+
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, 3)).flatmap(
+    lambda nm: st.tuples(st.just(nm), custom_masks(*nm)))))
+def test_custom_masks_pass_the_toolkit_check(drawn):
+    (n, m), mask = drawn
+    check_mask(mask, n, m)
+    assert mask[np.arange(n), np.arange(n)].all()  # self_reads=True by default
+
+
+@given(prompts(n=st.integers(2, 6), d=st.integers(1, 4), max_cond=3.0, mode="generic"))
+def test_prompts_cap_the_condition_number(prompt):
+    s = np.linalg.svd(prompt.X, compute_uv=False)
+    assert s[0] / s[-1] <= 3.0 * (1 + agreement_tol(1.0))
+
+
+@given(prompts(mode="exact", k=st.sampled_from([None, 2]), mu_x=st.sampled_from([0, 1])))
+def test_exact_prompts_are_the_floats_of_their_rationals(prompt):
+    E = prompt.exact
+    assert all(isinstance(v, sp.Rational) for A in (E.X, E.Y, E.Xq, E.Yq) for v in A)
+    assert np.array_equal(np.array(E.X, dtype=float), prompt.X)
+    assert np.array_equal(np.array(E.Y, dtype=float), prompt.Y)
+    assert (E.X.shape, E.Y.shape, E.Xq.shape) == ((prompt.n, prompt.d), (prompt.n, prompt.k), (prompt.m, prompt.d))
+    assert all((E.X[j, :] * E.X[j, :].T)[0] > 0 for j in range(prompt.n))
+
+
+@given(cases(prompt=prompts(n=st.integers(1, 6)), attention=st.sampled_from(["prefix", "causal"]), eta="stable"),
+       cases(prompt=prompts(n=st.integers(1, 6)), attention=st.sampled_from(["prefix", "causal"]), eta="unstable"))
+def test_step_size_strategies_land_on_their_side(stable, unstable):
+    """``eta="stable"`` gives rate < 1 and ``eta="unstable"`` rate > 1 (as ``verify.rates`` reports)."""
+    assert analyse(stable.prompt.X, stable.mask, stable.c, stable.eta, layers=0)["rate"] < 1
+    assert analyse(unstable.prompt.X, unstable.mask, unstable.c, unstable.eta, layers=0)["rate"] > 1

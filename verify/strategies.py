@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from .construction import Construction, paper
+from .construction import paper
 from .lemma import is_symmetric_iteration, residual_operator
 from .masks import attention_mask, parse_attention
 from .normalizers import KINDS, normalizer as make_normalizer
@@ -330,7 +330,9 @@ def _mask_and_c(prompt: Prompt, attention, normalizer: str, scale):
 def stable_eta_max(prompt: Prompt, attention="prefix", normalizer="constant", scale=1.0, gamma=None) -> float:
     """``stable_eta_max`` of ``verify.rates`` for this prompt, attention (spec or mask) and normalizer.
 
-    A plain function, not a strategy: ``sup {eta : rate(eta) < 1}``.
+    A plain function, not a strategy: ``sup {eta : rate(eta) < 1}``.  Example::
+
+        top = stable_eta_max(prompt, "causal", "count")   # 2 / max_j (||x_j||^2 / j)
     """
     mask, c = _mask_and_c(prompt, attention, normalizer, scale)
     N = residual_operator(prompt.X, mask, c, gamma)
