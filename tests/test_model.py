@@ -192,3 +192,28 @@ def test_masks_are_the_specified_attention_sets():
                 else:
                     want = reads(i, j)
                 assert mask[i, j] == want, (spec, i, j)
+
+
+def test_invisible_null_space_does_not_stop_convergence():
+    """block:B with B > d: each block's Gram matrix is singular, but its null space reaches no
+    weight, so the rate ignores it and the stack converges to the lemma's stationary point."""
+    X = np.array([[1.0], [0.5], [-1.0], [2.0]])
+    y = np.array([[1.0], [2.0], [0.5], [1.0]])
+    mask = attention_mask("block:2", 4, 1)
+    c = normalizer("constant", mask)
+    lam_blocks = np.concatenate([np.linalg.eigvalsh(X[:2] @ X[:2].T), np.linalg.eigvalsh(X[2:] @ X[2:].T)])
+    visible = lam_blocks[lam_blocks > 1e-12]
+    a = analyse(X, mask, c, 0.1, layers=5)
+    assert np.isclose(a["rate"], np.max(np.abs(1 - 0.1 * visible)))
+    assert np.isclose(a["stable_eta_max"], 2 / visible.max()) and a["stable"]
+    W = online_dynamics(X, y, mask, c, [0.1] * 3000)[-1]
+    assert np.allclose(W, stationary_weights(X, y, mask, c), atol=1e-9)
+
+
+def test_visible_null_space_is_unstable():
+    """A query that reads only part of a singular full block: its weight drifts, rate 1."""
+    X = np.random.default_rng(1).standard_normal((5, 2))
+    mask = attention_mask("prefix", 5, 1)
+    mask[:3, 5] = False
+    a = analyse(X, mask, normalizer("constant", mask), 0.05, layers=5)
+    assert a["rate"] == pytest.approx(1.0) and not a["stable"]

@@ -26,7 +26,7 @@ from verify.lsa import lsa_forward, lsa_layer
 from verify.masks import attention_mask, check_mask
 from verify.normalizers import normalizer
 from verify.prompt import split_tokens, tokens
-from verify.rates import analyse, controlling_eigenvalues, rate_of, transient
+from verify.rates import analyse, rate_of, spectrum, transient
 from verify.strategies import cases, custom_masks, prompts, stable_eta_max
 from verify.tolerances import CONVERGED, agreement_tol, power_norm_rtol, rank_tol
 
@@ -228,7 +228,7 @@ def prop_causal_rate(instance, radius=spec_causal_radius, construct=paper):
     case, L = instance
     X, n = case.prompt.X, case.prompt.n
     rho = radius(X, case.c, case.eta)
-    lam = controlling_eigenvalues(residual_operator(X, case.mask, case.c), False)
+    lam = spectrum(X, case.mask, case.c)
     assert abs(rate_of(lam, case.eta) - rho) <= agreement_tol(1 + rho, 1.0, n)
     # probe labels Y = I_n: the stack's residuals after L layers are the matrix B^L itself
     stack = run_stack(X, np.eye(n), np.zeros((0, X.shape[1])), attention_mask("causal", n, 0), case.c[:n],

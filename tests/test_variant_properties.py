@@ -215,11 +215,18 @@ def prop_rate_is_spectral_radius(v: Variant, rate=None, **mutations):
     assert_close(B, B_lemma, agreement_tol(float(np.abs(B_lemma).max()) + 1), "LSA iteration vs the lemma's")
     reported = analyse(X, v.mask, v.c, eta, v.gamma, layers=0)["rate"] if rate is None else rate(v, eta)
     mu, V = np.linalg.eig(B)
-    symmetric = is_symmetric_iteration(v.mask, v.c, n, v.gamma)
     # Bauer-Fike: eigenvalues of a perturbed B move by at most cond(V) * ||perturbation||
     tol = agreement_tol(1 + float(np.abs(mu).max()), float(np.linalg.cond(V)))
-    if symmetric:  # as verify.rates: drop lambda = (1 - mu) / eta below the rank tolerance of N
-        mu = mu[np.abs(1 - mu) > eta * rank_tol(residual_operator(X, v.mask, v.c, v.gamma)) + tol]
+    # as verify.rates: drop lambda = (1 - mu) / eta = 0 when its eigenvectors move no token's weight
+    # sum_{i in A(j)} v_i x_i (Gamma) -- the Gram null space of prefix, or of a full block larger than d
+    at_one = np.abs(1 - mu) <= eta * rank_tol(residual_operator(X, v.mask, v.c, v.gamma)) + tol
+    if at_one.any():
+        null = V[:, at_one]
+        moved = np.einsum("ij,ik,id->jkd", v.mask[:n, :].astype(float), null, X)
+        A = B - np.eye(n)  # a Jordan block at mu = 1 makes the accumulated residual grow: keep it
+        semisimple = np.linalg.matrix_rank(A, tol=rank_tol(A)) == np.linalg.matrix_rank(A @ A, tol=rank_tol(A @ A))
+        if semisimple and np.abs(moved).max() <= agreement_tol(float(np.abs(X).max()), float(np.linalg.cond(V)), n):
+            mu = mu[~at_one]
     radius = float(np.abs(mu).max(initial=0.0))
     assert abs(reported - radius) <= tol, f"{v.attention}: rate {reported:.9g} vs spectral radius {radius:.9g}"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import PromptError
 from .masks import is_symmetric_on_examples
-from .tolerances import agreement_tol, rank_tol
+from .tolerances import SEMISIMPLE_MIN, agreement_tol, rank_tol
 
 
 def scores(X, gamma=None) -> np.ndarray:
@@ -60,54 +60,82 @@ def readout(s, X, mask, c, W0=None, gamma=None) -> np.ndarray:
     return W
 
 
+def null_space(N: np.ndarray, symmetric: bool = False):
+    """Group inverse ``N^#`` and the projector ``P_0`` onto ``N``'s null space along its range.
+
+    With ``K`` a basis of ``null(N)`` and ``L`` one of ``null(N^T)`` (from the SVD),
+    ``P_0 = K (L^T K)^{-1} L^T`` and ``N^# = (N + P_0)^{-1} - P_0``; for an invertible
+    ``N`` this is ``N^{-1}`` and ``P_0 = 0``, for a symmetric one ``N^# = N^+``.
+    Returns None when the zero eigenvalue is not semisimple (``L^T K`` singular: a
+    Jordan block, along which ``sum_l (I - eta N)^l`` grows polynomially).
+    ``symmetric`` is accepted for symmetry with callers; the construction does not need it.
+    """
+    n = N.shape[0]
+    U, S, Vt = np.linalg.svd(N)
+    rank = int(np.sum(S > rank_tol(N))) if n else 0
+    if rank == n:
+        return np.linalg.inv(N), np.zeros((n, n))
+    K, L = Vt[rank:].T, U[:, rank:]
+    LK = L.T @ K
+    if np.linalg.svd(LK, compute_uv=False).min() < SEMISIMPLE_MIN:
+        return None
+    P0 = K @ np.linalg.solve(LK, L.T)
+    return np.linalg.inv(N + P0) - P0, P0
+
+
+def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None) -> int | None:
+    """The first token whose weight reads the null space (``W_j`` depends on ``P_0 s``), or None.
+
+    A residual component in the null space of ``N`` is never corrected, so it
+    accumulates in ``s`` every layer; it is harmless exactly when no token's
+    read-out ``(1/c_j) sum_{i in A(j)} s_i x_i^T Gamma`` sees it.
+    """
+    n = X.shape[0]
+    reach = readout(P0, X, mask, c, None, gamma)  # (n + m, n, d)
+    scale = max(float(np.abs(readout(np.eye(n), X, mask, c, None, gamma)).max()), 1.0)
+    bad = np.flatnonzero(np.abs(reach).reshape(reach.shape[0], -1).max(axis=1, initial=0.0) > agreement_tol(scale, n))
+    return int(bad[0]) if bad.size else None
+
+
+def zero_example(X) -> int | None:
+    """Index of the first example with ``x_j = 0``, or None."""
+    zero = np.flatnonzero(np.einsum("nd,nd->n", X, X) == 0)
+    return int(zero[0]) if zero.size else None
+
+
 def stationary_weights(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     """The fixed point of the per-token dynamics, for any mask (SPEC section 6).
 
     At a fixed point ``D^{-1} M s = r^(0)`` on the part of residual space that
-    reaches the weights.  A non-singular ``N`` gives ``s = N^{-1} r^(0)``.  A
-    singular ``N`` whose zero eigenvalue is semisimple gives ``s = N^# r^(0)``
-    (group inverse; ``N^+`` when ``N`` is symmetric), valid only if no token's
-    weight reads the null space: otherwise the accumulated residual there
-    grows every layer and no stationary prediction exists.
+    reaches the weights: ``s = N^# r^(0)`` with the group inverse of
+    :func:`null_space` (``N^{-1}`` when ``N`` is invertible, ``N^+`` when it is
+    symmetric), valid only if no token's weight reads the null space: otherwise
+    the accumulated residual there grows every layer and no stationary
+    prediction exists.
 
     Returns ``(n + m, k, d)``.  Raises PromptError when there is no stationary
-    point (zero example under a non-symmetric mask, or a null space that reaches
-    a token).
+    point: a zero example under a non-symmetric mask (SPEC P6 divides by
+    ``||x_j||^2``), a nilpotent part, or a null space that reaches a token.
     """
     n = X.shape[0]
     W0_arr = np.zeros((Y.shape[1], X.shape[1])) if W0 is None else np.asarray(W0, dtype=float).reshape(Y.shape[1], -1)
     R0 = Y - X @ W0_arr.T
     N = residual_operator(X, mask, c, gamma)
     symmetric = is_symmetric_iteration(mask, c, n, gamma)
-    if not symmetric:
-        zero = np.flatnonzero(np.einsum("nd,nd->n", X, X) == 0)
-        if zero.size:
-            raise PromptError(
-                f"X: example row {int(zero[0])} is zero and the causal stationary point divides by ||x_j||^2; "
-                "remove that example or use --attention prefix"
-            )
-    tol = rank_tol(N)
-    rank = np.linalg.matrix_rank(N, tol=tol) if n else 0
-    if rank == n:
-        s = np.linalg.solve(N, R0)
-        return readout(s, X, mask, c, W0, gamma)
-    if symmetric:
-        group_inverse = np.linalg.pinv((N + N.T) / 2, rcond=tol / max(np.linalg.norm(N, 2), 1e-300), hermitian=True)
-    else:
-        if np.linalg.matrix_rank(N @ N, tol=rank_tol(N @ N)) != rank:
-            raise PromptError("attention: the iteration is singular with a nilpotent part, so the accumulated "
-                              "residuals grow every layer and no stationary prediction exists; use a mask whose "
-                              "examples read themselves")
-        group_inverse = N @ np.linalg.pinv(N @ N @ N, rcond=1e-12) @ N
-    null_projector = np.eye(n) - N @ group_inverse
-    reach = readout(null_projector, X, mask, c, None, gamma)  # (n+m, n, d): how token j's weight reads the null space
-    scale = max(float(np.abs(readout(np.eye(n), X, mask, c, None, gamma)).max()), 1.0)
-    bad = np.flatnonzero(np.abs(reach).reshape(reach.shape[0], -1).max(axis=1) > agreement_tol(scale, n))
-    if bad.size:
-        j = int(bad[0])
+    j = None if symmetric else zero_example(X)
+    if j is not None:
+        raise PromptError(f"X: example row {j} is zero and the causal stationary point divides by ||x_j||^2; "
+                          "remove that example or use --attention prefix")
+    found = null_space(N, symmetric)
+    if found is None:
+        raise PromptError("attention: the iteration is singular with a nilpotent part, so the accumulated "
+                          "residuals grow every layer and no stationary prediction exists; use a mask whose "
+                          "examples read themselves")
+    group_inverse, P0 = found
+    j = first_token_reached(P0, X, mask, c, gamma)
+    if j is not None:
         who = f"query {j - n}" if j >= n else f"example {j}"
         raise PromptError(f"attention: no stationary prediction exists: the iteration is singular and its null space "
                           f"reaches {who}, whose weight then drifts every layer; change the mask so that {who} reads "
                           "the same examples as the tokens it depends on")
-    s = group_inverse @ R0
-    return readout(s, X, mask, c, W0, gamma)
+    return readout(group_inverse @ R0, X, mask, c, W0, gamma)

@@ -18,16 +18,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lemma import is_symmetric_iteration, residual_operator
+from .lemma import first_token_reached, is_symmetric_iteration, null_space, residual_operator, zero_example
 from .tolerances import rank_tol
 
 
-def controlling_eigenvalues(N: np.ndarray, symmetric: bool) -> np.ndarray:
-    """Eigenvalues of ``N`` that govern convergence of the weights (see module doc)."""
-    if symmetric:
-        lam = np.linalg.eigvalsh((N + N.T) / 2)
-        return lam[np.abs(lam) > rank_tol(N)].astype(complex)
-    return np.linalg.eigvals(N)
+def spectrum(X, mask, c, gamma=None) -> np.ndarray:
+    """Eigenvalues of ``N = D^{-1} M`` that govern convergence of the weights.
+
+    Zero eigenvalues are dropped when they cannot move any weight: the zero
+    eigenvalue is semisimple and its null space reaches no token's read-out
+    (``verify.lemma.null_space`` / ``first_token_reached``) -- e.g. the Gram null
+    space of prefix attention with ``n > d`` (SPEC P4's ``lambda_min^+``), or of a
+    full block with ``B > d``.  They are kept, so the rate is at least 1, when some
+    weight drifts along them, and for a zero example under a non-symmetric mask:
+    SPEC P5 counts ``1 - (eta/c)||x_j||^2 = 1`` there, since that example is never fitted.
+    """
+    n = X.shape[0]
+    N = residual_operator(X, mask, c, gamma)
+    symmetric = is_symmetric_iteration(mask, c, n, gamma)
+    lam = np.linalg.eigvalsh((N + N.T) / 2).astype(complex) if symmetric else np.linalg.eigvals(N)
+    found = null_space(N, symmetric)
+    if found is None:
+        return lam
+    zeros = int(round(float(np.trace(found[1])))) if n else 0  # trace of a projector = its rank
+    if zeros == 0 or (not symmetric and zero_example(X) is not None):
+        return lam
+    if first_token_reached(found[1], X, mask, c, gamma) is not None:
+        return lam
+    return lam[np.argsort(np.abs(lam))[zeros:]]
 
 
 def rate_of(lam: np.ndarray, eta: float) -> float:
@@ -118,7 +136,7 @@ def analyse(X, mask, c, eta: float, gamma=None, layers: int = 100, max_growth: f
     """Rate, stable range and transient growth of the iteration ``I - eta D^{-1} M``."""
     n = X.shape[0]
     N = residual_operator(X, mask, c, gamma)
-    lam = controlling_eigenvalues(N, is_symmetric_iteration(mask, c, n, gamma))
+    lam = spectrum(X, mask, c, gamma)
     rho = rate_of(lam, eta)
     peak, layer, _ = transient(np.eye(n) - eta * N, layers)
     return {

@@ -47,11 +47,10 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 from .construction import paper
-from .lemma import is_symmetric_iteration, residual_operator
 from .masks import attention_mask, parse_attention
 from .normalizers import KINDS, normalizer as make_normalizer
 from .prompt import Prompt, make_prompt
-from .rates import controlling_eigenvalues, stable_eta_max_of
+from .rates import spectrum, stable_eta_max_of
 
 __all__ = [
     "ExactPrompt", "RationalArrays", "Case", "MODES", "PAPER_ATTENTIONS", "ALL_ATTENTIONS",
@@ -335,8 +334,7 @@ def stable_eta_max(prompt: Prompt, attention="prefix", normalizer="constant", sc
         top = stable_eta_max(prompt, "causal", "count")   # 2 / max_j (||x_j||^2 / j)
     """
     mask, c = _mask_and_c(prompt, attention, normalizer, scale)
-    N = residual_operator(prompt.X, mask, c, gamma)
-    return stable_eta_max_of(controlling_eigenvalues(N, is_symmetric_iteration(mask, c, prompt.n, gamma)))
+    return stable_eta_max_of(spectrum(prompt.X, mask, c, gamma))
 
 
 def stable_etas(prompt: Prompt, attention="prefix", normalizer="constant", scale=1.0, gamma=None,

@@ -58,3 +58,9 @@ NORMAL_EQUATIONS_MIN_RATIO = 1e-8
 #: weights) is below this target: far above rounding, far below the quantities compared; what is
 #: left, ``CONVERGED * ||r^(0)||`` read out through ``N^+``, is added to the agreement tolerance
 CONVERGED = 1e-10
+
+
+#: the zero eigenvalue of ``N`` counts as semisimple when the left and right null
+#: spaces meet at an angle whose sine (smallest singular value of ``L^T K``) is at
+#: least this; a Jordan block gives 0, rounding gives about ``eps * cond``.
+SEMISIMPLE_MIN = 1e-8

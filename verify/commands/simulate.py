@@ -12,10 +12,9 @@ import numpy as np
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
-from ..lemma import is_symmetric_iteration, residual_operator
 from ..lsa import lsa_forward
 from ..prompt import split_tokens, tokens
-from ..rates import controlling_eigenvalues, rate_of
+from ..rates import rate_of, spectrum
 from .common import add_model_options, check_eta, load_model, squeeze
 
 
@@ -51,8 +50,7 @@ def simulate(model, etas) -> dict:
             weights = online_dynamics(p.X, p.Y, model.mask, model.c, etas, model.W0, model.gamma)
             algorithm = np.einsum("md,lmkd->lmk", p.Xq, weights[:, p.n:])
         gap = np.abs(predictions - algorithm)
-    N = residual_operator(p.X, model.mask, model.c, model.gamma)
-    lam = controlling_eigenvalues(N, is_symmetric_iteration(model.mask, model.c, p.n, model.gamma))
+    lam = spectrum(p.X, model.mask, model.c, model.gamma)
     rates = [rate_of(lam, eta) for eta in etas]
     result = {
         "attention": model.attention,

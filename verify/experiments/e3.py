@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lemma import is_symmetric_iteration, residual_operator
+from ..lemma import residual_operator
 from ..masks import attention_mask
 from ..normalizers import normalizer
-from ..rates import controlling_eigenvalues, stable_eta_max_of, transient
+from ..rates import spectrum, stable_eta_max_of, transient
 from .tasks import progress, sample_tasks
 
 E3_COLUMNS = ("mu_x", "eta_fraction", "model", "median_peak")
@@ -29,7 +29,7 @@ def task_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.n
     mask = attention_mask(spec, n, 0)
     c = normalizer("constant", mask, scale)
     N = residual_operator(X, mask, c)
-    top = stable_eta_max_of(controlling_eigenvalues(N, is_symmetric_iteration(mask, c, n)))
+    top = stable_eta_max_of(spectrum(X, mask, c))
     return np.array([transient(np.eye(n) - f * top * N, layers)[0] for f in fractions])
 
 
