@@ -67,15 +67,20 @@ def transient(B: np.ndarray, layers: int) -> tuple[float, int, np.ndarray]:
 
     ``peak_layer`` is the first layer within a relative ``1e-9`` of the peak, so
     ties that are equal in exact arithmetic (prefix: every layer has norm 1)
-    resolve to the earliest layer.
+    resolve to the earliest layer.  ``norms`` stops early at the first layer
+    ``l_0 >= 1`` with ``||B^{l_0}||_2 <= 1``: every later power is then bounded by
+    an earlier one (``||B^{q l_0 + r}|| <= ||B^{l_0}||^q ||B^r|| <= ||B^r||``), so
+    neither the peak nor its first layer can change.
     """
-    norms = np.empty(layers + 1)
+    norms = [1.0]
     power = np.eye(B.shape[0])
     with np.errstate(over="ignore", invalid="ignore"):
-        for l in range(layers + 1):
-            norms[l] = np.linalg.norm(power, 2) if np.all(np.isfinite(power)) else np.inf
-            if np.isfinite(norms[l]):
-                power = power @ B
+        for _ in range(layers):
+            power = power @ B
+            norms.append(np.linalg.norm(power, 2) if np.all(np.isfinite(power)) else np.inf)
+            if not np.isfinite(norms[-1]) or norms[-1] <= 1:
+                break
+    norms = np.array(norms)
     peak = float(np.max(norms))
     layer = int(np.flatnonzero(norms >= peak * (1 - 1e-9))[0]) if np.isfinite(peak) else int(np.argmax(norms))
     return peak, layer, norms
@@ -84,9 +89,10 @@ def transient(B: np.ndarray, layers: int) -> tuple[float, int, np.ndarray]:
 def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
     """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers``.
 
-    Stops at the first violation; the Frobenius norm bounds the 2-norm from both
-    sides (``||P||_F / sqrt(n) <= ||P||_2 <= ||P||_F``), so the SVD is computed
-    only when those bounds cannot decide.
+    Stops at the first violation, and at the first ``||B^{l_0}||_2 <= 1`` (later
+    powers are bounded by earlier ones, see :func:`transient`).  The Frobenius
+    norm bounds the 2-norm from both sides (``||P||_F / sqrt(n) <= ||P||_2 <=
+    ||P||_F``), so the SVD is computed only when those bounds cannot decide.
     """
     power = np.eye(B.shape[0])
     root_n = np.sqrt(B.shape[0])
@@ -96,8 +102,11 @@ def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
             frob = np.linalg.norm(power)
             if not np.isfinite(frob) or frob / root_n > max_growth:
                 return False
-            if frob > max_growth and np.linalg.norm(power, 2) > max_growth:
+            norm = frob if frob <= 1 else np.linalg.norm(power, 2)
+            if norm > max_growth:
                 return False
+            if norm <= 1:
+                return True
     return True
 
 
