@@ -12,8 +12,8 @@ import sys
 from .errors import PromptError
 from .output import write_json
 
-#: subcommand name -> module in verify.commands (imported when the parser is built;
-#: the modules keep heavy imports such as sympy inside their ``run``)
+#: subcommand name -> module in verify.commands (all imported when the parser is built,
+#: so the modules keep heavy imports such as sympy and matplotlib inside their ``run``)
 COMMANDS = {
     "simulate": "simulate",
     "stationary": "stationary",
@@ -36,15 +36,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="icl-verify", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="icl-verify", description="Machine-checked theory of in-context learning with linear "
+                     "self-attention (Ding et al., arXiv 2308.06912): simulate, prove, derive, reproduce.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"verify.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"verify.commands.{module}":
-                raise
-            continue  # a command not built yet
+        mod = importlib.import_module(f"verify.commands.{module}")
         mod.register(sub.add_parser(name, help=mod.__doc__.splitlines()[0], description=mod.__doc__))
     return parser
 
