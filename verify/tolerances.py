@@ -10,6 +10,11 @@ tolerance is ``factor * eps * scale`` with ``scale`` computed from the data:
   quantity (the LSA stack and the weight-space recursion) may differ by this,
   relative to ``scale``; rounding errors grow with the condition number and,
   at worst linearly, with the number of layers.
+- ``power_norm_rtol(B, l, norm)``: ``||B^l||_2`` computed by two different
+  products (non-normal powers are small through cancellation).
+- Constants: ``NORMAL_EQUATIONS_MIN_RATIO`` (when least squares may use the
+  normal equations), ``CONVERGED`` (how far the property suite runs a stable
+  stack), ``SEMISIMPLE_MIN`` (when a zero eigenvalue counts as semisimple).
 """
 from __future__ import annotations
 
