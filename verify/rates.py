@@ -62,27 +62,38 @@ def stable_eta_max_of(lam: np.ndarray) -> float:
     return float(np.min(2 * lam.real / np.abs(lam) ** 2))
 
 
-def transient(B: np.ndarray, layers: int) -> tuple[float, int, np.ndarray]:
+def transient(B: np.ndarray, layers: int):
     """``||B^l||_2`` for ``l = 0..L``; returns ``(peak, peak_layer, norms)``.
 
+    ``B`` is ``(n, n)`` or a stack ``(..., n, n)`` (then ``peak`` and ``peak_layer``
+    are arrays over the leading axes and ``norms`` has the layer axis last).
     ``peak_layer`` is the first layer within a relative ``1e-9`` of the peak, so
     ties that are equal in exact arithmetic (prefix: every layer has norm 1)
-    resolve to the earliest layer.  ``norms`` stops early at the first layer
+    resolve to the earliest layer.  A matrix stops at the first layer
     ``l_0 >= 1`` with ``||B^{l_0}||_2 <= 1``: every later power is then bounded by
     an earlier one (``||B^{q l_0 + r}|| <= ||B^{l_0}||^q ||B^r|| <= ||B^r||``), so
-    neither the peak nor its first layer can change.
+    neither its peak nor its first layer can change; its later ``norms`` are 0.
     """
-    norms = [1.0]
-    power = np.eye(B.shape[0])
+    B = np.asarray(B, dtype=float)
+    batch = B.shape[:-2]
+    power = np.broadcast_to(np.eye(B.shape[-1]), B.shape).copy()
+    norms = [np.ones(batch)]
+    done = np.zeros(batch, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(layers):
             power = power @ B
-            norms.append(np.linalg.norm(power, 2) if np.all(np.isfinite(power)) else np.inf)
-            if not np.isfinite(norms[-1]) or norms[-1] <= 1:
+            finite = np.all(np.isfinite(power), axis=(-2, -1))
+            safe = np.where(finite[..., None, None], power, 0.0)
+            norm = np.where(finite, np.linalg.svd(safe, compute_uv=False)[..., 0], np.inf)
+            norms.append(np.where(done, 0.0, norm))
+            done |= (norm <= 1) | ~finite
+            if done.all():
                 break
-    norms = np.array(norms)
-    peak = float(np.max(norms))
-    layer = int(np.flatnonzero(norms >= peak * (1 - 1e-9))[0]) if np.isfinite(peak) else int(np.argmax(norms))
+    norms = np.stack(norms, axis=-1)
+    peak = norms.max(axis=-1)
+    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - 1e-9), np.inf)[..., None], axis=-1)
+    if not batch:
+        return float(peak), int(layer), norms
     return peak, layer, norms
 
 

@@ -30,7 +30,8 @@ def task_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.n
     c = normalizer("constant", mask, scale)
     N = residual_operator(X, mask, c)
     top = stable_eta_max_of(spectrum(X, mask, c))
-    return np.array([transient(np.eye(n) - f * top * N, layers)[0] for f in fractions])
+    etas = top * np.asarray(fractions, dtype=float)
+    return transient(np.eye(n) - etas[:, None, None] * N, layers)[0]  # one stack over the fractions
 
 
 def e3_transient(tasks: int = 64, seed: int = 0, d: int = 16, n: int = 40, mus=MU_X, fractions=FRACTIONS,
