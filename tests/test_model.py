@@ -217,3 +217,20 @@ def test_visible_null_space_is_unstable():
     mask[:3, 5] = False
     a = analyse(X, mask, normalizer("constant", mask), 0.05, layers=5)
     assert a["rate"] == pytest.approx(1.0) and not a["stable"]
+
+
+def test_batched_transient_equals_one_matrix_at_a_time():
+    from verify.rates import transient
+
+    rng = np.random.default_rng(12)
+    X = rng.uniform(-1, 1, (12, 3)) + 2
+    mask = attention_mask("causal", 12, 0)
+    c = normalizer("constant", mask)
+    top = analyse(X, mask, c, 0.1, layers=1)["stable_eta_max"]
+    stack = np.stack([np.eye(12) - f * top * (np.tril(X @ X.T)) for f in (0.1, 0.5, 0.9, 1.5)])
+    peaks, layers, _ = transient(stack, 40)
+    for B, peak, layer in zip(stack, peaks, layers):
+        one = transient(B, 40)
+        assert one[0] == pytest.approx(peak, rel=1e-12) and one[1] == layer
+        norms = [np.linalg.norm(np.linalg.matrix_power(B, l), 2) for l in range(41)]  # no early stop
+        assert peak == pytest.approx(max(norms), rel=1e-9) and layer == int(np.argmax(norms))
