@@ -101,9 +101,9 @@ def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
     """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers``.
 
     Stops at the first violation, and at the first ``||B^{l_0}||_2 <= 1`` (later
-    powers are bounded by earlier ones, see :func:`transient`).  The Frobenius
-    norm bounds the 2-norm from both sides (``||P||_F / sqrt(n) <= ||P||_2 <=
-    ||P||_F``), so the SVD is computed only when those bounds cannot decide.
+    powers are bounded by earlier ones, see :func:`transient`).  Cheap bounds
+    decide most layers without an SVD: ``||P||_F / sqrt(n) <= ||P||_2 <=
+    min(||P||_F, sqrt(||P||_1 ||P||_inf))``.
     """
     power = np.eye(B.shape[0])
     root_n = np.sqrt(B.shape[0])
@@ -113,7 +113,8 @@ def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
             frob = np.linalg.norm(power)
             if not np.isfinite(frob) or frob / root_n > max_growth:
                 return False
-            norm = frob if frob <= 1 else np.linalg.norm(power, 2)
+            upper = min(frob, np.sqrt(np.abs(power).sum(axis=0).max() * np.abs(power).sum(axis=1).max()))
+            norm = upper if upper <= max_growth else np.linalg.norm(power, 2)
             if norm > max_growth:
                 return False
             if norm <= 1:
