@@ -124,8 +124,8 @@ def stationary_weights(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     symmetric = is_symmetric_iteration(mask, c, n, gamma)
     j = None if symmetric else zero_example(X)
     if j is not None:
-        raise PromptError(f"X: example row {j} is zero and the causal stationary point divides by ||x_j||^2; "
-                          "remove that example or use --attention prefix")
+        raise PromptError(f"X: example row {j} is zero and the stationary point of a causal-type (non-prefix) mask "
+                          "divides by ||x_j||^2 (SPEC P6); remove that example or use --attention prefix")
     found = null_space(N, symmetric)
     if found is None:
         raise PromptError("attention: the iteration is singular with a nilpotent part, so the accumulated "
