@@ -93,8 +93,25 @@ def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None) -> int | None:
     n = X.shape[0]
     reach = readout(P0, X, mask, c, None, gamma)  # (n + m, n, d)
     scale = max(float(np.abs(readout(np.eye(n), X, mask, c, None, gamma)).max()), 1.0)
-    bad = np.flatnonzero(np.abs(reach).reshape(reach.shape[0], -1).max(axis=1, initial=0.0) > agreement_tol(scale, n))
+    bad = np.flatnonzero(np.abs(reach).reshape(reach.shape[0], -1).max(axis=1, initial=0.0)
+                         > null_reach_tol(X, mask, c, gamma, scale))
     return int(bad[0]) if bad.size else None
+
+
+def null_reach_tol(X, mask, c, gamma, scale: float) -> float:
+    """How much a numerically null direction may show in a read-out and still count as unseen.
+
+    The null space is numerical: it holds eigenvalues up to ``tau = rank_tol(N)``.
+    For a Gram-type block a unit vector ``v`` with ``v^T N v <= tau`` has
+    ``||sum_i v_i x_i|| = sqrt(c v^T N v) <= sqrt(c tau)``, so a read-out sees it at
+    most ``sqrt(c_max tau) / c_min ||Gamma||``; a null space that truly reaches a
+    token shows at the scale of the data, many orders above.
+    """
+    n = X.shape[0]
+    c = np.asarray(c, dtype=float)
+    g = 1.0 if gamma is None else float(np.linalg.norm(gamma, 2))
+    tau = rank_tol(residual_operator(X, mask, c, gamma))
+    return agreement_tol(scale, n) + 10 * np.sqrt(tau * c.max()) / c.min() * g
 
 
 def zero_example(X) -> int | None:
