@@ -234,3 +234,12 @@ def test_batched_transient_equals_one_matrix_at_a_time():
         assert one[0] == pytest.approx(peak, rel=1e-12) and one[1] == layer
         norms = [np.linalg.norm(np.linalg.matrix_power(B, l), 2) for l in range(41)]  # no early stop
         assert peak == pytest.approx(max(norms), rel=1e-9) and layer == int(np.argmax(norms))
+
+
+def test_numerically_rank_deficient_prefix_is_still_stable():
+    """Regression (thorough profile): a Gram eigenvalue below the rank tolerance is a numerical
+    null direction that never reaches the weights; it must not make every eta unstable."""
+    X = np.array([[1.0, 1e-9], [0.5, 1e-9]])
+    mask = attention_mask("prefix", 2, 0)
+    a = analyse(X, mask, normalizer("constant", mask), 0.5, layers=3)
+    assert a["stable"] and a["stable_eta_max"] == pytest.approx(2 / 1.25)
