@@ -221,11 +221,19 @@ def prop_rate_is_spectral_radius(v: Variant, rate=None, **mutations):
     # sum_{i in A(j)} v_i x_i (Gamma) -- the Gram null space of prefix, or of a full block larger than d
     at_one = np.abs(1 - mu) <= eta * rank_tol(residual_operator(X, v.mask, v.c, v.gamma)) + tol
     if at_one.any():
-        null = V[:, at_one]
-        moved = np.einsum("ij,ik,id->jkd", v.mask[:n, :].astype(float), null, X)
         A = B - np.eye(n)  # a Jordan block at mu = 1 makes the accumulated residual grow: keep it
-        semisimple = np.linalg.matrix_rank(A, tol=rank_tol(A)) == np.linalg.matrix_rank(A @ A, tol=rank_tol(A @ A))
-        if semisimple and np.abs(moved).max() <= agreement_tol(float(np.abs(X).max()), float(np.linalg.cond(V)), n):
+        tol_a = rank_tol(B)  # B - I carries B's rounding, eps ||B||, however small A is
+        tol_a2 = tol_a * max(float(np.linalg.norm(A, 2)), tol_a)
+        semisimple = np.linalg.matrix_rank(A, tol=tol_a) == np.linalg.matrix_rank(A @ A, tol=tol_a2)
+        # an orthonormal basis of the numerical null space (eigenvectors of a multiple eigenvalue of a
+        # non-normal B are ill-determined; singular vectors are not)
+        _, S, Vt = np.linalg.svd(A)
+        null = Vt[S <= tol_a].T
+        moved = np.einsum("ij,ik,id->jkd", v.mask[:n, :].astype(float), null, X)
+        # a numerically null unit vector (v^T N v <= tau) shows in sum_i v_i x_i by at most ~sqrt(c tau)
+        g = 1.0 if v.gamma is None else float(np.linalg.norm(v.gamma, 2) + 1 / np.linalg.norm(v.gamma, 2))
+        unseen = 100 * np.sqrt(float(np.max(v.c)) * tol_a / eta) * max(g, 1.0)
+        if semisimple and np.abs(moved).max(initial=0.0) <= unseen + agreement_tol(float(np.abs(X).max()), 1.0, n):
             mu = mu[~at_one]
     radius = float(np.abs(mu).max(initial=0.0))
     assert abs(reported - radius) <= tol, f"{v.attention}: rate {reported:.9g} vs spectral radius {radius:.9g}"
