@@ -5,21 +5,9 @@ import sympy as sp
 from sympy import Identity, MatrixSymbol
 
 import proofs.p10 as p10
-from proofs.registry import Setup, run
+from proofs.registry import MUTATIONS, Setup, run
 from proofs.symbolic import D
 from verify.construction import Construction, paper
-
-
-def flipped_v(eta, d, k=1):
-    """The paper's construction with V's -1 turned into +1 (gradient ascent)."""
-    con = paper(eta, d, k)
-    return Construction(con.K, con.Q, -con.V, con.P)
-
-
-def doubled_p(eta, d, k=1):
-    """The paper's construction with P = 2 eta I."""
-    con = paper(eta, d, k)
-    return Construction(con.K, con.Q, con.V, 2 * con.P)
 
 
 def leaky_v(eta, d, k=1):
@@ -37,10 +25,10 @@ def test_p10_is_proved_with_gamma_eta_I():
 
 
 def test_gradient_ascent_and_scaled_p_fail():
-    ascent = run(p10.THEOREM, Setup(construction=flipped_v))
+    ascent = run(p10.THEOREM, MUTATIONS["flip-v"])
     assert ascent["status"] == "failed"
     assert ascent["witness"]["gamma_d1"] == [["-eta"]]
-    scaled = run(p10.THEOREM, Setup(construction=doubled_p))
+    scaled = run(p10.THEOREM, MUTATIONS["double-p"])
     assert scaled["status"] == "failed"
     assert scaled["witness"]["gamma_d1"] == [["2*eta"]]
 

@@ -8,15 +8,10 @@ import pytest
 import sympy as sp
 
 import proofs.p11 as p11
-from proofs.registry import Setup, run
+from proofs.registry import MUTATIONS, Setup, run
 from verify.construction import Construction, paper
 
 PARTS = (p11.part_a, p11.part_b, p11.part_c, p11.part_d)
-
-
-def _flip_v(eta, d, k=1):
-    con = paper(eta, d, k)
-    return Construction(con.K, con.Q, -con.V, con.P)
 
 
 def _scale_p(eta, d, k=1):
@@ -24,13 +19,7 @@ def _scale_p(eta, d, k=1):
     return Construction(con.K, con.Q, con.V, con.P * 3 / 2)  # exact for SymPy, 1.5 for numpy
 
 
-WRONG_SETUPS = {"flip-v": Setup(construction=_flip_v), "scale-p-3/2": Setup(construction=_scale_p)}
-try:  # the registry's shared mutations, when present
-    from proofs.registry import MUTATIONS
-
-    WRONG_SETUPS.update(MUTATIONS)
-except ImportError:  # pragma: no cover
-    pass
+WRONG_SETUPS = {**MUTATIONS, "scale-p-3/2": Setup(construction=_scale_p)}
 
 
 @pytest.fixture(scope="module")
