@@ -23,7 +23,8 @@ from verify.construction import Construction, paper
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
 
-STATUSES = ("proved", "checked", "failed")
+#: best first; a theorem is never better than the worst status it depends on
+STATUSES = ("proved", "conditional", "checked", "refuted", "failed")
 
 #: modules of proofs/, in dependency order; each defines ``THEOREM``
 MODULES = ("lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")

@@ -42,38 +42,56 @@ def parse_attention(spec: str) -> tuple[str, int | None]:
     raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
 
 
-def example_reads(name: str, param: int | None, n: int) -> np.ndarray:
-    """``(n, n)`` boolean: ``[i, j]`` true when example ``j`` reads example ``i``."""
-    i = np.arange(n)[:, None]
-    j = np.arange(n)[None, :]
+def _is_symbolic(*values) -> bool:
+    return any(not isinstance(v, (int, np.integer, np.ndarray)) for v in values)
+
+
+def reads(spec: str, i, j, n):
+    """True when token ``j`` reads token ``i`` under the named attention ``spec``.
+
+    The one definition of every named attention (module table; 0-based here:
+    examples are ``0..n-1``, queries ``n, n+1, ...``).  Nothing reads a query
+    (``i >= n``).  With ``E(j) = [j < n]`` the rule is::
+
+        reads(i, j) = [i < n] & ( E(j) & example_rule(i, j) | ~E(j) & query_rule(i) )
+
+    ``i``, ``j``, ``n`` may be Python ints (a ``bool``), numpy integer arrays
+    (broadcast boolean arrays; ``attention_mask`` is built this way) or SymPy
+    integer symbols (a SymPy Boolean, which the proofs read at symbolic ``n``).
+    """
+    name, param = parse_attention(spec)
+    source_is_example = i < n
+    target_is_example = j < n
     if name == "prefix":
-        return np.ones((n, n), dtype=bool)
-    if name == "causal":
-        return i <= j
-    if name == "sliding":
-        return (i <= j) & (i > j - param)
-    if name == "block":
-        return (i // param) <= (j // param)
-    if name == "hybrid":
-        return i <= np.maximum(j, param - 1)
-    raise PromptError(f"attention: unknown attention {name!r}; use one of {', '.join(NAMED)}")
+        rule, query_rule = True, True
+    elif name == "causal":
+        rule, query_rule = i <= j, True
+    elif name == "sliding":
+        # a window of the last K tokens, the target included; queries read the last K examples
+        rule, query_rule = (i <= j) & (i > j - param), i > n - 1 - param
+    elif name == "block":
+        # full inside a block of size B, causal across blocks
+        rule, query_rule = (i // param) <= (j // param), True
+    elif name == "hybrid":
+        # the first P examples read each other in full, later ones are causal
+        rule, query_rule = (i <= j) | (i <= param - 1), True
+    else:  # pragma: no cover - parse_attention already refused it
+        raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
+    if _is_symbolic(i, j, n):
+        import sympy as sp
 
-
-def query_reads(name: str, param: int | None, n: int) -> np.ndarray:
-    """``(n,)`` boolean: which examples every query reads."""
-    reads = np.ones(n, dtype=bool)
-    if name == "sliding":
-        reads[: max(n - param, 0)] = False
-    return reads
+        target_is_query = sp.Not(target_is_example)
+        return sp.And(source_is_example, sp.Or(sp.And(target_is_example, rule), sp.And(target_is_query, query_rule)))
+    target_is_query = np.logical_not(target_is_example)
+    out = source_is_example & ((target_is_example & rule) | (target_is_query & query_rule))
+    return bool(out) if np.ndim(out) == 0 else out
 
 
 def attention_mask(spec: str, n: int, m: int) -> np.ndarray:
-    """The ``(n + m, n + m)`` boolean mask of a named attention (see module table)."""
-    name, param = parse_attention(spec)
-    mask = np.zeros((n + m, n + m), dtype=bool)
-    mask[:n, :n] = example_reads(name, param, n)
-    mask[:n, n:] = query_reads(name, param, n)[:, None]
-    return mask
+    """The ``(n + m, n + m)`` boolean mask of a named attention: ``mask[i, j] = reads(spec, i, j, n)``."""
+    parse_attention(spec)
+    tokens = np.arange(n + m)
+    return np.asarray(reads(spec, tokens[:, None], tokens[None, :], n), dtype=bool).reshape(n + m, n + m)
 
 
 def check_mask(mask, n: int, m: int, field: str = "attention-mask") -> np.ndarray:
