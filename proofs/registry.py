@@ -56,10 +56,17 @@ class Result:
     scope: str
     witness: dict | None = None
     detail: str = ""
+    #: ids of ``proofs.assumptions.ASSUMPTIONS`` the proof rests on (then it is at best ``conditional``)
+    assumes: tuple = ()
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        from .assumptions import ASSUMPTIONS
+
+        unknown = [a for a in self.assumes if a not in ASSUMPTIONS]
+        if unknown:
+            raise ValueError(f"unknown assumption ids {unknown}; register them in proofs/assumptions.py")
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,19 @@ def theorems() -> list[Theorem]:
     return [importlib.import_module(f"proofs.{name}").THEOREM for name in MODULES]
 
 
+def closure(theorems: list[Theorem], ids) -> list[Theorem]:
+    """The theorems named by ``ids`` and everything they depend on, in registry order."""
+    by_id = {t.id: t for t in theorems}
+    needed: set[str] = set()
+    stack = list(ids)
+    while stack:
+        tid = stack.pop()
+        if tid not in needed:
+            needed.add(tid)
+            stack.extend(by_id[tid].depends_on)
+    return [t for t in theorems if t.id in needed]
+
+
 def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     """Run one proof and return its JSON entry (``id, title, status, scope, depends_on, seconds``...)."""
     start = time.perf_counter()
@@ -144,6 +164,7 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
         "status": result.status,
         "scope": result.scope,
         "depends_on": list(theorem.depends_on),
+        "assumes": list(result.assumes),
         "seconds": round(time.perf_counter() - start, 3),
     }
     if result.witness is not None:
@@ -151,3 +172,33 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     if result.detail:
         entry["detail"] = result.detail
     return entry
+
+
+def worst(statuses) -> str:
+    """The worst of some statuses in the order ``proved > conditional > checked > refuted > failed``."""
+    ranks = [STATUSES.index(s) for s in statuses]
+    return STATUSES[max(ranks)] if ranks else STATUSES[0]
+
+
+def compose(entries: list[dict]) -> list[dict]:
+    """Statuses along ``depends_on``: a theorem is never better than what it depends on.
+
+    ``entries`` in dependency order (``run``'s dicts); each gains ``own_status`` (what its
+    own proof gave) and ``status`` becomes the worst of its own and its dependencies'
+    composed statuses.  A dependency that was not run counts as ``failed``: nothing
+    vouches for it.  Returns new dicts; the input is not changed.
+    """
+    by_id: dict[str, dict] = {}
+    out = []
+    for entry in entries:
+        entry = dict(entry)
+        entry["own_status"] = entry["status"]
+        deps = [by_id[d]["status"] if d in by_id else "failed" for d in entry["depends_on"]]
+        entry["status"] = worst([entry["status"], *deps])
+        weak = [d for d in entry["depends_on"] if d not in by_id or by_id[d]["status"] != "proved"]
+        if entry["status"] != entry["own_status"]:
+            entry["detail"] = "; ".join(filter(None, [entry.get("detail", ""),
+                                                      f"limited by its dependencies {', '.join(weak)}"]))
+        by_id[entry["id"]] = entry
+        out.append(entry)
+    return out

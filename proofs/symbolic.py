@@ -297,11 +297,12 @@ class Ledger:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def result(self, symbolic_scope: str, finite_scope: str, witness=None, lifted: bool = True) -> Result:
+    def result(self, symbolic_scope: str, finite_scope: str, witness=None, lifted: bool = True,
+               assumes: tuple = ()) -> Result:
         if self.failures:
             status = "failed"
         elif lifted and self.symbolic_ok:
-            status = "proved"
+            status = "conditional" if assumes else "proved"
         else:
             status = "checked"
         parts = []
@@ -314,7 +315,7 @@ class Ledger:
         if finite_scope:
             parts.append(f"finite: {finite_scope}")
         detail = "; ".join(self.failures + self.notes)
-        return Result(status, "; ".join(parts), witness, detail)
+        return Result(status, "; ".join(parts), witness, detail, tuple(assumes))
 
 
 # ---------------------------------------------------------------- the paper's two models

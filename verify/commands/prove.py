@@ -51,19 +51,32 @@ def run(args):
         if args.mutation not in registry.MUTATIONS:
             raise PromptError(f"mutation: unknown mutation {args.mutation!r}; choose from {', '.join(registry.MUTATIONS)}")
         setup = registry.MUTATIONS[args.mutation]
-    chosen = select(registry.theorems(), args.ids)
+    everything = registry.theorems()
+    chosen = select(everything, args.ids)
+    # a status composes along depends_on, so the dependencies run too (reported only when asked for)
+    needed = registry.closure(everything, [t.id for t in chosen])
     from tqdm import tqdm
 
     entries = []
-    bar = tqdm(chosen, desc="prove", unit="thm", file=sys.stderr, disable=args.no_progress, leave=False)
+    bar = tqdm(needed, desc="prove", unit="thm", file=sys.stderr, disable=args.no_progress, leave=False)
     for theorem in bar:
         bar.set_postfix_str(theorem.id)
         entries.append(registry.run(theorem, setup))
     bar.close()
+    wanted = {t.id for t in chosen}
+    entries = [e for e in registry.compose(entries) if e["id"] in wanted]
+    from proofs.assumptions import ASSUMPTIONS, as_json
+
+    used = sorted({a for e in entries for a in e["assumes"]}, key=list(ASSUMPTIONS).index)
+    assumptions = [as_json(ASSUMPTIONS[a]) for a in (used if args.ids else ASSUMPTIONS)]
     failed = [e["id"] for e in entries if e["status"] == "failed"]
-    lines = [f"{e['id']:<4} {e['status']:<8} {e['seconds']:7.2f}s  {e['title']}" for e in entries]
-    verdict = f"{len(entries) - len(failed)} of {len(entries)} not failed" + (f"; FAILED: {', '.join(failed)}" if failed else "")
-    result = {"theorems": entries}
+    failed += [f"assumption {a['id']} (spot check)" for a in assumptions if not a["spot_check"]["passed"]]
+    lines = [f"{e['id']:<4} {e['status']:<11} {e['seconds']:7.2f}s  {e['title']}"
+             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") for e in entries]
+    verdict = f"{len(entries)} theorems; " + ", ".join(
+        f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES if any(e["status"] == s for e in entries))
+    verdict += f"; FAILED: {', '.join(failed)}" if failed else ""
+    result = {"theorems": entries, "assumptions": assumptions}
     if setup is not None:
         result["mutation"] = args.mutation
     return result, "\n".join(lines + [verdict]), not failed
