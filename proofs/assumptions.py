@@ -70,6 +70,14 @@ def _submultiplicative_spot() -> bool:
     return bool(np.linalg.norm(A @ B, 2) <= np.linalg.norm(A, 2) * np.linalg.norm(B, 2) * (1 + 1e-12))
 
 
+def _nonnegative_spot() -> bool:
+    rng = _rng()
+    A = rng.standard_normal((6, 6))
+    B = np.abs(A) + rng.uniform(0, 1, (6, 6))
+    two = lambda M: np.linalg.norm(M, 2)  # noqa: E731
+    return bool(two(A) <= two(np.abs(A)) * (1 + 1e-12) and two(np.abs(A)) <= two(B) * (1 + 1e-12))
+
+
 def _pinv_spot() -> bool:
     # exact: X (d x n) of rank 1; y X^+ solves the normal equations and is orthogonal to their null space
     X = sp.Matrix([[1, 2, 3], [2, 4, 6]])
@@ -107,6 +115,12 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         "The operator 2-norm is submultiplicative, ||A B||_2 <= ||A||_2 ||B||_2, and satisfies the triangle inequality.",
         "Horn and Johnson, Matrix Analysis, 2nd ed., Section 5.6 (induced norms)",
         _submultiplicative_spot, "numeric: random 5 x 5 matrices"),
+    Assumption(
+        "nonnegative-norm-monotone",
+        "For real matrices, ||A||_2 <= || |A| ||_2 (entrywise absolute value), and 0 <= A <= B entrywise implies "
+        "||A||_2 <= ||B||_2.",
+        "Horn and Johnson, Matrix Analysis, 2nd ed., Theorem 8.1.18",
+        _nonnegative_spot, "numeric: a random 6 x 6 matrix and an entrywise larger non-negative one"),
     Assumption(
         "pseudoinverse-min-norm",
         "For X of shape (d, n) and y of shape (1, n), w = y X^+ solves the normal equations w X X^T = y X^T and has "

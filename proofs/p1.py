@@ -12,11 +12,10 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
-from verify.lsa import lsa_forward
 from verify.prompt import tokens
 
 from .registry import Theorem
-from .symbolic import C, D, ETA, Ledger, exact, is_zero, layer, lift_construction, premise, same, token
+from .symbolic import C, D, ETA, Ledger, exact, forward, is_zero, layer, construction, model_checks, same, token
 
 STATEMENT = (
     "With the paper's construction, prefix attention and a constant normalizer c, for every n, d >= 1 and L >= 0: "
@@ -41,11 +40,11 @@ def gd_step(s):
     return s["w"] + (ETA / C) * (s["y"] - s["w"] * s["X"]) * s["X"].T
 
 
-def induction_step(con, s, w_next) -> tuple[bool, bool]:
+def induction_step(setup, con, s, w_next) -> tuple[bool, bool]:
     """(example, query): one layer maps the claimed form at ``w`` to the claimed form at ``w_next``."""
     sources = token(s["X"], s["y"] - s["w"] * s["X"])
-    example = layer(con, token(s["x"], s["yj"] - s["w"] * s["x"]), sources, C)
-    query = layer(con, token(s["xq"], -s["w"] * s["xq"]), sources, C)
+    example = layer(setup, con, token(s["x"], s["yj"] - s["w"] * s["x"]), sources, C)
+    query = layer(setup, con, token(s["xq"], -s["w"] * s["xq"]), sources, C)
     return (same(example, token(s["x"], s["yj"] - w_next * s["x"])),
             same(query, token(s["xq"], -w_next * s["xq"])))
 
@@ -59,7 +58,7 @@ def finite_layers(setup, n=2, d=1, m=1, layers=3) -> bool:
     mask = setup.mask("prefix", n, m)
     c = exact(setup.normalizer("constant", mask, C))
     con = setup.construction(ETA, d)
-    states = lsa_forward(tokens(X, y, Xq), [con] * layers, mask, c)
+    states = forward(setup, tokens(X, y, Xq), [con] * layers, mask, c)
     w = sp.zeros(1, d)
     for Z in states:
         if not same(sp.Matrix(Z), tokens(X, y, Xq, W0=w)):
@@ -70,13 +69,13 @@ def finite_layers(setup, n=2, d=1, m=1, layers=3) -> bool:
 
 def prove(setup):
     ledger = Ledger.for_setup(setup)
-    premise(setup, "prefix", "constant", ledger)
-    con = lift_construction(setup.construction)
+    model_checks(setup, ledger, "prefix", "constant")
+    con = construction(setup)
     if con is not None:
         s = symbols()
         ledger.symbolic("base case L = 0: initial tokens are the form with w^(0) = 0",
                         is_zero((s["yj"] - ZeroMatrix(1, D) * s["x"]) - s["yj"]))
-        ex, q = induction_step(con, s, gd_step(s))
+        ex, q = induction_step(setup, con, s, gd_step(s))
         ledger.symbolic("induction step, example token", ex)
         ledger.symbolic("induction step, query token", q)
         loss = (s["y"] - s["w"] * s["X"]) * (s["y"] - s["w"] * s["X"]).T
@@ -85,8 +84,7 @@ def prove(setup):
     ledger.finite("lsa_forward 3 layers = gradient descent (n = 2, d = 1, m = 1)", finite_layers(setup))
     return ledger.result(
         "induction over L (base + step, example and query tokens) with X of shape (d, n), n and d symbolic",
-        "prefix attention sets (n <= 6, m <= 2); lsa_layer at n = 3, d = 2; 3 layers at n = 2, d = 1",
-        lifted=con is not None,
+        "lsa_layer at n = 3, d = 2; 3 layers of lsa_layer at n = 2, d = 1",
     )
 
 

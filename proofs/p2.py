@@ -13,11 +13,10 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
-from verify.lsa import lsa_forward
 from verify.prompt import tokens
 
 from .registry import Theorem
-from .symbolic import C, D, ETA, Ledger, exact, is_zero, layer, lift_construction, premise, same, token
+from .symbolic import C, D, ETA, Ledger, exact, forward, is_zero, layer, construction, model_checks, same, token
 
 STATEMENT = (
     "With the paper's construction and causal attention, for every n, d >= 1 and L >= 0: "
@@ -38,13 +37,13 @@ def symbols():
                 xq=MatrixSymbol("x_q", D, 1), c=sp.Symbol("c_j", positive=True))
 
 
-def step(con, s):
+def step(setup, con, s):
     """(example ok, query ok, w_j'): the induction step at position j (and at a query with j = n)."""
     r_j = s["yj"] - s["w"] * s["x"]
     sources = token(sp.BlockMatrix([[s["Xp"], s["x"]]]), sp.BlockMatrix([[s["rp"], r_j]]))
     w_next = s["w"] + (ETA / s["c"]) * (s["rp"] * s["Xp"].T + r_j * s["x"].T)
-    example = layer(con, token(s["x"], r_j), sources, s["c"])
-    query = layer(con, token(s["xq"], -s["w"] * s["xq"]), sources, s["c"])  # w_q = w_n, c_q = c_n
+    example = layer(setup, con, token(s["x"], r_j), sources, s["c"])
+    query = layer(setup, con, token(s["xq"], -s["w"] * s["xq"]), sources, s["c"])  # w_q = w_n, c_q = c_n
     return (same(example, token(s["x"], s["yj"] - w_next * s["x"])),
             same(query, token(s["xq"], -w_next * s["xq"])))
 
@@ -69,7 +68,7 @@ def finite_layers(setup, n=3, d=1, m=1, layers=2) -> bool:
     mask = setup.mask("causal", n, m)
     c = exact(setup.normalizer("constant", mask, C))
     con = setup.construction(ETA, d)
-    states = lsa_forward(tokens(X, y, Xq), [con] * layers, mask, c)
+    states = forward(setup, tokens(X, y, Xq), [con] * layers, mask, c)
     for Z, W in zip(states, online(X, y, [C] * n, layers)):
         want = sp.Matrix(Z).copy()
         for j in range(n):
@@ -83,22 +82,21 @@ def finite_layers(setup, n=3, d=1, m=1, layers=2) -> bool:
 
 def prove(setup):
     ledger = Ledger.for_setup(setup)
-    premise(setup, "causal", "constant", ledger)
-    premise(setup, "causal", "count", ledger, check_sets=False)
-    con = lift_construction(setup.construction)
+    model_checks(setup, ledger, "causal", "constant")
+    model_checks(setup, ledger, "causal", "count", finite=False)
+    con = construction(setup)
     if con is not None:
         s = symbols()
         ledger.symbolic("base case L = 0: w_j^(0) = 0 gives the initial tokens [x_j; y_j]",
                         is_zero((s["yj"] - ZeroMatrix(1, D) * s["x"]) - s["yj"]))
-        ex, q = step(con, s)
+        ex, q = step(setup, con, s)
         ledger.symbolic("induction step at position j (symbolic j, d, c_j)", ex)
         ledger.symbolic("query with w_q = w_n, c_q = c_n gets example n's update", q)
     ledger.finite("lsa_forward 2 layers = online dynamics (n = 3, d = 1, m = 1)", finite_layers(setup))
     return ledger.result(
         "induction over L (base + step) at a symbolic position j with X_{<j} of shape (d, j-1), symbolic d, c_j",
-        "causal attention sets (n <= 6, m <= 2); lsa_layer at n = 3, d = 2 (constant and count); "
+        "lsa_layer at n = 3, d = 2 (causal, constant); "
         "2 layers at n = 3, d = 1",
-        lifted=con is not None,
     )
 
 

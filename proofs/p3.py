@@ -23,13 +23,12 @@ import sympy as sp
 from sympy import Inverse, MatrixSymbol
 
 from verify.algorithms import least_squares
-from verify.lsa import lsa_forward, lsa_layer
 from verify.prompt import split_tokens, tokens
 from verify.tolerances import agreement_tol
 
 from .p1 import symbols
 from .registry import Theorem
-from .symbolic import C, ETA, Ledger, exact, layer, lift_construction, premise, rational_matrix, same, token
+from .symbolic import C, ETA, Ledger, exact, forward, layer, construction, model_checks, rational_matrix, same, token
 
 STATEMENT = (
     "Prefix fixed points solve w X X^T = y X^T; with full row rank w* = y X^T (X X^T)^{-1}; from w^(0) = 0 the "
@@ -45,25 +44,25 @@ X_DEFICIENT = [[1, 1], [2, 2], [1, 1]]
 Y_DEFICIENT = [1, 2, 5]
 
 
-def symbolic_checks(con, ledger) -> None:
+def symbolic_checks(setup, con, ledger) -> None:
     s = symbols()
     X, y, w, x, yj, xq = s["X"], s["y"], s["w"], s["x"], s["yj"], s["xq"]
     drift = (ETA / C) * (y * X.T - w * X * X.T)
     sources = token(X, y - w * X)
     ledger.symbolic("one layer moves z_j by -(eta/c)(y X^T - w X X^T) x_j (example)",
-                    same(layer(con, token(x, yj - w * x), sources, C), token(x, yj - w * x - drift * x)))
+                    same(layer(setup, con, token(x, yj - w * x), sources, C), token(x, yj - w * x - drift * x)))
     ledger.symbolic("... and z_q likewise (query)",
-                    same(layer(con, token(xq, -w * xq), sources, C), token(xq, -w * xq - drift * xq)))
+                    same(layer(setup, con, token(xq, -w * xq), sources, C), token(xq, -w * xq - drift * xq)))
     w_star = y * X.T * Inverse(X * X.T)
     star_sources = token(X, y - w_star * X)
     ledger.symbolic("full row rank: w* = y X^T (X X^T)^{-1} is a fixed point (example and query)",
-                    same(layer(con, token(x, yj - w_star * x), star_sources, C), token(x, yj - w_star * x))
-                    and same(layer(con, token(xq, -w_star * xq), star_sources, C), token(xq, -w_star * xq)))
+                    same(layer(setup, con, token(x, yj - w_star * x), star_sources, C), token(x, yj - w_star * x))
+                    and same(layer(setup, con, token(xq, -w_star * xq), star_sources, C), token(xq, -w_star * xq)))
     a = MatrixSymbol("a", 1, s["n"])
     w_row = a * X.T
     a_next = a + (ETA / C) * (y - a * X.T * X)
     ledger.symbolic("row-space invariant: w = a X^T implies w' = a' X^T",
-                    same(layer(con, token(x, yj - w_row * x), token(X, y - w_row * X), C),
+                    same(layer(setup, con, token(x, yj - w_row * x), token(X, y - w_row * X), C),
                          token(x, yj - a_next * X.T * x)))
 
 
@@ -77,7 +76,7 @@ def finite_checks(setup, ledger) -> None:
                   X.col_join(w_mn).rank() == X.rank())
     mask = setup.mask("prefix", 3, 2)
     state = tokens(X, y, sp.eye(2), W0=w_mn)
-    moved = lsa_layer(state, setup.construction(sp.Rational(1, 10), 2), mask,
+    moved = setup.lsa_layer(state, setup.construction(sp.Rational(1, 10), 2), mask,
                       exact(setup.normalizer("constant", mask, sp.Integer(1))))
     ledger.finite("rank-deficient example: the setup's layer leaves the tokens at y X^+ unchanged",
                   same(sp.Matrix(moved), state))
@@ -87,7 +86,7 @@ def finite_checks(setup, ledger) -> None:
     mask = setup.mask("prefix", 3, 2)
     c = setup.normalizer("constant", mask, 1.0)
     con = setup.construction(0.1, 2)
-    Z = lsa_forward(tokens(Xf, yf, np.eye(2)), [con] * 300, mask, c)[-1]
+    Z = forward(setup, tokens(Xf, yf, np.eye(2)), [con] * 300, mask, c)[-1]
     _, pred = split_tokens(Z, 3, 2)
     want = least_squares(Xf, yf)[0]
     ledger.finite("300 layers from w = 0 reach y X^+ (numeric, eta = 0.1, rank-deficient X)",
@@ -96,16 +95,16 @@ def finite_checks(setup, ledger) -> None:
 
 def prove(setup):
     ledger = Ledger.for_setup(setup)
-    premise(setup, "prefix", "constant", ledger)
-    con = lift_construction(setup.construction)
+    model_checks(setup, ledger, "prefix", "constant")
+    con = construction(setup)
     if con is not None:
-        symbolic_checks(con, ledger)
+        symbolic_checks(setup, con, ledger)
     finite_checks(setup, ledger)
     return ledger.result(
         "fixed-point identity for any w, w* fixed (full row rank), row-space invariant; n, d symbolic; "
-        "min-norm limit by the stated argument",
+        "min-norm limit: a limit of iterates in the row space solves the normal equations there",
         "exact rank-deficient example n = 3, d = 2 (layer fixes y X^+); 300 numeric layers to y X^+",
-        lifted=con is not None,
+        assumes=("pseudoinverse-min-norm",),
     )
 
 

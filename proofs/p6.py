@@ -19,7 +19,7 @@ from verify.tolerances import agreement_tol
 
 from .p5 import causal_symbols, coefficient_step
 from .registry import Theorem
-from .symbolic import Ledger, is_zero, iteration_from_layer, lift_construction, premise, rational_matrix
+from .symbolic import Ledger, is_zero, iteration_from_layer, construction, model_checks, rational_matrix
 
 STATEMENT = (
     "The causal stationary point (constant normalizer) is a*_j = (y_j - sum_{i<j} a*_i x_i^T x_j) / ||x_j||^2, i.e. "
@@ -77,10 +77,10 @@ def finite_checks(setup, ledger) -> None:
 
 def prove(setup):
     ledger = Ledger.for_setup(setup)
-    premise(setup, "causal", "constant", ledger)
-    con = lift_construction(setup.construction)
+    model_checks(setup, ledger, "causal", "constant")
+    con = construction(setup)
     if con is not None:
-        row_ok, step_ok = coefficient_step(con)
+        row_ok, step_ok = coefficient_step(setup, con)
         ledger.symbolic("the layer's dynamics: a' = a + (eta/c)(y - T a) (fixed point T a* = y)", row_ok and step_ok)
         symbolic_checks(ledger)
     finite_checks(setup, ledger)
@@ -89,7 +89,6 @@ def prove(setup):
         "symbolic d",
         "exact n = 4, d = 2: fixed point of the layer's own T equals online GD; numeric agreement with "
         "verify.algorithms",
-        lifted=con is not None,
     )
 
 

@@ -25,17 +25,20 @@ from sympy import Inverse, MatrixSymbol
 from .p1 import symbols
 from .p5 import coefficient_step
 from .registry import Theorem
-from .symbolic import Ledger, fmt, is_zero, iteration_from_layer, lift_construction, premise, rational_matrix
+from .symbolic import Ledger, fmt, is_zero, iteration_from_layer, construction, model_checks, rational_matrix
 
 STATEMENT = (
-    "(a) The empirical risk (1/n) sum_i (y_i - w x_i)^2 of the causal w*_n is never below the least-squares risk, "
-    "with equality iff w*_n minimizes it. (b) d = 1 with label noise: w*_n = y_n / x_n, so w*_n - w = e_n / x_n does "
-    "not converge to the true weight as n grows. (c) d = 1 noiseless: w*_n = w, causal is optimal. (d) d >= 2 "
-    "noiseless: the causal risk can be strictly above the least-squares risk (exact witness, n = 2, d = 2)."
+    "(a) For every w, R(w) - R(w_LS) = (1/n)||(w - w_LS) X||^2 with R(w) = (1/n) sum_i (y_i - w x_i)^2 and w_LS any "
+    "solution of the normal equations (any rank); so the causal w*_n is never below the least-squares risk, with "
+    "equality iff (w*_n - w_LS) X = 0, i.e. iff w*_n minimizes R. (b) d = 1 with label noise y_i = w x_i + e_i: "
+    "w*_n - w = e_n / x_n exactly, the error of the last example alone, for every n (no averaging of the noise). "
+    "(c) Equality cases: d = 1 noiseless gives w*_n = w (optimal), and pairwise orthogonal examples give "
+    "w*_n x_i = y_i for every i (optimal). (d) For every d >= 2 some noiseless prompt has causal risk strictly above "
+    "the least-squares risk 0 (exact witness at n = 2, d = 2, padded with zero coordinates for larger d)."
 )
 LATEX = (
     r"R(w)-R(w_{LS})=\tfrac1n\|(w-w_{LS})X\|^2\ge0,\quad d=1:\ w^\star_n=\frac{y_n}{x_n},\quad "
-    r"\exists\,X\in\mathbb{Q}^{2\times2},\,y=wX:\ R(w^\star_n)>R(w_{LS})=0"
+    r"\forall d\ge2\ \exists\,X,\,y=wX:\ R(w^\star_n)>R(w_{LS})=0"
 )
 
 
@@ -47,8 +50,18 @@ def symbolic_checks(ledger) -> None:
     def risk(v):
         return (y - v * X) * (y - v * X).T / n
 
-    ledger.symbolic("(a) R(w) - R(w_LS) = (1/n) (w - w_LS) X X^T (w - w_LS)^T",
+    ledger.symbolic("(a) R(w) - R(w_LS) = (1/n) (w - w_LS) X X^T (w - w_LS)^T (full row rank)",
                     is_zero(risk(w) - risk(w_ls) - (w - w_ls) * X * X.T * (w - w_ls).T / n))
+    # any rank: y = w_LS X + e with the normal equations e X^T = 0; the identity holds up to terms linear in e X^T
+    w_any, e = MatrixSymbol("w_LS", 1, s["X"].shape[0]), MatrixSymbol("e", 1, n)
+    y_any = w_any * X + e
+
+    def risk_any(v):
+        return (y_any - v * X) * (y_any - v * X).T / n
+
+    cross = (e * X.T * (w_any - w).T + (w_any - w) * X * e.T) / n
+    ledger.symbolic("(a) any rank: R(w) - R(w_LS) - (1/n)||(w - w_LS) X||^2 is linear in e X^T = 0",
+                    is_zero(risk_any(w) - risk_any(w_any) - (w - w_any) * X * X.T * (w - w_any).T / n - cross))
     v = MatrixSymbol("v", 1, s["X"].shape[0])
     ledger.symbolic("(a) v X X^T v^T = (v X)(v X)^T (a squared norm)", is_zero(v * X * X.T * v.T - (v * X) * (v * X).T))
     # (b), (c): P6's recursion in d = 1 with scalars
@@ -61,6 +74,22 @@ def symbolic_checks(ledger) -> None:
     x_i = sp.Symbol("x_i", real=True)
     ledger.symbolic("(c) d = 1 noiseless: w*_n = w and every residual y_i - w*_n x_i is 0",
                     sp.simplify(clean - w_true) == 0 and sp.simplify(w_true * x_i - clean * x_i) == 0)
+    # (c) orthogonal examples: the online step keeps every earlier fit (x_j^T x_i = 0) and fits x_j
+    k = sp.Symbol("k", integer=True, positive=True)
+    wv, xj, xi = MatrixSymbol("w", 1, k), MatrixSymbol("x_j", k, 1), MatrixSymbol("x_i", k, 1)
+    yjv = MatrixSymbol("y_j", 1, 1)
+    step = wv + (yjv - wv * xj) * sp.Inverse(xj.T * xj) * xj.T
+    ledger.symbolic("(c) orthogonal examples: w' x_i = w x_i + (y_j - w x_j)(x_j^T x_j)^{-1} (x_j^T x_i), so w' x_i = "
+                    "w x_i when x_j^T x_i = 0, and w' x_j = y_j",
+                    is_zero(step * xi - wv * xi - (yjv - wv * xj) * sp.Inverse(xj.T * xj) * (xj.T * xi))
+                    and is_zero(step * xj - yjv))
+    # (d) for every d >= 2: a d = 2 prompt padded with k zero coordinates runs the same online steps
+    w2, x2, zero = MatrixSymbol("w_2", 1, 2), MatrixSymbol("x_2", 2, 1), sp.ZeroMatrix(k, 1)
+    padded_w, padded_x = sp.BlockMatrix([[w2, zero.T]]), sp.BlockMatrix([[x2], [zero]])
+    padded_step = padded_w + (yjv - padded_w * padded_x) * sp.Inverse(padded_x.T * padded_x) * padded_x.T
+    small_step = w2 + (yjv - w2 * x2) * sp.Inverse(x2.T * x2) * x2.T
+    ledger.symbolic("(d) padding with zero coordinates commutes with the online step (every d = 2 + k)",
+                    is_zero(padded_step - sp.BlockMatrix([[small_step, zero.T]])))
 
 
 def _online(X, y):
@@ -131,25 +160,24 @@ def witness(setup, ledger) -> dict:
 
 def prove(setup):
     ledger = Ledger.for_setup(setup)
-    premise(setup, "causal", "constant", ledger)
-    con = lift_construction(setup.construction)
+    model_checks(setup, ledger, "causal", "constant")
+    con = construction(setup)
     if con is not None:
-        row_ok, step_ok = coefficient_step(con)
+        row_ok, step_ok = coefficient_step(setup, con)
         ledger.symbolic("the layer's causal dynamics (P5/P6): a' = a + (eta/c)(y - T a)", row_ok and step_ok)
     symbolic_checks(ledger)
     found = witness(setup, ledger)
     return ledger.result(
-        "(a) risk identity for symbolic n, d (full row rank; general case by the stated pseudo-inverse argument); "
-        "(b), (c) for every n in d = 1",
+        "(a) risk identity for symbolic n, d and any rank (normal equations as the hypothesis e X^T = 0); "
+        "(b), (c) for every n in d = 1; (c) orthogonal examples and (d) zero padding for symbolic d",
         "(d) exhaustive search n = 2, d = 2, entries in {-1, 0, 1}; witness checked through the layer",
         witness=found,
-        lifted=con is not None,
     )
 
 
 THEOREM = Theorem(
     id="P7",
-    title="causalLM is suboptimal: risk never below least squares, strictly above for d >= 2",
+    title="causalLM is suboptimal: risk never below least squares, strictly above for some prompts when d >= 2",
     statement=STATEMENT,
     latex=LATEX,
     depends_on=("P3", "P6"),

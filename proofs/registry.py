@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from verify.construction import Construction, paper
-from verify.masks import attention_mask
+from verify.masks import SymbolicMask, reads
 from verify.normalizers import normalizer
 
 #: best first; a theorem is never better than the worst status it depends on
@@ -30,21 +30,37 @@ STATUSES = ("proved", "conditional", "checked", "refuted", "failed")
 MODULES = ("lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
 
 
+def _at_call_time(module: str, name: str) -> Callable:
+    """``module.name`` looked up at every call: the proofs read the package's model as it is
+    when they run (a replaced ``verify.masks.reads`` is what they see), never a copy."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = f"{module}.{name}"
+    return call
+
+
 @dataclass(frozen=True)
 class Setup:
     """What the proofs are about; replace a field to get a (deliberately wrong) variant.
 
-    construction : ``(eta, d, k=1) -> Construction`` (numeric or SymPy; proofs may
-        call it with a SymPy ``eta`` and, for symbolic ``d``, build blocks from it).
-    mask : ``(spec, n, m) -> bool array`` (``verify.masks.attention_mask``).
-    normalizer : ``(kind, mask, scale) -> c`` (``verify.normalizers.normalizer``).
+    Every field defaults to the package's own definition, looked up at call time:
+
+    construction : ``verify.construction.paper(eta, d, k=1)`` (``d`` an int or a SymPy symbol).
+    mask : ``verify.masks.attention_mask(spec, n, m)`` (built from ``reads``).
+    reads : ``verify.masks.reads(spec, i, j, n)``.
+    normalizer : ``verify.normalizers.normalizer(kind, mask, scale)``.
+    attend, lsa_layer : ``verify.lsa.attend`` and ``verify.lsa.lsa_layer``.
     extra : options; ``{"fail_fast": True}`` makes the proofs of ``proofs/symbolic.py``
         stop at their first failed check (used by the mutation tests).
     """
 
-    construction: Callable = paper
-    mask: Callable = attention_mask
-    normalizer: Callable = normalizer
+    construction: Callable = _at_call_time("verify.construction", "paper")
+    mask: Callable = _at_call_time("verify.masks", "attention_mask")
+    reads: Callable = _at_call_time("verify.masks", "reads")
+    normalizer: Callable = _at_call_time("verify.normalizers", "normalizer")
+    attend: Callable = _at_call_time("verify.lsa", "attend")
+    lsa_layer: Callable = _at_call_time("verify.lsa", "lsa_layer")
     extra: dict = field(default_factory=dict)
 
 
@@ -81,59 +97,135 @@ class Theorem:
     prove: Callable[[Setup], Result]
 
 
-def _flip_v(eta, d, k=1):
-    con = paper(eta, d, k)
+# ---------------------------------------------------------------- deliberately wrong models
+
+
+def _flip_v(eta, d, k=1, gamma=None):
+    con = paper(eta, d, k, gamma)
     return Construction(con.K, con.Q, -con.V, con.P)
 
 
-def _double_p(eta, d, k=1):
-    con = paper(eta, d, k)
+def _double_p(eta, d, k=1, gamma=None):
+    con = paper(eta, d, k, gamma)
     return Construction(con.K, con.Q, con.V, 2 * con.P)
 
 
-def _mask_shift(spec, n, m):
-    """Example j reads i + 1 wherever it should read i (causal 2..j+1, prefix 2..n)."""
-    mask = attention_mask(spec, n, m)
-    shifted = np.zeros_like(mask)
-    shifted[1:n, :n] = mask[: n - 1, :n]
-    shifted[:n, n:] = mask[:n, n:]
-    return shifted
+def _flip_v_from_5(eta, d, k=1, gamma=None):
+    """V's sign flipped only when d >= 5 (and at a symbolic d): right at every sampled small size."""
+    con = paper(eta, d, k, gamma)
+    return con if isinstance(d, (int, np.integer)) and d < 5 else Construction(con.K, con.Q, -con.V, con.P)
 
 
-def _mask_ahead(spec, n, m):
-    """Examples also read the next example (causal j reads 1..j+1; prefix is unchanged)."""
-    mask = attention_mask(spec, n, m).copy()
-    mask[np.arange(1, n), np.arange(n - 1)] = True
+def _mask_from(rule: Callable) -> Callable:
+    """A mask function built from a (wrong) ``reads`` the way ``attention_mask`` builds it."""
+    def mask(spec, n, m):
+        if not isinstance(n, (int, np.integer)):
+            return _WrongMask(spec, n, m, rule)
+        tokens = np.arange(n + m)
+        return np.asarray(rule(spec, tokens[:, None], tokens[None, :], n), dtype=bool).reshape(n + m, n + m)
     return mask
 
 
-def _mask_strict(spec, n, m):
-    """Examples stop reading themselves (causal j reads 1..j-1)."""
-    mask = attention_mask(spec, n, m).copy()
-    mask[np.arange(n), np.arange(n)] = False
-    return mask
+@dataclass(frozen=True)
+class _WrongMask(SymbolicMask):
+    rule: Callable = reads
+
+    def __getitem__(self, index):
+        i, j = index
+        return self.rule(self.spec, i, j, self.n)
 
 
-def _normalizer_off(kind, mask, scale=1.0):
-    return normalizer(kind, mask, scale) + 1
+def _reads_ahead_from_7(spec, i, j, n):
+    """Example j also reads example j + 1 once n >= 7 (so causal is wrong only at n >= 7)."""
+    base = reads(spec, i, j, n)
+    if isinstance(base, (bool, np.ndarray)):
+        return base | ((i == j + 1) & (i < n) & (j < n) & (n >= 7))
+    import sympy as sp
+
+    return sp.Or(base, sp.And(sp.Eq(i, j + 1), i < n, n >= 7))
 
 
-#: deliberately wrong setups (tests and ``icl-verify prove --mutation NAME``): every
-#: proof must report ``failed`` on each of them, except ``mask-ahead``, which leaves the
-#: prefix mask as it is (only proofs about causal attention must fail on it)
+def _reads_ahead(spec, i, j, n):
+    """Examples also read the next example (causal j reads 0..j+1; prefix is unchanged)."""
+    base = reads(spec, i, j, n)
+    if isinstance(base, (bool, np.ndarray)):
+        return base | ((i == j + 1) & (i < n))
+    import sympy as sp
+
+    return sp.Or(base, sp.And(sp.Eq(i, j + 1), i < n))
+
+
+def _reads_strict(spec, i, j, n):
+    """Examples stop reading themselves (causal j reads 0..j-1)."""
+    base = reads(spec, i, j, n)
+    if isinstance(base, (bool, np.ndarray)):
+        return base & ~(np.asarray(i == j) & np.asarray(j < n))
+    import sympy as sp
+
+    return sp.And(base, sp.Not(sp.And(sp.Eq(i, j), j < n)))
+
+
+def _reads_shift(spec, i, j, n):
+    """Example j reads i + 1 wherever it should read i (causal 1..j+1, prefix 1..n-1 plus nothing at 0)."""
+    base = reads(spec, i - 1, j, n)
+    if isinstance(base, (bool, np.ndarray)):
+        return (base & (i >= 1) & (i < n)) if not isinstance(base, bool) else bool(base and i >= 1 and i < n)
+    import sympy as sp
+
+    return sp.And(base, i >= 1, i < n)
+
+
+def _shift_normalizer(when: Callable) -> Callable:
+    """The normalizer plus one wherever ``when(size)`` holds (``size = n + m``), numeric and symbolic."""
+    def wrong(kind, mask, scale=1.0):
+        c = normalizer(kind, mask, scale)
+        if isinstance(mask, SymbolicMask):
+            import sympy as sp
+
+            j = sp.Symbol("j", integer=True)
+            return sp.Lambda(j, c(j) + sp.Piecewise((1, when(mask.n + mask.m)), (0, True)))
+        return c + 1 if when(mask.shape[1]) else c
+    return wrong
+
+
+def _do_nothing_attend(targets, sources, construction, mask=None, c=1):
+    return targets
+
+
+def _do_nothing_layer(Z, construction, mask=None, c=1):
+    return Z
+
+
+def _with_reads(rule: Callable) -> Setup:
+    return Setup(reads=rule, mask=_mask_from(rule))
+
+
+#: deliberately wrong models (tests and ``icl-verify prove --mutation NAME``): every proof must
+#: report ``failed`` on each of them, except ``mask-ahead`` and ``mask-ahead-from-7``, which leave the
+#: prefix mask as it is (only proofs about causal attention must fail on them).  The ``-from-``
+#: mutations are right at every small size and wrong only beyond (and at symbolic sizes).
 MUTATIONS = {
     "flip-v": Setup(construction=_flip_v),
     "double-p": Setup(construction=_double_p),
-    "mask-shift": Setup(mask=_mask_shift),
-    "mask-strict": Setup(mask=_mask_strict),
-    "mask-ahead": Setup(mask=_mask_ahead),
-    "normalizer-off": Setup(normalizer=_normalizer_off),
+    "flip-v-from-d5": Setup(construction=_flip_v_from_5),
+    "mask-shift": _with_reads(_reads_shift),
+    "mask-strict": _with_reads(_reads_strict),
+    "mask-ahead": _with_reads(_reads_ahead),
+    "mask-ahead-from-7": _with_reads(_reads_ahead_from_7),
+    "normalizer-off": Setup(normalizer=_shift_normalizer(lambda size: True)),
+    "normalizer-off-from-9": Setup(normalizer=_shift_normalizer(lambda size: size >= 9)),
+    "do-nothing": Setup(attend=_do_nothing_attend, lsa_layer=_do_nothing_layer),
 }
 
 
 def theorems() -> list[Theorem]:
-    """Every theorem, in dependency order."""
-    return [importlib.import_module(f"proofs.{name}").THEOREM for name in MODULES]
+    """Every theorem, in dependency order (a module may add more after its ``THEOREM``)."""
+    out = []
+    for name in MODULES:
+        module = importlib.import_module(f"proofs.{name}")
+        out.append(module.THEOREM)
+        out.extend(getattr(module, "MORE_THEOREMS", ()))
+    return out
 
 
 def closure(theorems: list[Theorem], ids) -> list[Theorem]:

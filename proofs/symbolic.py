@@ -4,16 +4,17 @@ symbolic tokens, exact zero tests and the bookkeeping that turns checks into a s
 Two kinds of objects are fed to the package's own layer (``verify.lsa.attend``):
 
 - *block tokens* for symbolic sizes: ``[X_A; r_A]`` with ``X_A`` a ``MatrixSymbol``
-  of shape ``(d, n_A)`` and ``d``, ``n_A`` SymPy symbols, and a construction lifted
-  to symbolic ``d`` (:func:`lift_construction`);
+  of shape ``(d, n_A)`` and ``d``, ``n_A`` SymPy symbols, and the construction at
+  symbolic ``d`` (``verify.construction.paper(eta, d)`` with ``d`` a symbol: block
+  matrices, the same definition the numeric path instantiates);
 - *explicit tokens* for finite sizes: ``sympy.Matrix`` of symbols or rationals,
   run through ``verify.lsa.lsa_layer`` with the setup's mask and normalizer
   (:func:`layer_residual_map`).
 
 Example::
 
-    con = lift_construction(Setup().construction)
-    out = layer(con, token(x, r), token(X_A, r_A), C)
+    con = construction(Setup())
+    out = layer(Setup(), con, token(x, r), token(X_A, r_A), C)
     is_zero(out - token(x, r - (ETA / C) * r_A * X_A.T * x))   # the general lemma
 """
 from __future__ import annotations
@@ -22,82 +23,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from sympy import BlockMatrix, Identity, OneMatrix, ZeroMatrix, block_collapse
+from sympy import BlockMatrix, block_collapse
 
-from verify.construction import Construction
-from verify.lsa import attend, lsa_layer
+from verify.logic import holds
 from verify.prompt import tokens
 
 from .registry import Result
 
-#: symbolic dimension d and step size / constant normalizer
+#: symbolic dimension d, number of examples n and of queries m, step size, constant normalizer
 D = sp.Symbol("d", integer=True, positive=True)
+N = sp.Symbol("n", integer=True, positive=True)
+M = sp.Symbol("m", integer=True, positive=True)
 ETA = sp.Symbol("eta", positive=True)
 C = sp.Symbol("c", positive=True)
-#: the concrete sizes at which a setup's construction is sampled to learn its block form
-LIFT_SIZES = (1, 2, 3, 4)
+#: symbolic source and target token indices (0-based; targets j >= n are queries)
+I_SRC = sp.Symbol("i", integer=True, nonnegative=True)
+J_TGT = sp.Symbol("j", integer=True, nonnegative=True)
 
 
-# ---------------------------------------------------------------- symbolic d
-
-
-def _block_form(M, d: int):
-    """Candidate coefficients ``(a + b, b, u, v, e)`` of ``[[a I + b 11^T, u 1], [v 1^T, e]]`` read off
-    ``M`` ((d+1) x (d+1)), not yet checked; None for a wrong shape."""
-    M = sp.Matrix(M)
-    if M.shape != (d + 1, d + 1):
-        return None
-    a_plus_b = M[0, 0]
-    b = M[0, 1] if d > 1 else None
-    return a_plus_b, b, M[0, d], M[d, 0], M[d, d]
-
-
-def _lift_one(family: dict) -> BlockMatrix | None:
-    """Lift matrices sampled at several concrete d to one symbolic-d BlockMatrix.
-
-    The candidate ``[[a I_d + b 1 1^T, u 1_d], [v 1_d^T, e]]`` is read off the
-    largest sample and must reproduce *every* sample exactly; otherwise the
-    construction has no such block form and None is returned.
-    """
-    big = max(family)
-    form = _block_form(family[big], big)
-    if form is None:
-        return None
-    a_plus_b, b, u, v, e = form
-    a = sp.simplify(a_plus_b - b)
-    for d, M in family.items():
-        want = sp.Matrix(d + 1, d + 1, lambda i, j: (
-            ((a if i == j else 0) + b) if i < d and j < d else u if i < d else v if j < d else e))
-        if sp.Matrix(M).shape != want.shape or not all(sp.simplify(t) == 0 for t in sp.Matrix(M) - want):
-            return None
-    terms = []
-    if a != 0:
-        terms.append(a * Identity(D))
-    if b != 0:
-        terms.append(b * OneMatrix(D, D))
-    top_left = sp.MatAdd(*terms) if len(terms) > 1 else terms[0] if terms else ZeroMatrix(D, D)
-    top_right = u * OneMatrix(D, 1) if u != 0 else ZeroMatrix(D, 1)
-    bottom_left = v * OneMatrix(1, D) if v != 0 else ZeroMatrix(1, D)
-    corner = e * Identity(1) if e != 0 else ZeroMatrix(1, 1)
-    return BlockMatrix([[top_left, top_right], [bottom_left, corner]])
-
-
-def lift_construction(construction_fn, eta=ETA) -> Construction | None:
-    """The setup's construction as BlockMatrices over the symbolic dimension ``D``.
-
-    ``construction_fn(eta, d)`` is called at every d in ``LIFT_SIZES`` with a SymPy
-    ``eta``; each of K, Q, V, P is lifted by :func:`_lift_one`.  Returns None when
-    some matrix has no block form valid at all sampled sizes (the proofs then fall
-    back to finite checks).  So a wrong construction is proved *with* its error.
-    """
-    samples = {d: construction_fn(eta, d) for d in LIFT_SIZES}
-    lifted = {}
-    for name in ("K", "Q", "V", "P"):
-        block = _lift_one({d: getattr(con, name) for d, con in samples.items()})
-        if block is None:
-            return None
-        lifted[name] = block
-    return Construction(**lifted)
+def construction(setup, eta=ETA, d=D):
+    """The setup's construction (``verify.construction.paper`` unless replaced) at symbolic ``d``:
+    2 x 2 block matrices over ``(d, 1)``, read at call time, never sampled."""
+    return setup.construction(eta, d)
 
 
 def token(x, r) -> BlockMatrix:
@@ -110,10 +57,10 @@ def hcat(*blocks) -> BlockMatrix:
     return BlockMatrix([list(blocks)])
 
 
-def layer(construction: Construction, target, sources, c):
-    """The package's layer on symbolic blocks: ``verify.lsa.attend`` with every
-    target reading every source (the sources *are* its attention set ``A(j)``)."""
-    return attend(target, sources, construction, None, c)
+def layer(setup, construction, target, sources, c):
+    """The package's layer on symbolic blocks: ``verify.lsa.attend`` (the setup's, read at call
+    time) with every target reading every source (the sources *are* its attention set ``A(j)``)."""
+    return setup.attend(target, sources, construction, None, c)
 
 
 def is_zero(expr) -> bool:
@@ -175,20 +122,6 @@ def attention_sets(mask, n: int, m: int) -> list[frozenset]:
     return [frozenset(int(i) for i in np.flatnonzero(mask[:, j])) for j in range(n + m)]
 
 
-def sets_agree(setup, spec: str, claimed, sizes) -> tuple[bool, str]:
-    """Compare the setup's mask with the claim's ``A(j)`` at every ``(n, m)`` in ``sizes``.
-
-    ``claimed(j, n)`` gives the 0-based set a token ``j`` (examples ``0..n-1``,
-    then queries) must read.
-    """
-    for n, m in sizes:
-        got = attention_sets(setup.mask(spec, n, m), n, m)
-        for j in range(n + m):
-            if got[j] != frozenset(claimed(j, n)):
-                return False, f"{spec} mask, n = {n}, m = {m}: token {j} reads {sorted(got[j])}, claim says {sorted(claimed(j, n))}"
-    return True, ""
-
-
 def layer_residual_map(setup, spec: str, kind: str, X, Xq, eta, c):
     """Run the setup's layer once on explicit tokens with symbolic residuals.
 
@@ -204,7 +137,7 @@ def layer_residual_map(setup, spec: str, kind: str, X, Xq, eta, c):
     Z[X.cols, n:] = u
     mask = setup.mask(spec, n, m)
     cvec = exact(setup.normalizer(kind, mask, c))
-    out = lsa_layer(sp.Matrix(Z), setup.construction(eta, X.cols), mask, cvec)
+    out = setup.lsa_layer(sp.Matrix(Z), setup.construction(eta, X.cols), mask, cvec)
     return Z, sp.Matrix(out), r, u, cvec
 
 
@@ -260,9 +193,11 @@ class CheckFailed(Exception):
 class Ledger:
     """Collects a proof's checks and turns them into a :class:`Result`.
 
-    ``symbolic`` checks hold for symbolic sizes; ``finite`` checks name their
-    sizes.  Status: ``failed`` if any check failed; ``proved`` if every check
-    passed and the symbolic part ran; ``checked`` if only finite checks ran.
+    ``symbolic`` checks hold for symbolic sizes; ``finite`` checks name their sizes.
+    Status, computed here and nowhere else: ``failed`` if any check failed; otherwise
+    ``checked`` if no symbolic check ran or the proof says a part of its statement is only
+    checked at finite sizes (``complete=False``); otherwise ``conditional`` when it rests on
+    named standard results (``assumes``), else ``proved``.
     """
 
     symbolic_ok: list = field(default_factory=list)
@@ -272,15 +207,15 @@ class Ledger:
     fail_fast: bool = False
 
     @classmethod
-    def for_setup(cls, setup) -> "Ledger":
+    def for_setup(cls, setup) -> Ledger:
         """A ledger that stops at the first failed check when ``setup.extra['fail_fast']``
         (the mutation tests: a failed status needs one failing check, not all of them)."""
         return cls(fail_fast=bool(setup.extra.get("fail_fast", False)))
 
-    def symbolic(self, name: str, ok: bool) -> bool:
+    def symbolic(self, name: str, ok: bool, why: str = "") -> bool:
         self.symbolic_ok.append(name)
         if not ok:
-            self._fail(f"symbolic: {name}")
+            self._fail(f"symbolic: {name}" + (f" ({why})" if why else ""))
         return ok
 
     def finite(self, name: str, ok: bool, why: str = "") -> bool:
@@ -297,36 +232,128 @@ class Ledger:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def result(self, symbolic_scope: str, finite_scope: str, witness=None, lifted: bool = True,
-               assumes: tuple = ()) -> Result:
+    def result(self, symbolic_scope: str, finite_scope: str, witness=None, assumes: tuple = (),
+               complete: bool = True) -> Result:
         if self.failures:
             status = "failed"
-        elif lifted and self.symbolic_ok:
-            status = "conditional" if assumes else "proved"
-        else:
+        elif not self.symbolic_ok or not complete:
             status = "checked"
+        else:
+            status = "conditional" if assumes else "proved"
         parts = []
-        if lifted and self.symbolic_ok:
+        if self.symbolic_ok:
             parts.append(f"symbolic: {symbolic_scope}")
-            parts.append(f"construction: the setup's, lifted to symbolic d from its values at d = "
-                         f"{', '.join(map(str, LIFT_SIZES))}")
-        elif not lifted:
-            parts.append("symbolic part skipped: the construction has no block form [[aI+b11^T, u1],[v1^T, e]] at symbolic d")
         if finite_scope:
             parts.append(f"finite: {finite_scope}")
+        if assumes:
+            parts.append(f"assumes: {', '.join(assumes)}")
         detail = "; ".join(self.failures + self.notes)
         return Result(status, "; ".join(parts), witness, detail, tuple(assumes))
 
 
 # ---------------------------------------------------------------- the paper's two models
 
-#: the attention sets SPEC section 2 defines (0-based; tokens j >= n are queries)
-PAPER_SETS = {
-    "prefix": lambda j, n: range(n),
-    "causal": lambda j, n: range(j + 1) if j < n else range(n),
+#: the attention rules SPEC section 2 defines (0-based; tokens j >= n are queries), written
+#: here as the theorems' claims, independently of ``verify.masks.reads``
+SPEC_RULES = {
+    "prefix": lambda i, j, n: i < n,
+    "causal": lambda i, j, n: sp.And(i < n, sp.Or(j >= n, i <= j)),
 }
-#: sizes at which a mask's attention sets are compared with the claim
-MASK_SIZES = tuple((n, m) for n in range(1, 7) for m in (1, 2))
+#: SPEC's count normalizers ``|A(j)|``: (example j, query)
+SPEC_COUNTS = {
+    "prefix": (lambda j, n: n, lambda n: n),
+    "causal": (lambda j, n: j + 1, lambda n: n),
+}
+
+
+def _guard(check, *args):
+    """Run a check; a wrong model may make it raise, which is a failed check, not a crash."""
+    try:
+        return check(*args)
+    except Exception as exc:  # noqa: BLE001 - any exception of a replaced model is a failure
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def rule_check(setup, spec: str) -> tuple[bool, str]:
+    """z3: ``reads(spec, i, j, n)`` is SPEC's rule for all integers ``n >= 1``, ``i, j >= 0``."""
+    rule = setup.reads(spec, I_SRC, J_TGT, N)
+    ok, counterexample = holds(sp.Equivalent(rule, SPEC_RULES[spec](I_SRC, J_TGT, N)))
+    return ok, "" if ok else f"differs at {counterexample}"
+
+
+def normalizer_check(setup, spec: str, kind: str) -> tuple[bool, str]:
+    """The setup's normalizer at symbolic sizes (the mask at symbolic ``n, m``): ``c_j = c``
+    (constant) or SPEC's ``|A(j)|`` (count; z3), for every example ``j < n`` and every query."""
+    c = setup.normalizer(kind, setup.mask(spec, N, M), C)
+    example, query = c(J_TGT), c(N + J_TGT)
+    if kind == "constant":
+        ok = sp.simplify(example - C) == 0 and sp.simplify(query - C) == 0
+        return ok, "" if ok else f"c_j = {example}, c_q = {query}, want c"
+    want_example, want_query = SPEC_COUNTS[spec]
+    ok_e, cex_e = holds(sp.Eq(example, want_example(J_TGT, N)), [J_TGT < N])
+    ok_q, cex_q = holds(sp.Eq(query, want_query(N)))
+    return ok_e and ok_q, "" if ok_e and ok_q else f"count differs at {cex_e or cex_q}"
+
+
+def lemma_step(setup, con) -> bool:
+    """SPEC section 6 for one target: ``attend`` on ``[x_j; r_j]`` reading a source block
+    ``[X_A; r_A]`` of symbolic size ``n_A`` (symbolic ``d``, ``c_j``) gives
+    ``[x_j; r_j - (eta/c_j) r_A X_A^T x_j]``."""
+    n_a = sp.Symbol("n_A", integer=True, positive=True)
+    X_a, r_a = sp.MatrixSymbol("X_A", D, n_a), sp.MatrixSymbol("r_A", 1, n_a)
+    x, r = sp.MatrixSymbol("x_j", D, 1), sp.MatrixSymbol("r_j", 1, 1)
+    c_j = sp.Symbol("c_j", positive=True)
+    out = layer(setup, con, token(x, r), token(X_a, r_a), c_j)
+    return is_zero(out - token(x, r - (ETA / c_j) * r_a * X_a.T * x))
+
+
+def prefix_matrix_step(setup) -> bool:
+    """The whole prefix token matrix at symbolic ``n, d``: with every token reading every token
+    (the prefix rule, established for every n by :func:`rule_check`), ``Z = [X; r]`` moves to
+    ``[X; r (I - (eta/c) X^T X)]``: the residual iteration is the symmetric ``I - (eta/c) X^T X``."""
+    X, r = sp.MatrixSymbol("X", D, N), sp.MatrixSymbol("r", 1, N)
+    Z = token(X, r)
+    out = setup.attend(Z, Z, construction(setup), None, C)
+    return is_zero(out - token(X, r * (sp.Identity(N) - (ETA / C) * X.T * X)))
+
+
+def triangular_check(setup, spec: str = "causal") -> tuple[bool, str]:
+    """z3, every n: no example reads a later example (``reads(i, j, n)``, ``j < n`` imply ``i <= j``),
+    so ``M`` and the residual iteration ``I - eta D^{-1} M`` are lower triangular."""
+    rule = setup.reads(spec, I_SRC, J_TGT, N)
+    ok, counterexample = holds(sp.Implies(sp.And(rule, J_TGT < N), I_SRC <= J_TGT))
+    return ok, "" if ok else f"example {counterexample} reads a later one"
+
+
+def model_checks(setup, ledger: Ledger, spec: str, kind: str, finite: bool = True) -> bool:
+    """The setup's model is the one the theorem is about, at symbolic sizes.
+
+    Symbolic: (1) ``reads`` is SPEC's rule for ``spec`` for every ``n`` (z3); (2) the
+    normalizer ``kind`` at symbolic ``n, m`` is SPEC's; (3) the layer with the construction
+    at symbolic ``d`` moves a token as the general lemma says.  Finite (``finite=True``): one
+    full ``lsa_layer`` (setup's mask, normalizer, construction) on symbolic tokens at
+    ``n = 3, m = 1, d = 2`` against the lemma with SPEC's sets.
+    """
+    ok_rule, why = _guard(rule_check, setup, spec)
+    ledger.symbolic(f"{spec} attention: reads(i, j, n) is SPEC's rule for every n (z3)", ok_rule, why)
+    ok_c, why = _guard(normalizer_check, setup, spec, kind)
+    ledger.symbolic(f"{kind} normalizer under {spec} attention at symbolic n, m", ok_c, why)
+    ok_layer, why = _guard(lambda: (lemma_step(setup, construction(setup)), ""))
+    ledger.symbolic("the layer at symbolic d moves r_j by -(eta/c_j) r_A X_A^T x_j (general lemma)", ok_layer, why)
+    good = True
+    if finite:
+        n, m, d = 3, 1, 2
+        X = sp.Matrix(n, d, lambda i, k: sp.Symbol(f"x{i}_{k}"))
+        Xq = sp.Matrix(m, d, lambda i, k: sp.Symbol(f"q{i}_{k}"))
+        try:
+            Z, out, r, u, _ = layer_residual_map(setup, spec, kind, X, Xq, ETA, C)
+            sets = [frozenset(i for i in range(n) if SPEC_RULES[spec](i, j, n)) for j in range(n + m)]
+            want = lemma_claim(Z, X, Xq, r, u, sets, claimed_c(kind, sets), ETA)
+            good, why = same(out, want), ""
+        except Exception as exc:  # noqa: BLE001
+            good, why = False, f"{type(exc).__name__}: {exc}"
+        ledger.finite(f"lsa_layer with the {spec} mask and {kind} normalizer (n = {n}, m = {m}, d = {d})", good, why)
+    return ok_rule and ok_c and ok_layer and good
 
 
 def claimed_c(kind: str, sets, c=C) -> list:
@@ -334,24 +361,12 @@ def claimed_c(kind: str, sets, c=C) -> list:
     return [c if kind == "constant" else sp.Integer(max(len(s), 1)) for s in sets]
 
 
-def premise(setup, spec: str, kind: str, ledger: Ledger, n: int = 3, m: int = 1, d: int = 2,
-            check_sets: bool = True) -> bool:
-    """The setup's model is the one the theorem talks about: its attention sets equal
-    SPEC's for ``spec`` (n <= 6, m <= 2) and one full ``lsa_layer`` (setup's mask,
-    normalizer, construction) on symbolic tokens at ``(n, m, d)`` moves the
-    residuals exactly as the general lemma says with those sets and normalizers."""
-    ok = True
-    if check_sets:
-        ok, why = sets_agree(setup, spec, PAPER_SETS[spec], MASK_SIZES)
-        ledger.finite(f"{spec} attention sets = SPEC's (n <= 6, m <= 2)", ok, why)
-    X = sp.Matrix(n, d, lambda i, k: sp.Symbol(f"x{i}_{k}"))
-    Xq = sp.Matrix(m, d, lambda i, k: sp.Symbol(f"q{i}_{k}"))
-    Z, out, r, u, _ = layer_residual_map(setup, spec, kind, X, Xq, ETA, C)
-    sets = [frozenset(PAPER_SETS[spec](j, n)) for j in range(n + m)]
-    want = lemma_claim(Z, X, Xq, r, u, sets, claimed_c(kind, sets), ETA)
-    good = same(out, want)
-    ledger.finite(f"lsa_layer with the {spec} mask and {kind} normalizer (n = {n}, m = {m}, d = {d})", good)
-    return ok and good
+def forward(setup, Z, constructions, mask, c) -> list:
+    """``[Z^(0), ..., Z^(L)]`` through the setup's ``lsa_layer`` (``verify.lsa.lsa_forward``'s recursion)."""
+    states = [Z]
+    for con in constructions:
+        states.append(setup.lsa_layer(states[-1], con, mask, c))
+    return states
 
 
 def forward_exact(setup, spec: str, kind: str, X, y, Xq, eta, c, layers: int):
@@ -361,14 +376,12 @@ def forward_exact(setup, spec: str, kind: str, X, y, Xq, eta, c, layers: int):
     last coordinate of each example token, minus that of each query token (the
     readout of ``verify.prompt.split_tokens``, whose ``...`` indexing is numpy-only).
     """
-    from verify.lsa import lsa_forward
-
     X, Xq = sp.Matrix(X), sp.Matrix(Xq)
     y = sp.Matrix(y).reshape(X.rows, 1)
     mask = setup.mask(spec, X.rows, Xq.rows)
     cvec = exact(setup.normalizer(kind, mask, c))
     con = setup.construction(eta, X.cols)
-    states = lsa_forward(tokens(X, y, Xq), [con] * layers, mask, cvec)
+    states = forward(setup, tokens(X, y, Xq), [con] * layers, mask, cvec)
     out = []
     for Z in states:
         Z = sp.Matrix(Z)

@@ -31,7 +31,7 @@ def test_render_shows_computed_statuses_and_dependencies():
         {"id": "P1", "status": "failed", "scope": "s2", "detail": "finite: something"},
     ]
     text = blueprint.render(theorems, entries)
-    assert "| P1 | prefixLM is gradient descent | failed | L6 |" in text
+    assert "| P1 | prefixLM is gradient descent | failed | failed | - | L6 |" in text
     assert "- P1 <- L6" in text and "Failed checks: finite: something" in text
 
 

@@ -173,6 +173,10 @@ MUTATIONS = [
     ("rate: normalizer missing", variant_props.prop_rate_is_spectral_radius,
      variant_props.variants(mode="generic", layers=st.just(1)),
      dict(rate=lambda v, eta: analyse(v.prompt.X, v.mask, no_normalizer(v.c), eta, v.gamma, layers=0)["rate"])),
+    ("numeric = symbolic: numeric mask off by one", props.prop_numeric_equals_symbolic,
+     props.symbolic_instances(), dict(mutate_mask=off_by_one)),
+    ("numeric = symbolic: numeric V sign flipped", props.prop_numeric_equals_symbolic,
+     props.symbolic_instances(), dict(construct=flipped_v)),
     ("rate: LSA mask off by one", variant_props.prop_rate_is_spectral_radius,
      variant_props.variants(mode="generic", layers=st.just(1)), dict(mutate_mask=off_by_one)),
 ]

@@ -10,10 +10,13 @@ from proofs.symbolic import D
 from verify.construction import Construction, paper
 
 
-def leaky_v(eta, d, k=1):
-    """V with a non-zero top-left block: the x part of every token moves."""
-    con = paper(eta, d, k)
-    return Construction(con.K, con.Q, con.V + sp.diag(sp.eye(d), sp.zeros(k, k)), con.P)
+def leaky_v(eta, d, k=1, gamma=None):
+    """V with a non-zero top-left block: the x part of every token moves (at every d, symbolic too)."""
+    con = paper(eta, d, k, gamma)
+    if isinstance(d, int):
+        return Construction(con.K, con.Q, con.V + sp.diag(sp.eye(d), sp.zeros(k, k)), con.P)
+    leak = sp.BlockMatrix([[Identity(d), sp.ZeroMatrix(d, k)], [sp.ZeroMatrix(k, d), sp.ZeroMatrix(k, k)]])
+    return Construction(con.K, con.Q, con.V + leak, con.P)
 
 
 def test_p10_is_proved_with_gamma_eta_I():
@@ -39,19 +42,20 @@ def test_setup_that_moves_x_fails_without_a_gamma():
 
 
 def test_block_identities_can_fail(monkeypatch):
+    setup = Setup()
     generic = p10.blocks()
     form = p10.blocks(zero=("F", "g", "b", "e"))
-    assert p10.gd_identity(form)
+    assert p10.gd_identity(setup, form)
     # the transposed preconditioner -(s A^T + h c^T) and the sign-flipped one are both wrong
-    assert not p10.gd_identity(form, lambda B: -(B["s"] * B["A"].T + B["h"] * B["c"].T))
-    assert not p10.gd_identity(form, lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
+    assert not p10.gd_identity(setup, form, lambda B: -(B["s"] * B["A"].T + B["h"] * B["c"].T))
+    assert not p10.gd_identity(setup, form, lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
     # (I2) needs F = g = 0; F1 is not GD with +s A
-    assert not p10.example_identity(generic)
+    assert not p10.example_identity(setup, generic)
     f1 = p10.blocks(zero=("F", "g", "b", "e", "h", "c"))
-    assert not p10.family_update(f1, f1["s"] * f1["A"])
+    assert not p10.family_update(setup, f1, f1["s"] * f1["A"])
     # (I1) with a score that forgets the b block
     monkeypatch.setattr(p10, "sigma", lambda B, x, r, w: x.T * B["A"] + r * B["c"].T - r * B["e"] * Identity(1) * w)
-    assert not p10.query_identity(generic)
+    assert not p10.query_identity(setup, generic)
 
 
 def test_vanishes_is_not_vacuous():
@@ -77,12 +81,12 @@ def test_characterized_examples():
 
 
 def test_a_wrong_characterization_makes_the_theorem_fail(monkeypatch):
-    # the setup-independent checks are cached per process: recompute them under the mutation
-    p10.characterization_checks.cache_clear()
-    try:
-        monkeypatch.setattr(p10, "preconditioner", lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
-        entry = run(p10.THEOREM, Setup())
-        assert entry["status"] == "failed" and "(I3)" in entry["detail"]
-    finally:
-        monkeypatch.undo()
-        p10.characterization_checks.cache_clear()
+    monkeypatch.setattr(p10, "preconditioner", lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
+    entry = run(p10.THEOREM, Setup())
+    assert entry["status"] == "failed" and "(I3)" in entry["detail"]
+
+
+def test_necessity_is_checked_at_d1_only():
+    entry = run(p10.NECESSITY, Setup())
+    assert entry["status"] == "checked" and "d = 1" in entry["scope"], entry
+    assert run(p10.NECESSITY, MUTATIONS["do-nothing"])["status"] == "failed"

@@ -694,3 +694,44 @@ def test_step_size_strategies_land_on_their_side(stable, unstable):
     """``eta="stable"`` gives rate < 1 and ``eta="unstable"`` rate > 1 (as ``verify.rates`` reports)."""
     assert analyse(stable.prompt.X, stable.mask, stable.c, stable.eta, layers=0)["rate"] < 1
     assert analyse(unstable.prompt.X, unstable.mask, unstable.c, unstable.eta, layers=0)["rate"] > 1
+
+
+# ---------------------------------------------------------------- one model: numeric = symbolic instantiation
+
+
+def symbolic_instances():
+    """Exact prompts of random sizes with a named attention, a normalizer and an exact step size."""
+    return st.tuples(prompts(n=st.integers(1, 6), d=st.integers(1, 4), m=st.integers(1, 2), mode="exact"),
+                     st.sampled_from(["prefix", "causal", "sliding:2", "block:2", "hybrid:3"]),
+                     st.sampled_from(["constant", "count"]), st.sampled_from([sp.Rational(1, 4), sp.Rational(1, 7)]))
+
+
+def prop_numeric_equals_symbolic(instance, mutate_mask=None, construct=paper, layers=2):
+    """The numeric path (numpy arrays from ``attention_mask``, ``normalizer``, ``paper(eta, d)``) equals the
+    symbolic definitions read at symbolic sizes and instantiated: ``paper(eta, D)`` with ``D := d``, the
+    mask entries ``reads(spec, i, j, n)`` of a :class:`SymbolicMask`, the count normalizer derived from
+    ``reads`` (z3 certificate) with ``n := n``; both run through ``verify.lsa`` (floats vs exact rationals)."""
+    prompt, attention, kind, eta = instance
+    n, m, d, E = prompt.n, prompt.m, prompt.d, prompt.exact
+    D, N, M, ETA = sp.Symbol("d", integer=True, positive=True), *sp.symbols("n m", integer=True, positive=True), \
+        sp.Symbol("eta", positive=True)
+    general = paper(ETA, D)
+    con = type(general)(*(sp.Matrix(getattr(general, f).subs({D: d, ETA: eta}).as_explicit()) for f in "KQVP"))
+    symbolic_mask = attention_mask(attention, N, M)
+    mask_exact = np.array([[bool(symbolic_mask[i, j].subs(N, n)) for j in range(n + m)] for i in range(n + m)])
+    c_general = normalizer(kind, symbolic_mask, 1)
+    c_exact = [sp.sympify(c_general(j)).subs(N, n) for j in range(n + m)]
+    exact = lsa_forward(tokens(E.X, E.Y, E.Xq), [con] * layers, mask_exact, c_exact)[-1]
+    mask = attention_mask(attention, n, m)
+    if mutate_mask is not None:
+        mask = mutate_mask(mask, n)
+    c = normalizer(kind, mask, 1.0)
+    numeric = lsa_forward(tokens(prompt.X, prompt.Y, prompt.Xq), [construct(float(eta), d)] * layers, mask, c)[-1]
+    want = np.array(sp.Matrix(exact), dtype=float)
+    assert np.array_equal(mask, mask_exact) or mutate_mask is not None
+    assert np.all(np.abs(numeric - want) <= agreement_tol(float(np.abs(want).max()), 1.0, layers))
+
+
+@given(symbolic_instances())
+def test_numeric_path_is_the_symbolic_definition_instantiated(instance):
+    prop_numeric_equals_symbolic(instance)

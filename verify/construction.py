@@ -38,11 +38,19 @@ def _is_symbolic(*values) -> bool:
     return any(v is not None and not isinstance(v, (int, float, np.ndarray, np.floating, np.integer)) for v in values)
 
 
-def paper(eta, d: int, k: int = 1, gamma=None) -> Construction:
-    """The paper's construction for step size ``eta`` (optionally preconditioned by ``Gamma``).
+def paper(eta, d, k: int = 1, gamma=None) -> Construction:
+    """The paper's construction ``K = [[I_d, 0], [0, 0]]``, ``Q = [[Gamma, 0], [0, 0]]``,
+    ``V = [[0, 0], [0, -I_k]]``, ``P = eta I_{d+k}`` (``Gamma = I_d`` unless given).
 
-    Numeric ``eta`` gives numpy arrays; a SymPy ``eta`` or ``gamma`` gives SymPy matrices.
+    One definition at every size: an int ``d`` with numeric ``eta`` gives numpy arrays;
+    an int ``d`` with a SymPy ``eta`` or ``gamma`` gives explicit SymPy matrices; a SymPy
+    symbol ``d`` gives ``BlockMatrix`` expressions in ``d`` (blocks ``d x d``, ``d x k``,
+    ``k x d``, ``k x k``; ``gamma`` then a ``d x d`` matrix expression or None), which the
+    proofs run through ``verify.lsa`` at symbolic sizes.  Substituting an int for ``d``
+    and calling ``.as_explicit()`` gives the explicit matrices.
     """
+    if not isinstance(d, (int, np.integer)):
+        return _paper_blocks(eta, d, k, gamma)
     if _is_symbolic(eta, gamma):
         import sympy as sp
 
@@ -60,6 +68,21 @@ def paper(eta, d: int, k: int = 1, gamma=None) -> Construction:
     V = np.zeros((d + k, d + k))
     V[d:, d:] = -np.eye(k)
     return Construction(K, Q, V, float(eta) * np.eye(d + k))
+
+
+def _paper_blocks(eta, d, k: int, gamma) -> Construction:
+    """``paper`` at a symbolic dimension ``d``: 2 x 2 block matrices over ``(d, k)``."""
+    from sympy import BlockMatrix, Identity, ZeroMatrix
+
+    def blocks(top_left, bottom_right):
+        return BlockMatrix([[top_left, ZeroMatrix(d, k)], [ZeroMatrix(k, d), bottom_right]])
+
+    gamma = Identity(d) if gamma is None else gamma
+    K = blocks(Identity(d), ZeroMatrix(k, k))
+    Q = blocks(gamma, ZeroMatrix(k, k))
+    V = blocks(ZeroMatrix(d, d), -Identity(k))
+    P = blocks(eta * Identity(d), eta * Identity(k))
+    return Construction(K, Q, V, P)
 
 
 def eta_schedule(eta=None, schedule: Sequence[float] | None = None, layers: int | None = None) -> list:

@@ -18,6 +18,9 @@ spec           example ``j`` reads                          query reads
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from .errors import PromptError
@@ -87,9 +90,33 @@ def reads(spec: str, i, j, n):
     return bool(out) if np.ndim(out) == 0 else out
 
 
-def attention_mask(spec: str, n: int, m: int) -> np.ndarray:
-    """The ``(n + m, n + m)`` boolean mask of a named attention: ``mask[i, j] = reads(spec, i, j, n)``."""
+@dataclass(frozen=True)
+class SymbolicMask:
+    """A named attention's mask at symbolic sizes: ``mask[i, j]`` is ``reads(spec, i, j, n)``
+    as a SymPy Boolean.  What ``attention_mask`` returns when ``n`` or ``m`` is a SymPy symbol;
+    ``verify.normalizers.normalizer`` derives the ``count`` normalizer from it."""
+
+    spec: str
+    n: Any
+    m: Any
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n + self.m, self.n + self.m)
+
+    def __getitem__(self, index):
+        i, j = index
+        return reads(self.spec, i, j, self.n)
+
+
+def attention_mask(spec: str, n, m):
+    """The ``(n + m, n + m)`` boolean mask of a named attention: ``mask[i, j] = reads(spec, i, j, n)``.
+
+    Integer sizes give a numpy array; SymPy sizes give a :class:`SymbolicMask` (the same rule).
+    """
     parse_attention(spec)
+    if _is_symbolic(n, m):
+        return SymbolicMask(spec, n, m)
     tokens = np.arange(n + m)
     return np.asarray(reads(spec, tokens[:, None], tokens[None, :], n), dtype=bool).reshape(n + m, n + m)
 

@@ -2,12 +2,19 @@
 
 - ``constant``: ``c_j = c`` for every token (the reference code: ``c = 1``).
 - ``count``: ``c_j = |A(j)|``, the number of tokens ``j`` reads.
+
+At symbolic sizes (a :class:`verify.masks.SymbolicMask`) the count is *derived* from
+``verify.masks.reads``: a counting certificate (every token reads exactly an interval
+``lo(j, n) <= i <= hi(j, n)`` of sources, ``lo <= hi``) is checked by z3 for all ``n``,
+``i``, ``j``, and then ``c_j = hi - lo + 1``.  A rule that disagrees with its certificate
+at any size makes the derivation raise: nothing is taken on trust.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .errors import PromptError
+from .masks import SymbolicMask, parse_attention
 
 KINDS = ("constant", "count")
 
@@ -19,6 +26,8 @@ def normalizer(kind: str, mask: np.ndarray, scale=1.0) -> np.ndarray:
     ``mask[:, j].sum()`` (``scale`` is ignored).  A token that reads nothing
     gets ``c_j = 1``: its sum is empty, so any value leaves it unchanged.
     """
+    if isinstance(mask, SymbolicMask):
+        return symbolic_normalizer(kind, mask, scale)
     size = mask.shape[1]
     if kind == "constant":
         if np.ndim(scale) == 0 and isinstance(scale, (int, float, np.floating, np.integer)):
@@ -30,4 +39,66 @@ def normalizer(kind: str, mask: np.ndarray, scale=1.0) -> np.ndarray:
         counts = mask.sum(axis=0).astype(float)
         counts[counts == 0] = 1.0
         return counts
+    raise PromptError(f"normalization: unknown normalizer {kind!r}; use constant or count")
+
+
+def _intervals(name: str, param, j, n) -> tuple:
+    """The candidate certificate of a named attention: ``((lo, hi) for an example j, (lo, hi) for a query)``.
+
+    Only candidates: :func:`count_certificate` checks them against ``reads`` for every size.
+    """
+    import sympy as sp
+
+    query = (sp.Integer(0), n - 1)
+    if name == "prefix":
+        return (sp.Integer(0), n - 1), query
+    if name == "causal":
+        return (sp.Integer(0), j), query
+    if name == "sliding":
+        return (sp.Max(0, j - param + 1), j), (sp.Max(0, n - param), n - 1)
+    if name == "block":
+        return (sp.Integer(0), sp.Min(n - 1, param * sp.floor(j / param) + param - 1)), query
+    if name == "hybrid":
+        return (sp.Integer(0), sp.Min(n - 1, sp.Max(j, param - 1))), query
+    raise PromptError(f"attention: no counting certificate for {name!r}")
+
+
+def count_certificate(mask: SymbolicMask):
+    """``(c_example(j), c_query)``: ``|A(j)|`` for an example ``j`` and for a query, as SymPy
+    expressions in ``j`` and ``n``, derived from ``mask[i, j]`` (that is ``reads``).
+
+    z3 proves, for all integers ``n >= 1``, ``i >= 0``, ``j >= 0``: ``mask[i, j]`` iff
+    ``lo <= i <= hi`` and ``lo <= hi`` (examples ``j < n`` and queries ``j >= n`` separately).
+    Raises ValueError when the certificate does not hold for some size.
+    """
+    import sympy as sp
+
+    from .logic import holds
+
+    name, param = parse_attention(mask.spec)
+    i, j = sp.symbols("i j", integer=True)
+    n = mask.n
+    sizes = [n >= 1, i >= 0, j >= 0]
+    counts = []
+    for (lo, hi), where in zip(_intervals(name, param, j, n), (j < n, j >= n)):
+        claim = sp.And(sp.Equivalent(mask[i, j], sp.And(lo <= i, i <= hi)), lo <= hi)
+        ok, counterexample = holds(claim, [*sizes, where])
+        if not ok:
+            raise ValueError(f"count normalizer: {mask.spec} reads no interval [{lo}, {hi}] of sources "
+                             f"(counterexample {counterexample}); |A(j)| cannot be derived")
+        counts.append(hi - lo + 1)
+    return counts[0], counts[1]
+
+
+def symbolic_normalizer(kind: str, mask: SymbolicMask, scale=1):
+    """``c`` at symbolic sizes: a SymPy ``Lambda`` of the target index ``j`` (examples ``j < n``,
+    then queries).  ``constant``: ``c_j = scale``; ``count``: from :func:`count_certificate`."""
+    import sympy as sp
+
+    j = sp.Symbol("j", integer=True)
+    if kind == "constant":
+        return sp.Lambda(j, sp.sympify(scale))
+    if kind == "count":
+        example, query = count_certificate(mask)
+        return sp.Lambda(sp.Symbol("j", integer=True), sp.Piecewise((example, j < mask.n), (query, True)))
     raise PromptError(f"normalization: unknown normalizer {kind!r}; use constant or count")
