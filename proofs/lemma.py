@@ -21,8 +21,8 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
 from .registry import Theorem
-from .symbolic import (C, D, ETA, Ledger, attention_sets, claimed_c, construction, is_zero, layer, layer_residual_map,
-                       lemma_claim, model_checks, same, token)
+from .symbolic import (C, D, ETA, SPEC_RULES, Ledger, attention_sets, claimed_c, construction, forward_exact, is_zero,
+                       layer, layer_residual_map, lemma_claim, model_checks, rational_matrix, same, token)
 
 STATEMENT = (
     "With the paper's construction, for any attention sets A(j) and normalizers c_j, one layer maps "
@@ -63,6 +63,30 @@ def finite_check(setup, spec_or_mask, kind, n, m, d, ledger, label) -> None:
     ledger.finite(label, same(out, want), f"n = {n}, m = {m}, d = {d}")
 
 
+def stack_check(setup, spec: str, kind: str, layers: int = 3) -> bool:
+    """``lsa_forward`` over ``layers`` layers on an exact prompt against the lemma's matrix form:
+    ``r^(l) = (I - eta D^{-1} M) r^(l-1)`` from ``r^(0) = y`` and the query readout
+    ``(eta/c_q) sum_{l<L} sum_{i in A(q)} r_i^(l) x_i^T x_q`` (SPEC's sets and normalizers)."""
+    X = rational_matrix([[1, 2], [-1, 1], [2, 0]])
+    y = sp.Matrix([1, -2, 3])
+    Xq = rational_matrix([[1, -1]])
+    eta, c = sp.Rational(1, 9), sp.Integer(2)
+    n = X.rows
+    sets = [frozenset(i for i in range(n) if SPEC_RULES[spec](i, j, n)) for j in range(n + 1)]
+    cs = claimed_c(kind, sets, c)
+    G = X * X.T
+    B = sp.eye(n) - eta * sp.Matrix(n, n, lambda j, i: G[j, i] / cs[j] if i in sets[j] else 0)
+    runs = forward_exact(setup, spec, kind, X, y, Xq, eta, c, layers)
+    r, prediction = y, sp.Integer(0)
+    for l in range(layers + 1):
+        got_r, got_q = runs[l]
+        if list(r) != list(got_r) or [prediction] != list(got_q):
+            return False
+        prediction += eta / cs[n] * sum(r[i] * (X.row(i) * Xq.T)[0] for i in sets[n])
+        r = B * r
+    return True
+
+
 def all_masks(n: int, m: int):
     """Every valid mask: any example sets; every query reads a non-empty set of examples."""
     subsets = [s for s in itertools.product((False, True), repeat=n)]
@@ -84,6 +108,9 @@ def prove(setup):
     ledger.symbolic("query readout, induction over L", query_induction(setup, construction(setup)))
     for spec, kind in (("prefix", "count"), ("causal", "constant")):
         model_checks(setup, ledger, spec, kind, finite=False)
+    for spec, kind in (("prefix", "constant"), ("causal", "count")):
+        ledger.finite(f"lsa_forward, 3 layers, {spec}, {kind}: residuals and query readout as the lemma says (n = 3, "
+                      "d = 2, exact)", stack_check(setup, spec, kind))
     for kind in ("constant", "count"):
         for mask in all_masks(2, 1):
             finite_check(setup, mask, kind, 2, 1, 1, ledger, f"every mask at n = 2, m = 1, d = 1, {kind}")

@@ -50,7 +50,7 @@ class Setup:
     mask : ``verify.masks.attention_mask(spec, n, m)`` (built from ``reads``).
     reads : ``verify.masks.reads(spec, i, j, n)``.
     normalizer : ``verify.normalizers.normalizer(kind, mask, scale)``.
-    attend, lsa_layer : ``verify.lsa.attend`` and ``verify.lsa.lsa_layer``.
+    attend, lsa_layer, lsa_forward : ``verify.lsa.attend``, ``lsa_layer`` and ``lsa_forward``.
     extra : options; ``{"fail_fast": True}`` makes the proofs of ``proofs/symbolic.py``
         stop at their first failed check (used by the mutation tests).
     """
@@ -61,6 +61,7 @@ class Setup:
     normalizer: Callable = _at_call_time("verify.normalizers", "normalizer")
     attend: Callable = _at_call_time("verify.lsa", "attend")
     lsa_layer: Callable = _at_call_time("verify.lsa", "lsa_layer")
+    lsa_forward: Callable = _at_call_time("verify.lsa", "lsa_forward")
     extra: dict = field(default_factory=dict)
 
 
@@ -196,6 +197,10 @@ def _do_nothing_layer(Z, construction, mask=None, c=1):
     return Z
 
 
+def _do_nothing_forward(Z, constructions, mask=None, c=1):
+    return [Z] * (len(constructions) + 1)
+
+
 def _with_reads(rule: Callable) -> Setup:
     return Setup(reads=rule, mask=_mask_from(rule))
 
@@ -214,7 +219,7 @@ MUTATIONS = {
     "mask-ahead-from-7": _with_reads(_reads_ahead_from_7),
     "normalizer-off": Setup(normalizer=_shift_normalizer(lambda size: True)),
     "normalizer-off-from-9": Setup(normalizer=_shift_normalizer(lambda size: size >= 9)),
-    "do-nothing": Setup(attend=_do_nothing_attend, lsa_layer=_do_nothing_layer),
+    "do-nothing": Setup(attend=_do_nothing_attend, lsa_layer=_do_nothing_layer, lsa_forward=_do_nothing_forward),
 }
 
 

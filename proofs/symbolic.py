@@ -362,11 +362,8 @@ def claimed_c(kind: str, sets, c=C) -> list:
 
 
 def forward(setup, Z, constructions, mask, c) -> list:
-    """``[Z^(0), ..., Z^(L)]`` through the setup's ``lsa_layer`` (``verify.lsa.lsa_forward``'s recursion)."""
-    states = [Z]
-    for con in constructions:
-        states.append(setup.lsa_layer(states[-1], con, mask, c))
-    return states
+    """``[Z^(0), ..., Z^(L)]`` through the setup's stack (``verify.lsa.lsa_forward``, read at call time)."""
+    return list(setup.lsa_forward(Z, constructions, mask, c))
 
 
 def forward_exact(setup, spec: str, kind: str, X, y, Xq, eta, c, layers: int):

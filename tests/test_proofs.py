@@ -135,7 +135,7 @@ def _patched_everywhere(monkeypatch, mutation):
     setup = MUTATIONS[mutation]
     targets = {"construction": (verify.construction, "paper"), "reads": (verify.masks, "reads"),
                "normalizer": (verify.normalizers, "normalizer"), "attend": (verify.lsa, "attend"),
-               "lsa_layer": (verify.lsa, "lsa_layer")}
+               "lsa_layer": (verify.lsa, "lsa_layer"), "lsa_forward": (verify.lsa, "lsa_forward")}
     default = Setup()
     for field, (module, name) in targets.items():
         if getattr(setup, field) is not getattr(default, field):
@@ -154,6 +154,17 @@ def _calling(wrong, module, name, original):
         finally:
             setattr(module, name, saved)
     return replaced
+
+
+@pytest.mark.parametrize("name", ["attend", "lsa_layer", "lsa_forward"])
+def test_each_layer_entry_point_doing_nothing_fails_the_stack_theorems(monkeypatch, name):
+    import verify.lsa
+
+    setup = MUTATIONS["do-nothing"]
+    monkeypatch.setattr(verify.lsa, name, getattr(setup, name))
+    entries = {e["id"]: e for e in registry.compose([registry.run(t) for t in registry.theorems()])}
+    for tid in ("L6", "P1", "P2", "P5", "P9"):
+        assert entries[tid]["status"] == "failed", (name, tid)
 
 
 @pytest.mark.parametrize("mutation", HIDDEN_KIND)
