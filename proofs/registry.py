@@ -255,6 +255,13 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
         stopped = type(exc).__name__ == "CheckFailed"  # a fail-fast ledger (proofs.symbolic) stopped early
         result = Result("failed", "stopped at the first failed check" if stopped else "exception",
                         detail=str(exc) if stopped else f"{type(exc).__name__}: {exc}")
+    from .assumptions import spot_check
+
+    broken = [a for a in result.assumes if not spot_check(a)]
+    if broken and result.status != "failed":  # a named result whose instance fails cannot be leaned on
+        result = Result("failed", result.scope, result.witness,
+                        "; ".join(filter(None, [result.detail, f"spot check of {', '.join(broken)} failed"])),
+                        result.assumes)
     entry = {
         "id": theorem.id,
         "title": theorem.title,

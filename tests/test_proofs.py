@@ -95,6 +95,15 @@ def test_prove_json_lists_assumptions_with_spot_checks(capsys):
         assert a["id"] in ASSUMPTIONS and a["reference"]
 
 
+def test_a_failed_spot_check_fails_the_theorems_that_assume_it(monkeypatch):
+    from proofs import assumptions
+
+    wrong = dataclasses.replace(assumptions.ASSUMPTIONS["rayleigh-quotient"], spot_check=lambda: False)
+    monkeypatch.setitem(assumptions.ASSUMPTIONS, "rayleigh-quotient", wrong)
+    entry = registry.run(THEOREMS["P8"])
+    assert entry["status"] == "failed" and "spot check of rayleigh-quotient" in entry["detail"]
+
+
 def test_an_unknown_assumption_id_is_refused():
     with pytest.raises(ValueError, match="unknown assumption"):
         registry.Result("conditional", "", assumes=("folklore",))
