@@ -12,9 +12,10 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-
 from helpers import run_cli
+from hypothesis import given
+from hypothesis import strategies as st
+
 from verify.construction import paper
 from verify.fit import Setting, fit_layer, fit_stack, load_weights, members, project, stack_gap
 from verify.lsa import lsa_forward
@@ -187,7 +188,7 @@ def test_identity_layer_is_the_trivial_member():
     assert fit.relative_distance == 0.0 and not fit.gamma.any()
 
 
-# ----------------------------------------------------------------------------- agreement with the independent projection
+# ------------------------------------------------------------------ agreement with an independent projection
 
 @given(seeds, dims, st.integers(1, 3), st.sampled_from(["dense", "S1 + noise", "S4 + noise"]), scales)
 def test_fit_agrees_with_least_squares_projection(seed, d, k, kind, scale):
@@ -407,3 +408,19 @@ def test_load_weights_reads_metadata_and_k(tmp_path):
     KQ, PV, meta = load_weights(path, k=2)
     assert KQ.shape == (2, 4, 4) and meta["attention"] == "causal" and meta["n"] == 7 and meta["k"] == 2
     assert meta["mu_x"] == 1.5 and meta["x_dist"] == "normal"
+
+
+def test_long_prompts_run_in_chunks_with_the_same_predictions(monkeypatch):
+    """stack_predictions splits the prompts so the (T, T) scores fit in memory; chunking changes nothing."""
+    import verify.fit as fit
+    from verify.regression import token_batch
+
+    dist = TaskDistribution(d=2, n=30, m=3)
+    X, Y, Xq, _ = dist.sample(np.random.default_rng(0), 7)
+    Z0 = token_batch(X, Y, Xq)
+    rng = np.random.default_rng(1)
+    KQ, PV = rng.standard_normal((2, 3, 3)), 0.1 * rng.standard_normal((2, 3, 3))
+    mask = attention_mask("causal", 30, 3)
+    whole = fit.stack_predictions(KQ, PV, Z0, 30, 2, mask, 30.0)
+    monkeypatch.setattr(fit, "SCORE_ENTRIES_PER_CHUNK", 2 * 33**2)  # two prompts per chunk
+    assert np.array_equal(fit.stack_predictions(KQ, PV, Z0, 30, 2, mask, 30.0), whole)

@@ -158,11 +158,21 @@ def layers(KQ, PV) -> list:
             for kq, pv in zip(KQ, PV, strict=True)]
 
 
+#: the layer forms a ``(T, T)`` score matrix per prompt (``T = n + m`` tokens); prompts are run in chunks of at
+#: most this many score entries, so long prompts (``n`` in the thousands) do not exhaust memory
+SCORE_ENTRIES_PER_CHUNK = 2**24
+
+
 def stack_predictions(KQ, PV, Z0: np.ndarray, n: int, d: int, mask, c) -> np.ndarray:
     """Query predictions ``(batch, m, k)`` of the stack on tokens ``Z0`` ``(batch, d+k, n+m)``, via verify.lsa."""
+    stack = layers(KQ, PV)
+    chunk = max(1, SCORE_ENTRIES_PER_CHUNK // Z0.shape[-1] ** 2)
+    parts = []
     with np.errstate(over="ignore", invalid="ignore"):
-        final = lsa_forward(Z0, layers(KQ, PV), mask, c)[-1]
-    return split_tokens(final, n, d)[1]
+        for start in range(0, Z0.shape[0], chunk):
+            final = lsa_forward(Z0[start:start + chunk], stack, mask, c)[-1]
+            parts.append(split_tokens(final, n, d)[1])
+    return np.concatenate(parts)
 
 
 def relative_gap(a: np.ndarray, b: np.ndarray) -> float:
