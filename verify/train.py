@@ -59,7 +59,7 @@ class TrainConfig:
     layers: int = 1
     steps: int = 2000
     batch: int = 64
-    lr: float = 1e-2
+    lr: float = 3e-2
     seed: int = 0
     normalization: str = "constant"
     scale: float | None = None  # the constant c; None means c = n

@@ -27,8 +27,8 @@ def register(parser) -> None:
     parser.add_argument("--m", type=int, default=8, help="queries per prompt (default 8)")
     parser.add_argument("--steps", type=int, default=2000, help="Adam steps (default 2000)")
     parser.add_argument("--batch", type=int, default=64, help="prompts per step (default 64)")
-    parser.add_argument("--lr", type=float, default=1e-2,
-                        help="peak learning rate (default 0.01; warm-up, cosine decay)")
+    parser.add_argument("--lr", type=float, default=3e-2,
+                        help="peak learning rate (default 0.03; warm-up, cosine decay)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"),
                         help="x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
