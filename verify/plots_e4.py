@@ -10,8 +10,12 @@ import numpy as np  # noqa: E402
 COLORS = {"prefix": "tab:blue", "causal": "tab:red"}
 
 
-def plot_e4(result: dict, path) -> str:
-    """Left: query test MSE vs depth (learned solid, GD at its best eta dashed); right: loss curves (log y)."""
+def plot_e4(result: dict, target) -> None:
+    """E4's figure into ``target`` (a path or a binary file).
+
+    Left: query test MSE vs depth (trained solid, the GD construction at its best eta dashed);
+    right: the training loss curves (log y).
+    """
     rows, loss = result["rows"], result["loss"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -37,9 +41,8 @@ def plot_e4(result: dict, path) -> str:
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(target, dpi=120, format="png")
     plt.close(fig)
-    return str(path)
 
 
 def plot_loss(losses, target, title: str = "") -> None:

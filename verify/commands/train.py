@@ -13,6 +13,7 @@ import math
 import os
 import time
 
+from ..atomic import replace_file
 from ..errors import PromptError
 from .common import add_json
 
@@ -60,18 +61,6 @@ def _check_out(out: str) -> None:
         raise PromptError(f"out: directory {folder!r} is not writable; give a writable path")
 
 
-def _replace(path: str, write) -> None:
-    """Write through a temporary file in the same directory, then rename (no half-written outputs)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_outputs(result, out: str) -> list:
     """Write the weights (with the settings as scalar arrays), the loss CSV and the loss PNG."""
     import numpy as np
@@ -80,11 +69,11 @@ def write_outputs(result, out: str) -> list:
 
     arrays = {"KQ": result.KQ, "PV": result.PV}
     arrays.update({key: np.asarray(value) for key, value in result.config.metadata().items()})
-    _replace(out, lambda fh: np.savez(fh, **arrays))
+    replace_file(out, lambda fh: np.savez(fh, **arrays))
     csv_path, png_path = loss_paths(out)
     lines = "step,loss\n" + "".join(f"{i},{float(v)!r}\n" for i, v in enumerate(result.losses))
-    _replace(csv_path, lambda fh: fh.write(lines.encode()))
-    _replace(png_path, lambda fh: plot_loss(result.losses, fh, f"{result.config.attention}LM, "
+    replace_file(csv_path, lambda fh: fh.write(lines.encode()))
+    replace_file(png_path, lambda fh: plot_loss(result.losses, fh, f"{result.config.attention}LM, "
                                                                 f"{result.config.layers} layer(s)"))
     return [out, csv_path, png_path]
 

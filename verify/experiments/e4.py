@@ -20,11 +20,13 @@ noiseless, constant normalizer ``c = n``.  For each stack, on 1000 fresh test pr
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
 
 import numpy as np
 
+from ..atomic import replace_file
 from ..construction import paper
 from ..fit import Setting, fit_stack, relative_gap, stack_gap, stack_predictions
 from ..lsa import lsa_forward
@@ -148,13 +150,12 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
 # ----------------------------------------------------------------------------- files
 
 def _write_csv(rows, columns, path) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: repr(row[key]) if isinstance(row[key], float) else row[key] for key in columns})
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(columns))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: repr(row[key]) if isinstance(row[key], float) else row[key] for key in columns})
+    replace_file(path, lambda fh: fh.write(text.getvalue().encode()))
 
 
 def write_e4(result: dict, out) -> list:
@@ -165,7 +166,7 @@ def write_e4(result: dict, out) -> list:
     _write_csv(result["rows"], E4_COLUMNS, path("e4_trained.csv"))
     _write_csv(result["layers"], E4_LAYER_COLUMNS, path("e4_layers.csv"))
     _write_csv(result["loss"], E4_LOSS_COLUMNS, path("e4_loss.csv"))
-    plot_e4(result, path("e4_trained.png"))
+    replace_file(path("e4_trained.png"), lambda fh: plot_e4(result, fh))
     return list(FILES)
 
 
