@@ -30,6 +30,7 @@ def plot_e4(result: dict, target) -> None:
             alpha = 0.4 + 0.6 * L / max(depth)
             axes[1].plot([r["step"] for r in curve], np.maximum([r["loss"] for r in curve], np.finfo(float).tiny),
                          color=COLORS.get(model), alpha=alpha, label=f"{model}LM, {L} layer(s)")
+    axes[0].set_xticks(sorted({r["depth"] for r in rows}))
     axes[0].set_xlabel("layers")
     axes[0].set_ylabel("query test MSE")
     axes[0].set_title("E4: trained vs the GD construction")
