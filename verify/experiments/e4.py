@@ -6,7 +6,7 @@ noiseless, constant normalizer ``c = n``.  For each stack, on 1000 fresh test pr
 (numpy, float64, the same ``verify.lsa`` layer):
 
 - ``learned_test_mse``: its query MSE; ``gd_test_mse``: the paper's construction
-  with the same mask and depth at its best ``eta`` (chosen on separate validation prompts
+  with the same mask and depth at its best ``eta`` (chosen on 256 separate validation prompts
   from a geometric grid);
 - ``mask_swap_gap``: relative difference (:func:`verify.fit.relative_gap`) between its
   predictions and those of the same weights under the other mask.  At one layer the
@@ -44,7 +44,9 @@ FILES = ("e4_trained.csv", "e4_layers.csv", "e4_loss.csv", "e4_trained.png")
 MODELS = ("prefix", "causal")
 DEPTHS = (1, 2, 4)
 #: GD construction step sizes searched (c = n makes X X^T / c of order one, so the best eta is of order one)
-ETA_GRID = np.geomspace(0.01, 10.0, 61)
+ETA_GRID = np.geomspace(0.01, 10.0, 41)
+#: prompts on which the GD construction's eta is chosen (the test set is separate)
+VALIDATION_PROMPTS = 256
 #: the loss curve is stored as means over windows of this many steps
 LOSS_WINDOW = 20
 
@@ -107,7 +109,7 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
 
     dist = dist or distribution()
     n, d = dist.n, dist.d
-    validation = dist.sample(np.random.default_rng([seed, 4, 1]), test_prompts)
+    validation = dist.sample(np.random.default_rng([seed, 4, 1]), VALIDATION_PROMPTS)
     test = dist.sample(np.random.default_rng([seed, 4, 2]), test_prompts)
     tokens_of = lambda sample: (token_batch(*sample[:3]), sample[3])  # noqa: E731
     validation, test = tokens_of(validation), tokens_of(test)
