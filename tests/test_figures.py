@@ -208,7 +208,8 @@ def test_figures_out_is_a_file(tmp_path, capsys):
 
 def _report(tmp_path, capsys, *extra):
     out = tmp_path / "report"
-    code, stdout, err = run_cli(capsys, "report", "--out", out, *TINY, *extra)
+    # E4 (training, the [train] extra) is tested in test_train.py; here it would only cost time
+    code, stdout, err = run_cli(capsys, "report", "--out", out, *TINY, "--skip-train", *extra)
     return code, out, (out / "report.md").read_text() if (out / "report.md").exists() else ""
 
 

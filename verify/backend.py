@@ -1,22 +1,39 @@
-"""The few array operations whose spelling differs between numpy and SymPy.
+"""The few array operations whose spelling differs between numpy, JAX and SymPy.
 
 The model (``lsa.py``) is written once against these helpers so that the same
-code runs on numpy float arrays (batched or not) and on SymPy matrices or
-matrix expressions.  SymPy is imported only on the symbolic path.
+code runs on numpy float arrays (batched or not), on JAX arrays (``icl-verify
+train`` differentiates it) and on SymPy matrices or matrix expressions.  SymPy
+is imported only on the symbolic path; JAX is never imported here: a JAX array
+can only exist once the caller has imported ``jax``.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
 
+def _jax_numpy(a):
+    """``jax.numpy`` when ``a`` is a JAX array (or tracer), else None."""
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(a, jax.Array):
+        return jax.numpy
+    return None
+
+
+def array_module(a):
+    """The numpy-like module of a numeric array: ``numpy`` or ``jax.numpy``."""
+    return _jax_numpy(a) or np
+
+
 def is_numeric(a) -> bool:
-    """True for numpy arrays (the numeric path), False for SymPy objects."""
-    return isinstance(a, np.ndarray)
+    """True for numpy and JAX arrays (the numeric path), False for SymPy objects."""
+    return isinstance(a, np.ndarray) or _jax_numpy(a) is not None
 
 
 def transpose(a):
-    """Swap the last two axes: ``a^T`` (batched for numpy)."""
-    return np.swapaxes(a, -1, -2) if is_numeric(a) else a.T
+    """Swap the last two axes: ``a^T`` (batched for numpy and JAX)."""
+    return array_module(a).swapaxes(a, -1, -2) if is_numeric(a) else a.T
 
 
 def hadamard(a, mask):
@@ -53,7 +70,7 @@ def _exact(value):
 def vstack(blocks):
     """Stack blocks vertically."""
     if all(is_numeric(b) for b in blocks):
-        return np.vstack(blocks)
+        return _stack_module(blocks).vstack(blocks)
     import sympy
 
     return sympy.Matrix.vstack(*[sympy.Matrix(b) for b in blocks])
@@ -62,7 +79,12 @@ def vstack(blocks):
 def hstack(blocks):
     """Stack blocks horizontally."""
     if all(is_numeric(b) for b in blocks):
-        return np.hstack(blocks)
+        return _stack_module(blocks).hstack(blocks)
     import sympy
 
     return sympy.Matrix.hstack(*[sympy.Matrix(b) for b in blocks])
+
+
+def _stack_module(blocks):
+    """``jax.numpy`` when any block is a JAX array (numpy cannot stack tracers), else numpy."""
+    return next((xp for xp in map(_jax_numpy, blocks) if xp is not None), np)

@@ -24,6 +24,7 @@ COMMANDS = {
     "derive": "derive",
     "figures": "figures",
     "report": "report",
+    "train": "train",
 }
 
 

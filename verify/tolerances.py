@@ -69,3 +69,8 @@ CONVERGED = 1e-10
 #: spaces meet at an angle whose sine (smallest singular value of ``L^T K``) is at
 #: least this; a Jordan block gives 0, rounding gives about ``eps * cond``.
 SEMISIMPLE_MIN = 1e-8
+
+
+#: ``derive --fit``: a learned layer implements preconditioned GD when its relative distance to the
+#: nearest member of P10's family is at most this (the default of ``--tol``)
+FIT_DISTANCE_TOL = 0.05

@@ -4,6 +4,8 @@ Writes to ``--out``: ``e1_convergence.csv/.png`` (errors over 50 LSA layers),
 ``e2_stationary.csv/.png`` (causal stationary query error vs n),
 ``e3_transient.csv/.png`` (median transient peak vs eta) and ``timings.json``
 (seconds per experiment, measured in-process).  Settings are SPEC section 4.
+With ``--train`` (needs the ``[train]`` extra) also E4, trained stacks against the
+theory: ``e4_trained.csv/.png``, ``e4_layers.csv``, ``e4_loss.csv``.
 """
 from __future__ import annotations
 
@@ -32,10 +34,14 @@ def add_budget_options(parser) -> None:
     parser.add_argument("--max-n", type=int, default=300, metavar="N",
                         help="E2: longest context, n = 20, 40, ..., N (default 300)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars on stderr")
+    parser.add_argument("--train-steps", type=int, default=2000, metavar="S",
+                        help="E4: Adam steps per trained stack (default 2000)")
 
 
 def register(parser) -> None:
     add_budget_options(parser)
+    parser.add_argument("--train", action="store_true",
+                        help="also E4: train prefix and causal LSA stacks (needs pip install 'icl-verify[train]')")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -46,6 +52,8 @@ def check_budget(args) -> None:
         raise PromptError(f"tasks: need at least 1 task, got {args.tasks}; pass --tasks 64 (the paper's budget)")
     if not (math.isfinite(args.noise) and args.noise >= 0):
         raise PromptError(f"noise: the label noise SIGMA must be a finite number >= 0, got {args.noise}")
+    if args.train_steps < 1:
+        raise PromptError(f"train-steps: E4 needs at least 1 training step, got {args.train_steps}")
     if args.max_n < 20:
         raise PromptError(f"max-n: E2 starts at n = 20; give --max-n >= 20, got {args.max_n}")
     out = args.out
@@ -59,8 +67,9 @@ def check_budget(args) -> None:
         raise PromptError(f"out: directory {out!r} is not writable; give a writable path")
 
 
-def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n: int = 300, show: bool = True) -> dict:
-    """Run E1, E2, E3, write the CSVs, PNGs and ``timings.json`` into ``out``; return the result."""
+def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n: int = 300, show: bool = True,
+                 train: bool = False, train_steps: int = 2000) -> dict:
+    """Run E1, E2, E3 (and E4 when ``train``), write the CSVs, PNGs and ``timings.json`` into ``out``."""
     from ..plots import plot_e1, plot_e2, plot_e3  # matplotlib only when figures are drawn, not on every CLI start
 
     timings, rows = {}, {}
@@ -70,6 +79,12 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
         start = time.perf_counter()
         rows[name] = experiment()
         timings[f"{name}_seconds"] = time.perf_counter() - start
+    if train:
+        from ..experiments.e4 import e4_trained
+
+        start = time.perf_counter()
+        e4 = e4_trained(seed, steps=train_steps, show=show)
+        timings["e4_seconds"] = time.perf_counter() - start
     path = lambda name: os.path.join(out, name)  # noqa: E731
     write_rows(rows["e1"], E1_COLUMNS, path("e1_convergence.csv"))
     write_rows(rows["e2"], E2_COLUMNS, path("e2_stationary.csv"))
@@ -80,13 +95,26 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
     with open(path("timings.json"), "w") as fh:
         json.dump(timings, fh, indent=2)
     shape = {"e1": e1_shape(rows["e1"]), "e2": e2_shape(rows["e2"], noise), "e3": e3_shape(rows["e3"])}
-    return {"out": str(out), "files": list(FILES), "settings": {"tasks": tasks, "seed": seed, "noise": noise,
-            "max_n": max_n}, "timings": timings, "published_shape": shape}
+    files = list(FILES)
+    if train:
+        from ..experiments.e4 import e4_shape, write_e4
+
+        files += write_e4(e4, out)
+        shape["e4"] = e4_shape(e4)
+    settings = {"tasks": tasks, "seed": seed, "noise": noise, "max_n": max_n}
+    if train:
+        settings["train_steps"] = train_steps
+    return {"out": str(out), "files": files, "settings": settings, "timings": timings, "published_shape": shape}
 
 
 def run(args):
+    if args.train:
+        from ..train import require_extra
+
+        require_extra()  # one line naming the extra, before anything is written
     check_budget(args)
-    result = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show=not args.no_progress)
+    result = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show=not args.no_progress,
+                          train=args.train, train_steps=args.train_steps)
     return result, summary(result), True
 
 
@@ -94,7 +122,7 @@ def summary(result: dict) -> str:
     t = result["timings"]
     lines = [f"wrote {', '.join(result['files'])} to {result['out']}",
              f"E1 {t['e1_seconds']:.2f} s, E2 {t['e2_seconds']:.2f} s, E3 {t['e3_seconds']:.2f} s "
-             f"({result['settings']['tasks']} tasks)"]
+             f"({result['settings']['tasks']} tasks)" + (f", E4 {t['e4_seconds']:.2f} s" if "e4_seconds" in t else "")]
     for experiment, checks in result["published_shape"].items():
         for claim, holds in checks.items():
             lines.append(f"  {experiment.upper()} {'yes' if holds else 'NO '}  {claim}")

@@ -2,7 +2,8 @@
 
 ``report.md`` holds the theorem table (statuses computed by running the proofs),
 the figures (relative PNG paths), a reading of them computed from the CSV
-numbers, and what E3 means for choosing depth and step size.  ``theorems.json``
+numbers, and what E3 means for choosing depth and step size; E4 (trained stacks)
+when the ``[train]`` extra is installed, else a line saying it was skipped.  ``theorems.json``
 holds the theorem entries.  Exit status 0 iff no theorem failed.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .figures import add_budget_options, check_budget, make_figures
 def register(parser) -> None:
     add_budget_options(parser)
     parser.add_argument("--skip-proofs", action="store_true", help="do not run the theorem checks")
+    parser.add_argument("--skip-train", action="store_true",
+                        help="do not run E4 even when the [train] extra is installed")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -57,7 +60,16 @@ def theorem_table(entries: list, skipped: bool) -> list:
     return lines
 
 
-def render(entries: list, skipped: bool, figures: dict, out) -> str:
+def e4_section(out, figures: dict, skipped_train: bool = False) -> list:
+    """E4's lines when it ran (the ``[train]`` extra is installed), else a line saying why it did not."""
+    from ..experiments.e4 import e4_lines, e4_skipped_lines, read_e4
+
+    if "e4_seconds" in figures["timings"]:
+        return e4_lines(read_e4(out))
+    return e4_skipped_lines(extra_missing=not skipped_train)
+
+
+def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool = False) -> str:
     """The text of ``report.md``."""
     s = figures["settings"]
     lines = [
@@ -73,6 +85,8 @@ def render(entries: list, skipped: bool, figures: dict, out) -> str:
         *theorem_table(entries, skipped),
         "",
         *reading(out, figures),
+        "",
+        *e4_section(out, figures, skipped_train),
     ]
     return "\n".join(lines) + "\n"
 
@@ -83,10 +97,13 @@ def run(args):
     entries = [] if args.skip_proofs else run_theorems(show)
     with open(os.path.join(args.out, "theorems.json"), "w") as fh:
         json.dump(to_jsonable({"skipped": args.skip_proofs, "theorems": entries}), fh, indent=2)
-    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show)
+    from ..train import extra_available
+
+    train = not args.skip_train and extra_available()
+    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
     path = os.path.join(args.out, "report.md")
     with open(path, "w") as fh:
-        fh.write(render(entries, args.skip_proofs, figures, args.out))
+        fh.write(render(entries, args.skip_proofs, figures, args.out, args.skip_train))
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     result = {"report": path, "theorems": entries, "failed": failed, "figures": figures}
     summary = (f"wrote {path} ({len(entries)} theorems run"
