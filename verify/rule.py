@@ -281,10 +281,18 @@ def _bound(node, size: int) -> int:
     return a + b if op in ("+", "-") else 1
 
 
+def _largest(node, size: int) -> int:
+    """The largest :func:`_bound` of any sub-expression (an intermediate value may overflow)."""
+    children = [c for c in node[1:] if isinstance(c, tuple)]
+    return max([_bound(node, size), *(_largest(c, size) for c in children)])
+
+
 def floordiv_z3(a, b):
     """Python's ``a // b`` over z3 integers (z3's ``/`` rounds so the remainder is >= 0)."""
     import z3
 
+    if z3.is_int_value(b):  # a constant divisor: keep the formula linear and branch-free
+        return a / b if b.as_long() > 0 else z3.If(a % b == 0, a / b, a / b - 1)
     return z3.If(b > 0, a / b, z3.If(a % b == 0, a / b, a / b - 1))
 
 
@@ -357,7 +365,7 @@ class Rule:
     def mask(self, n: int, m: int) -> np.ndarray:
         """The ``(n + m, n + m)`` boolean mask: ``mask[i, j] = reads(i, j, n)``."""
         tokens = np.arange(n + m, dtype=np.int64)
-        if _bound(self.tree, n + m) >= _INT64_SAFE:
+        if _largest(self.tree, n + m) >= _INT64_SAFE:
             tokens = tokens.astype(object)  # exact Python ints where int64 could overflow
         grid = self.reads(tokens[:, None], tokens[None, :], n)
         return np.asarray(np.broadcast_to(grid, (n + m, n + m)), dtype=bool)

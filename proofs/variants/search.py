@@ -64,12 +64,29 @@ def sizes(d: int) -> range:
     return range(1, min(d + 2, MAX_N) + 1)
 
 
+#: residual operators already derived from the layer, keyed by the model's ``key`` and the prompt
+_OPERATORS: dict = {}
+
+
+def operator(mod_for, X) -> list:
+    """``N`` of :func:`exact.residual_operator`, remembered per model and prompt (V2, V4, V5 share prompts)."""
+    key = getattr(mod_for, "key", None)
+    if key is None:
+        return ex.residual_operator(mod_for(len(X), 1), X)
+    full = (key, tuple(map(tuple, X)))
+    if full not in _OPERATORS:
+        if len(_OPERATORS) > 20000:
+            _OPERATORS.clear()
+        _OPERATORS[full] = ex.residual_operator(mod_for(len(X), 1), X)
+    return _OPERATORS[full]
+
+
 def cases(mod_for, d: int, limit: int | None = None):
     """``Case`` objects for :func:`prompts` (``mod_for(n, m)`` builds the exact model)."""
     for count, (X, y, Xq) in enumerate(prompts(d)):
         if limit is not None and count >= limit:
             return
-        yield Case(X, y, Xq, ex.residual_operator(mod_for(len(X), len(Xq)), X))
+        yield Case(X, y, Xq, operator(mod_for, X))
 
 
 def _stable_bound(N: list) -> float | None:
@@ -161,7 +178,7 @@ def find_v4(mod_for, prefix_for, d: int):
     tried = 0
     for case in cases(mod_for, d):
         tried += 1
-        NP = ex.residual_operator(prefix_for(len(case.X), 1), case.X)
+        NP = operator(prefix_for, case.X)
         NPf = ex.to_float(NP)
         lam_p = np.linalg.eigvalsh(NPf) if ex.is_symmetric(NP) else np.abs(np.linalg.eigvals(NPf))
         top = float(np.max(lam_p))
