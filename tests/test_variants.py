@@ -418,3 +418,36 @@ def test_cli_rule_and_summary(capsys):
                               "--pv", '[[0, 0], [0, "-eta"]]')
     assert code == 0
     assert "V2  refuted" in stdout and "V1  proved" in stdout
+
+
+def test_mutation_layer_wrong_at_symbolic_sizes_fails_v1(monkeypatch):
+    """A layer that does nothing when the attention set has symbolic size (right at every explicit size,
+    so P10's derivation still finds Gamma_0) cannot give ``proved``: V1 reads the layer at call time."""
+    import verify.lsa as lsa
+
+    real = lsa.attend
+
+    def lazy(targets, sources, construction, mask=None, c=1):
+        if isinstance(sources, sp.MatrixSymbol):
+            return targets
+        return real(targets, sources, construction, mask, c)
+
+    monkeypatch.setattr(lsa, "attend", lazy)
+    assert claim(prove_variant("causal", "constant", 1, PRECONDITIONED), "V1")["status"] == "failed"
+    assert claim(prove_variant("causal", "constant"), "V1")["status"] == "failed"
+
+
+def test_v1_states_the_derived_gamma():
+    doubled = (PRECONDITIONED[0], 2 * PRECONDITIONED[1])
+    v1 = claim(prove_variant("causal", "constant", 1, doubled), "V1")
+    assert v1["status"] == "proved" and "Gamma_0 = [[4, 2], [2, 2]]" in v1["statement"]
+    assert "Gamma_0 = I_d" in claim(run("causal", "constant"), "V1")["statement"]
+
+
+def test_v1_symbolic_step_catches_a_wrong_gamma():
+    from proofs.variants.construction import custom_construction, symbolic_step
+
+    con = custom_construction(*PRECONDITIONED)
+    assert symbolic_step(con, 2, sp.Matrix([[2, 1], [1, 1]]))
+    assert not symbolic_step(con, 2, sp.Matrix([[2, 1], [1, 2]]))
+    assert not symbolic_step(con, 2, sp.Matrix([[1, 0], [0, 1]]))

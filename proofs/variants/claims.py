@@ -32,6 +32,7 @@ from .construction import (
     check_v1,
     gamma_text,
     scalar_positive,
+    symbolic_step,
     symmetric_psd,
     v1_witness,
 )
@@ -140,19 +141,35 @@ def v1(ctx: Context, lemma_status: Callable[[], str]) -> dict:
         return entry("V1", STATEMENTS["V1"], "checked",
                      f"d = {first.d}: P10's derivation says {first.reason}, but no concrete witness was found",
                      detail="not refuted without an exact witness")
-    gammas = {d: gamma_text(c.gamma0) for d, c in ctx.classes.items()}
-    statement = STATEMENTS["V1"] + " Gamma = eta Gamma_0 with Gamma_0 = " + (
-        "I_d" if ctx.con.name == "paper" else gammas[ctx.d]) + "."
+    statement = STATEMENTS["V1"] + " Gamma = eta Gamma_0 with Gamma_0 = " + _gamma_words(ctx) + "."
+    broken = [d for d, c in ctx.classes.items() if not symbolic_step(ctx.con, d, c.gamma0)]
+    if broken:
+        return entry("V1", statement, "failed", f"P10's Gamma_0 does not satisfy the layer at a source block of "
+                     f"symbolic size, d = {', '.join(map(str, broken))}")
+    step = ("verify.lsa.attend on a target [x; r] reading a source block Z_A of symbolic size n_A (through "
+            "Z_A Z_A^T) with symbolic c_j")
     if ctx.con.name == "paper":
         status = lemma_status()
         return entry("V1", statement, status,
                      "every d and n, any attention sets and normalizers: the general lemma L6 (symbolic d, source "
-                     f"block of symbolic size; status {status}); P10's derivation at d = "
-                     f"{', '.join(map(str, ctx.con.dims))} gives Gamma_0 = I")
+                     f"block of symbolic size; status {status}); {step} and P10's derivation at d = "
+                     f"{', '.join(map(str, ctx.con.dims))} give Gamma_0 = {_gamma_words(ctx)}")
     return entry("V1", statement, "proved",
-                 f"d = {ctx.d} (the construction's size), every n, any attention sets and c_j: the package's layer "
-                 "on symbolic tokens (verify.derive), identities in every data symbol; the layer is a sum of one "
-                 "term per source, so one target and one other source cover every attention set")
+                 f"d = {ctx.d} (the construction's size), every n, any attention sets and c_j: P10's derivation "
+                 f"(verify.derive, identities in every data symbol) gives Gamma_0, and {step} confirms it")
+
+
+def _gamma_words(ctx: Context) -> str:
+    """``Gamma_0`` as derived: ``g I_d`` when it is a multiple of the identity at every ``d``, else per ``d``."""
+    import sympy as sp
+
+    gammas = {d: c.gamma0 for d, c in ctx.classes.items()}
+    g = next(iter(gammas.values()))[0, 0]
+    if all(G == g * sp.eye(d) for d, G in gammas.items()):
+        return "I_d" if g == 1 else f"{sp.sstr(g)} I_d"
+    if len(gammas) == 1:
+        return gamma_text(next(iter(gammas.values())))
+    return "; ".join(f"d = {d}: {gamma_text(G)}" for d, G in gammas.items())
 
 
 # ----------------------------------------------------------------------------- V2

@@ -100,6 +100,39 @@ def classify(con: VariantConstruction, d: int) -> Classification:
     return Classification(d, True, gamma0, "")
 
 
+def symbolic_step(con: VariantConstruction, d: int, gamma0: sp.Matrix) -> bool:
+    """The general lemma for this construction at a source block of symbolic size ``n_A``.
+
+    :func:`verify.lsa.attend` updates a target ``z = [x; r]`` (``x`` and ``r`` symbols) reading
+    ``Z_A``, a ``MatrixSymbol`` of shape ``(d + 1, n_A)`` with ``n_A`` symbolic, under a symbolic
+    ``c_j``.  The layer sees the sources only through ``Z_A Z_A^T``, replaced by a symmetric
+    matrix of symbols ``W`` (every value of ``W`` is reached by some sources); the claim is
+    ``[x; r - (eta / c_j) r_A X_A^T Gamma_0 x]`` with ``r_A X_A^T`` the last row of ``W``.
+    True means: for every attention set of any size and every ``c_j``, the token keeps its ``x``
+    and its residual moves as V1 says (``r = y - w x`` is arbitrary, so the weight moves by
+    ``(eta/c_j) sum_i r_i x_i^T Gamma_0``).
+    """
+    from verify.construction import Construction
+    from verify.lsa import attend
+
+    kq, pv = con.by_dim[d]
+    eta = eta_symbol()
+    n_a = sp.Symbol("n_A", integer=True, positive=True)
+    Z = sp.MatrixSymbol("Z_A", d + 1, n_a)
+    x = sp.Matrix(d, 1, lambda a, _: sp.Symbol(f"x_{a}", real=True))
+    r, c = sp.Symbol("r", real=True), sp.Symbol("c_j", positive=True)
+    z = sp.ImmutableMatrix(sp.Matrix.vstack(x, sp.Matrix([[r]])))
+    layer = Construction(K=sp.eye(d + 1), Q=sp.ImmutableMatrix(kq), V=sp.ImmutableMatrix(pv), P=sp.eye(d + 1))
+    W = sp.Matrix(d + 1, d + 1, lambda a, b: sp.Symbol(f"W_{min(a, b)}_{max(a, b)}", real=True))
+    try:
+        out = attend(z, Z, layer, None, c).subs(Z * Z.T, sp.ImmutableMatrix(W))
+        out = sp.Matrix(out.doit().as_explicit())
+    except Exception:  # the sources did not enter through Z_A Z_A^T: not the layer this lemma is about
+        return False
+    want = sp.Matrix.vstack(x, sp.Matrix([[r - eta * (W[d, :d] * gamma0 * x)[0, 0] / c]]))
+    return all(sp.expand(e) == 0 for e in out - want)
+
+
 # ----------------------------------------------------------------------------- V1 witness
 
 
