@@ -70,10 +70,21 @@ def _lemma_status() -> str:
     return registry.run(lemma.THEOREM)["status"]
 
 
+def _first_blocks(attention: Attention) -> tuple:
+    """The size of the largest full block at n = 16, when it exceeds ``PAPER_DIMS`` (capped)."""
+    from .construction import MAX_BLOCK_DIM, PAPER_DIMS
+    from .structure import blocks
+
+    size = max(len(b) for b in blocks(attention.mask(16, 1), 16))
+    return (size,) if max(PAPER_DIMS) < size <= MAX_BLOCK_DIM else ()
+
+
 def run_claims(attention: Attention, normalization: str, scale: Fraction, con: VariantConstruction,
                lemma_status=_lemma_status) -> list[dict]:
     """The five claim entries, in order (each with ``seconds``)."""
     structure = decide(attention)
+    if con.name == "paper" and structure.kind == "block":
+        con = paper_construction(_first_blocks(attention))
     classes = {d: classify(con, d) for d in con.dims}
     ctx = Context(attention, normalization, scale, con, structure, classes)
     claims = [timed(v1, ctx, lemma_status)]

@@ -53,11 +53,18 @@ def _json(M: sp.Matrix) -> list:
     return [[sp.sstr(e) for e in row] for row in M.tolist()]
 
 
-def paper_construction() -> VariantConstruction:
+#: the largest dimension added for a rule whose first full block is larger than PAPER_DIMS allow
+MAX_BLOCK_DIM = 8
+
+
+def paper_construction(extra_dims=()) -> VariantConstruction:
+    """The paper's construction at ``PAPER_DIMS`` (and ``extra_dims``: a full block of ``b`` examples
+    has an invertible Gram matrix only when ``d >= b``, which a counterexample may need)."""
     from verify.construction import paper
 
     eta = eta_symbol()
-    return VariantConstruction("paper", {d: (paper(eta, d).kq, paper(eta, d).pv) for d in PAPER_DIMS})
+    dims = sorted(set(PAPER_DIMS) | set(extra_dims))
+    return VariantConstruction("paper", {d: (paper(eta, d).kq, paper(eta, d).pv) for d in dims})
 
 
 def custom_construction(kq: sp.Matrix, pv: sp.Matrix) -> VariantConstruction:

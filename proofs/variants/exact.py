@@ -171,13 +171,31 @@ def _poly_mul(a: list, b: list) -> list:
     return out
 
 
-def schur_stable(B: Mat) -> bool:
-    """True iff every eigenvalue of ``B`` has modulus < 1 (exact; see module docstring).
+def iteration_charpoly(pN: Sequence[Fraction], eta: Fraction) -> list:
+    """``det(z I - (I - eta N))`` from ``p_N = det(t I - N)`` (highest first), without forming ``B``:
+    ``(-1)^n eta^n p_N((1 - z)/eta) = (-1)^n sum_k a_k eta^k (1 - z)^(n-k)``."""
+    n = len(pN) - 1
+    out = [Fraction(0)] * (n + 1)
+    for k, a in enumerate(pN):
+        term = [Fraction(1)]
+        for _ in range(n - k):
+            term = _poly_mul(term, [Fraction(-1), Fraction(1)])  # (1 - z) = (-z + 1)
+        term = [Fraction(0)] * (n + 1 - len(term)) + term
+        out = [x + (-1) ** n * a * eta ** k * y for x, y in zip(out, term, strict=False)]
+    return out
 
-    ``q(s) = (1 - s)^n p((1 + s)/(1 - s))`` for the characteristic polynomial ``p``;
-    ``-1`` is an eigenvalue iff ``q`` loses degree, which the Routh test then refuses.
+
+def schur_stable(B: Mat) -> bool:
+    """True iff every eigenvalue of ``B`` has modulus < 1 (exact; see module docstring)."""
+    return schur_stable_poly(charpoly(B))
+
+
+def schur_stable_poly(p: Sequence[Fraction]) -> bool:
+    """True iff every root of ``p`` (highest first, monic) has modulus < 1.
+
+    ``q(s) = (1 - s)^n p((1 + s)/(1 - s))``; ``-1`` is a root iff ``q`` loses degree,
+    which the Routh test then refuses.
     """
-    p = charpoly(B)  # highest first
     n = len(p) - 1
     q = [Fraction(0)] * (n + 1)
     for k, a in enumerate(p):  # a z^(n-k) -> a (1+s)^(n-k) (1-s)^k
@@ -192,9 +210,9 @@ def schur_stable(B: Mat) -> bool:
     return routh_hurwitz(q)
 
 
-def right_half_plane(N: Mat) -> bool:
+def right_half_plane(N: Mat, p: Sequence[Fraction] | None = None) -> bool:
     """True iff every eigenvalue of ``N`` has positive real part (some ``eta`` makes ``I - eta N`` stable)."""
-    p = charpoly(N)
+    p = charpoly(N) if p is None else p
     n = len(p) - 1
     return routh_hurwitz([c * (-1) ** (n - k) for k, c in enumerate(p)])  # roots of p(-s)
 

@@ -16,9 +16,7 @@ import numpy as np
 
 from . import exact as ex
 
-#: prompt sizes (n = 1..d + 2, at most MAX_N: a full block of b examples needs d >= b to be invertible),
-#: prompts per size, fractions of the stable bound and deepest layer the search tries
-MAX_N = 6
+#: prompts per size (see :func:`sizes`), fractions of the stable bound and deepest layer the search tries
 PER_SIZE = 12
 FRACTIONS = (Fraction(1, 2), Fraction(9, 10), Fraction(3, 4), Fraction(1, 4), Fraction(99, 100))
 MAX_LAYER = 60
@@ -35,8 +33,15 @@ class Case:
     Xq: list
     N: list
 
+    @property
+    def charpoly(self) -> list:
+        """``det(t I - N)``, computed once per prompt (every step size's stability test reuses it)."""
+        if not hasattr(self, "_charpoly"):
+            self._charpoly = ex.charpoly(self.N)
+        return self._charpoly
 
-def prompts(d: int):
+
+def prompts(d: int, extra_sizes=()):
     """The deterministic prompt list: hand-picked shifted inputs first, then seeded small integers."""
     F = Fraction
     picked = []
@@ -49,8 +54,8 @@ def prompts(d: int):
     for X, y, Xq in picked:
         yield [[F(a) for a in r] for r in X], [F(v) for v in y], [[F(a) for a in r] for r in Xq]
     rng = random.Random(20230806 + d)
-    for n in sizes(d):
-        for t in range(PER_SIZE if d <= 2 else PER_SIZE // 2):
+    for n in sizes(d) + [n for n in extra_sizes if n not in sizes(d)]:
+        for t in range(PER_SIZE if d <= 2 else PER_SIZE // 3):
             shift = (0, 2, 1)[t % 3]
             X = [[F(rng.randint(-2, 2) + shift) for _ in range(d)] for _ in range(n)]
             y = [F(rng.randint(-2, 2)) for _ in range(n)]
@@ -59,9 +64,11 @@ def prompts(d: int):
                 yield X, y, Xq
 
 
-def sizes(d: int) -> range:
-    """The example counts tried at dimension ``d``."""
-    return range(1, min(d + 2, MAX_N) + 1)
+def sizes(d: int) -> list:
+    """The example counts tried at dimension ``d``: ``1..d + 2`` for ``d <= 2``; from ``d >= 3`` on
+    (only reached when smaller ``d`` gave nothing) ``d + 1``, ``d + 2``, ``d``: a full block of ``d``
+    examples followed by others is what the smaller dimensions could not realize."""
+    return list(range(1, d + 3)) if d <= 2 else [d + 1, d + 2, d]
 
 
 #: residual operators already derived from the layer, keyed by the model's ``key`` and the prompt
@@ -81,9 +88,9 @@ def operator(mod_for, X) -> list:
     return _OPERATORS[full]
 
 
-def cases(mod_for, d: int, limit: int | None = None):
+def cases(mod_for, d: int, limit: int | None = None, extra_sizes=()):
     """``Case`` objects for :func:`prompts` (``mod_for(n, m)`` builds the exact model)."""
-    for count, (X, y, Xq) in enumerate(prompts(d)):
+    for count, (X, y, Xq) in enumerate(prompts(d, extra_sizes)):
         if limit is not None and count >= limit:
             return
         yield Case(X, y, Xq, operator(mod_for, X))
@@ -97,15 +104,16 @@ def _stable_bound(N: list) -> float | None:
     return float(np.min(2 * lam.real / np.abs(lam) ** 2))
 
 
-def stable_etas(N: list):
+def stable_etas(N: list, pN: list | None = None):
     """Rational step sizes at fixed fractions of the numeric bound that are stable exactly."""
+    pN = ex.charpoly(N) if pN is None else pN
     bound = _stable_bound(N)
     if bound is None or not np.isfinite(bound):
         return
     seen = set()
     for f in FRACTIONS:
         eta = (Fraction(bound) * f).limit_denominator(1000)
-        if eta > 0 and eta not in seen and ex.schur_stable(ex.iteration(N, eta)):
+        if eta > 0 and eta not in seen and ex.schur_stable_poly(ex.iteration_charpoly(pN, eta)):
             seen.add(eta)
             yield eta
 
@@ -113,14 +121,14 @@ def stable_etas(N: list):
 # ----------------------------------------------------------------------------- V2
 
 
-def find_v2(mod_for, d: int):
+def find_v2(mod_for, d: int, extra_sizes=()):
     """A prompt whose stationary query predictions differ from the minimum-norm least squares."""
     tried = 0
-    for case in cases(mod_for, d):
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
         tried += 1
-        if ex.det(case.N) == 0 or not ex.right_half_plane(case.N):
-            continue
-        eta = next(stable_etas(case.N), None)
+        if case.charpoly[-1] == 0 or not ex.right_half_plane(case.N, case.charpoly):
+            continue  # det(N) = +-p_N(0): singular; or some eigenvalue with Re <= 0
+        eta = next(stable_etas(case.N, case.charpoly), None)
         if eta is None:
             continue
         witness = v2_witness(mod_for, case, eta)
@@ -173,10 +181,10 @@ def prefix_stable(NP: list, eta: Fraction) -> bool:
     return ex.schur_stable(ex.iteration(NP, eta))
 
 
-def find_v4(mod_for, prefix_for, d: int):
+def find_v4(mod_for, prefix_for, d: int, extra_sizes=()):
     """A prompt and ``eta`` stable for prefix (same normalizer kind) but not for the variant."""
     tried = 0
-    for case in cases(mod_for, d):
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
         tried += 1
         NP = operator(prefix_for, case.X)
         NPf = ex.to_float(NP)
@@ -218,12 +226,12 @@ def check_v4(mod_for, prefix_for, w: dict) -> bool:
 # ----------------------------------------------------------------------------- V5
 
 
-def find_v5(mod_for, d: int):
+def find_v5(mod_for, d: int, extra_sizes=()):
     """A stable ``eta``, a layer ``l`` and a vector ``v`` with ``||B^l v||^2 > ||v||^2``."""
     tried = 0
-    for case in cases(mod_for, d):
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
         tried += 1
-        for eta in stable_etas(case.N):
+        for eta in stable_etas(case.N, case.charpoly):
             witness = v5_witness(case, eta)
             if witness is not None and check_v5(mod_for, witness):
                 return witness, tried
