@@ -451,3 +451,24 @@ def test_v1_symbolic_step_catches_a_wrong_gamma():
     assert symbolic_step(con, 2, sp.Matrix([[2, 1], [1, 1]]))
     assert not symbolic_step(con, 2, sp.Matrix([[2, 1], [1, 2]]))
     assert not symbolic_step(con, 2, sp.Matrix([[1, 0], [0, 1]]))
+
+
+def test_form_kept_but_not_gradient_descent_refutes_v1():
+    """P10: with h != 0 and A != 0 the token form is kept but the update is not r x^T Gamma."""
+    kq, pv = sp.Matrix([[1, 0], [0, 0]]), sp.Matrix([[0, 0], [1, -ETA]])
+    report = prove_variant("causal", "constant", 1, (kq, pv))
+    v1 = claim(report, "V1")
+    assert v1["status"] == "refuted"
+    w = v1["witness"]
+    KQ, PV = [[fr(v) for v in r] for r in kq.tolist()], [[fr(v) for v in r] for r in pv.subs(ETA, 1).tolist()]
+
+    def query_gain(x, y):  # the query [1; 0] reads one example [x; y] (d = 1, c = 1): its prediction gain
+        z, q = [x, y], [F(1), F(0)]
+        score = sum((z[a] * KQ[a][b] * q[b] for a in range(2) for b in range(2)), F(0))
+        return -sum((PV[1][b] * z[b] for b in range(2)), F(0)) * score
+
+    gamma = query_gain(F(1), F(1))  # the example (e_1, 1) forces Gamma = its weight change
+    assert [str(gamma)] == w["forced_gamma"][0]
+    x, y = fr(w["x"][0]), fr(w["y"])
+    assert query_gain(x, y) != y * x * gamma and str(query_gain(x, y)) == w["weight_change"][0]
+    assert all(c["status"] == "checked" for c in report["claims"][1:])

@@ -135,7 +135,8 @@ def _at(witness: dict) -> str:
 
 def not_applicable(cid: str, ctx: Context) -> dict:
     return entry(cid, STATEMENTS[cid], "checked",
-                 "no sizes: V1 is refuted, so the stack has no weight dynamics r <- r - eta N r to ask about")
+                 "no sizes: the construction is outside P10's family (or V1 failed), so the stack has no weight "
+                 "dynamics r <- r - eta N r to ask about")
 
 
 # ----------------------------------------------------------------------------- V1
@@ -147,6 +148,9 @@ def v1(ctx: Context, lemma_status: Callable[[], str]) -> dict:
         first = bad[0]
         witness = v1_witness(ctx.con, first.d)
         if witness is not None and check_v1(ctx.con, witness):
+            return entry("V1", STATEMENTS["V1"], "refuted", f"d = {first.d}: {first.reason}", witness=witness)
+        witness = not_gd_witness(ctx.mod_for(None, first.d), first.d)
+        if witness is not None and check_not_gd(ctx.mod_for(None, first.d), witness):
             return entry("V1", STATEMENTS["V1"], "refuted", f"d = {first.d}: {first.reason}", witness=witness)
         return entry("V1", STATEMENTS["V1"], "checked",
                      f"d = {first.d}: P10's derivation says {first.reason}, but no concrete witness was found",
@@ -167,6 +171,49 @@ def v1(ctx: Context, lemma_status: Callable[[], str]) -> dict:
     return entry("V1", statement, "proved",
                  f"d = {ctx.d} (the construction's size), every n, any attention sets and c_j: P10's derivation "
                  f"(verify.derive, identities in every data symbol) gives Gamma_0, and {step} confirms it")
+
+
+def _forced_gamma(mod_for, d: int) -> list:
+    """Row ``k`` of the only possible ``Gamma`` (at ``eta = 1``): ``c_q`` times the weight change of
+    queries ``e_1..e_d`` reading one example ``(e_k, y = 1)``."""
+    E = [[Fraction(int(a == b)) for b in range(d)] for a in range(d)]
+    mod = mod_for(1, d)
+    return [[mod.c[1 + q] * g for q, g in enumerate(ex.query_increment(mod, [E[k]], [Fraction(1)], E))]
+            for k in range(d)]
+
+
+def not_gd_witness(mod_for, d: int) -> dict | None:
+    """One example ``(x, y)`` whose weight change (read off queries ``e_1..e_d``) is not
+    ``(1/c_q) y x^T Gamma`` for the ``Gamma`` that one-example prompts ``(e_k, 1)`` force."""
+    import itertools
+
+    gamma = _forced_gamma(mod_for, d)
+    E = [[Fraction(int(a == b)) for b in range(d)] for a in range(d)]
+    mod = mod_for(1, d)
+    for x in itertools.product((1, 2, -1, 3), repeat=d):
+        for y in (1, 2, -1):
+            x_, y_ = [Fraction(a) for a in x], Fraction(y)
+            observed = ex.query_increment(mod, [x_], [y_], E)
+            predicted = [y_ * sum((x_[k] * gamma[k][q] for k in range(d)), Fraction(0)) / mod.c[1 + q]
+                         for q in range(d)]
+            if observed != predicted:
+                return {"d": d, "eta": "1", "forced_gamma": ex.texts(gamma), "x": ex.texts(x_), "y": ex.text(y_),
+                        "weight_change": ex.texts(observed), "gd_weight_change": ex.texts(predicted),
+                        "breaks": "one-example prompts (e_k, 1) force Gamma's rows; the prompt (x, y) then moves the "
+                                  "query weight by weight_change, not (1/c_q) y x^T Gamma"}
+    return None
+
+
+def check_not_gd(mod_for, w: dict) -> bool:
+    """Exact re-check of :func:`not_gd_witness` from its ``x`` and ``y``."""
+    d = w["d"]
+    gamma = _forced_gamma(mod_for, d)
+    E = [[Fraction(int(a == b)) for b in range(d)] for a in range(d)]
+    mod = mod_for(1, d)
+    x, y = [ex.parse(a) for a in w["x"]], ex.parse(w["y"])
+    observed = ex.query_increment(mod, [x], [y], E)
+    predicted = [y * sum((x[k] * gamma[k][q] for k in range(d)), Fraction(0)) / mod.c[1 + q] for q in range(d)]
+    return (ex.texts(gamma) == w["forced_gamma"] and observed != predicted and ex.texts(observed) == w["weight_change"])
 
 
 def _gamma_words(ctx: Context) -> str:
