@@ -220,7 +220,7 @@ def _gamma_words(ctx: Context) -> str:
     """``Gamma_0`` as derived: ``g I_d`` when it is a multiple of the identity at every ``d``, else per ``d``."""
     import sympy as sp
 
-    gammas = {d: c.gamma0 for d, c in ctx.classes.items()}
+    gammas = {d: sp.Matrix(c.gamma0) for d, c in ctx.classes.items()}
     g = next(iter(gammas.values()))[0, 0]
     if all(G == g * sp.eye(d) for d, G in gammas.items()):
         return "I_d" if g == 1 else f"{sp.sstr(g)} I_d"
@@ -268,6 +268,7 @@ def _spot(run):
 
 def v3(ctx: Context) -> dict:
     s, kind = ctx.structure, ctx.structure.kind
+    assumes: tuple[str, ...]
     psd = symmetric_psd(ctx.gamma0)
     paper = ctx.con.name == "paper"
     g = "" if paper else " Gamma_0"
@@ -323,7 +324,7 @@ def _cross_check(ctx: Context, kind: str) -> tuple[str, str]:
 
     rng = np.random.default_rng(7)
     d = ctx.search_dims[min(1, len(ctx.search_dims) - 1)]
-    gamma = np.array(ctx.classes[d].gamma0.tolist(), dtype=float)
+    gamma = np.array(sp.Matrix(ctx.classes[d].gamma0).tolist(), dtype=float)
     sizes = []
     for n in (3, 5, 8):
         X = rng.standard_normal((n, d)) + 0.5
@@ -334,7 +335,7 @@ def _cross_check(ctx: Context, kind: str) -> tuple[str, str]:
         lam = lam[np.abs(lam) > rank_tol(N)]
         want = float(np.min(2 * lam.real / np.abs(lam) ** 2)) if lam.size and np.all(lam.real > 0) else 0.0
         if kind == "triangular":
-            diag = np.einsum("nd,de,ne->n", X, gamma, X) / c[:n]
+            diag = np.sum((X @ gamma) * X, axis=1) / c[:n]
             got = float(np.min(2 / diag)) if np.all(diag > 0) else 0.0
         elif kind in ("block", "all"):
             got = np.inf

@@ -96,7 +96,7 @@ def classify(con: VariantConstruction, d: int) -> Classification:
 
     kq, pv = con.by_dim[d]
     result = derive(kq, pv)
-    if not result.implements_preconditioned_gd:
+    if not result.implements_preconditioned_gd or result.gamma is None:
         return Classification(d, False, None, result.reason or "the token form is not preserved")
     eta = eta_symbol()
     gamma = result.gamma.xreplace({s: eta for s in result.gamma.free_symbols if s.name == "eta"})

@@ -51,8 +51,8 @@ def prompts(d: int, extra_sizes=()):
         base = [[1, 2], [2, 1], [3, 1]]
         picked = [([row + [1] * (d - 2) for row in base[:2]], [1, 2], [[1] * d]),
                   ([row + [1] * (d - 2) for row in base], [1, 0, 2], [[1] + [0] * (d - 1)])]
-    for X, y, Xq in picked:
-        yield [[F(a) for a in r] for r in X], [F(v) for v in y], [[F(a) for a in r] for r in Xq]
+    for X0, y0, Xq0 in picked:
+        yield [[F(a) for a in r] for r in X0], [F(v) for v in y0], [[F(a) for a in r] for r in Xq0]
     rng = random.Random(20230806 + d)
     for n in sizes(d) + [n for n in extra_sizes if n not in sizes(d)]:
         for t in range(PER_SIZE if d <= 2 else PER_SIZE // 3):
@@ -241,16 +241,15 @@ def find_v5(mod_for, d: int, extra_sizes=()):
 def v5_witness(case: Case, eta: Fraction) -> dict | None:
     B = ex.to_float(ex.iteration(case.N, eta))
     power = np.eye(len(B))
-    best = (1 + PROPOSAL_MARGIN, None, None)
-    for layer in range(1, MAX_LAYER + 1):
+    top, layer, v = 1 + PROPOSAL_MARGIN, 0, np.zeros(len(B))
+    for power_of in range(1, MAX_LAYER + 1):
         power = power @ B
         _, sv, vt = np.linalg.svd(power)
-        if sv[0] > best[0]:
-            best = (sv[0], layer, vt[0])
-    _, layer, v = best
-    if layer is None:
+        if sv[0] > top:
+            top, layer, v = float(sv[0]), power_of, vt[0]
+    if layer == 0:
         return None
-    v = v / max(abs(v))
+    v = v / np.max(np.abs(v))
     Bl = ex.power(ex.iteration(case.N, eta), layer)
     for denominator in (1, 10, 1000):  # the simplest rational direction that still grows
         vector = [Fraction(float(a)).limit_denominator(denominator) for a in v]
