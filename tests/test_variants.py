@@ -60,11 +60,11 @@ def normalizers(spec, kind, n, scale=F(1)):
     return counts, F(sum(bool(query(i, n)) for i in range(n)))
 
 
-def operator(spec, kind, X, gamma=None):
+def operator(spec, kind, X, gamma=None, scale=F(1)):
     """``N = D^{-1} M``, ``M_ji = [j reads i] x_i^T Gamma x_j`` (SPEC section 6)."""
     n = len(X)
     rule = INDEPENDENT[spec][0]
-    c, _ = normalizers(spec, kind, n)
+    c, _ = normalizers(spec, kind, n, scale)
     return [[gram(X[i], X[j], gamma) / c[j] if rule(i, j, n) else F(0) for i in range(n)] for j in range(n)]
 
 
@@ -139,14 +139,14 @@ def min_norm_least_squares(X, y, xq):
     return sum((a * b for a, b in zip(w, xq, strict=False)), F(0))
 
 
-def verify_v2(spec, kind, w, gamma=None) -> bool:
+def verify_v2(spec, kind, w, gamma=None, scale=F(1)) -> bool:
     X, y, Xq = [[fr(a) for a in r] for r in w["X"]], [fr(v) for v in w["y"]], [[fr(a) for a in r] for r in w["Xq"]]
     n = len(X)
-    N = operator(spec, kind, X, gamma)
+    N = operator(spec, kind, X, gamma, scale)
     if not stable(N, fr(w["eta"])):
         return False
     s = solve(N, y)  # sum_l eta r^(l) = N^{-1} y at a stable eta
-    _, cq = normalizers(spec, kind, n)
+    _, cq = normalizers(spec, kind, n, scale)
     query = INDEPENDENT[spec][1]
     stationary = [sum((s[i] * gram(X[i], xq, gamma) for i in range(n) if query(i, n)), F(0)) / cq for xq in Xq]
     ls = [min_norm_least_squares(X, y, xq) for xq in Xq]
@@ -154,19 +154,19 @@ def verify_v2(spec, kind, w, gamma=None) -> bool:
             and ls == [fr(v) for v in w["least_squares_predictions"]])
 
 
-def verify_v4(spec, kind, w, gamma=None) -> bool:
+def verify_v4(spec, kind, w, gamma=None, scale=F(1)) -> bool:
     X, eta, lam = [[fr(a) for a in r] for r in w["X"]], fr(w["eta"]), fr(w["eigenvalue"])
     n = len(X)
-    N = operator(spec, kind, X, gamma)
-    NP = operator("prefix", kind, X, gamma)
+    N = operator(spec, kind, X, gamma, scale)
+    NP = operator("prefix", kind, X, gamma, scale)
     prefix_ok = positive_definite([[F(int(a == b)) * 2 / eta - NP[a][b] for b in range(n)] for a in range(n)])
     is_eig = det([[N[a][b] - (lam if a == b else 0) for b in range(n)] for a in range(n)]) == 0
     return prefix_ok and is_eig and lam != 0 and abs(1 - eta * lam) >= 1
 
 
-def verify_v5(spec, kind, w, gamma=None) -> bool:
+def verify_v5(spec, kind, w, gamma=None, scale=F(1)) -> bool:
     X, eta, v = [[fr(a) for a in r] for r in w["X"]], fr(w["eta"]), [fr(a) for a in w["vector"]]
-    N = operator(spec, kind, X, gamma)
+    N = operator(spec, kind, X, gamma, scale)
     if not stable(N, eta):
         return False
     n = len(N)
@@ -472,3 +472,13 @@ def test_form_kept_but_not_gradient_descent_refutes_v1():
     x, y = fr(w["x"][0]), fr(w["y"])
     assert query_gain(x, y) != y * x * gamma and str(query_gain(x, y)) == w["weight_change"][0]
     assert all(c["status"] == "checked" for c in report["claims"][1:])
+
+
+def test_constant_scale_enters_the_witnesses():
+    """With c = 5/2 the witnesses are for N = M / c (re-verified with that c; with c = 1 they fail)."""
+    report = prove_variant("sliding:3", "constant", "5/2")
+    v2, v5 = claim(report, "V2")["witness"], claim(report, "V5")["witness"]
+    assert verify_v2("sliding:3", "constant", v2, scale=F(5, 2))
+    assert verify_v5("sliding:3", "constant", v5, scale=F(5, 2))
+    assert not verify_v5("sliding:3", "constant", v5)  # the step size is stable only for the right c
+    assert "c_j = 5/2" in claim(report, "V3")["statement"]
