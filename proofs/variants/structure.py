@@ -33,8 +33,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-#: z3 budget per question (milliseconds), and the sizes of the brute-force cross-check
-TIMEOUT_MS = 8000
+#: z3 budget per question and for all questions together (milliseconds; an exhausted budget leaves a
+#: property undecided, which only weakens the claims that need it), and the sizes of the brute-force cross-check
+TIMEOUT_MS = 6000
+TOTAL_MS = 15000
 BRUTE_N = 9
 PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all")
 
@@ -219,12 +221,16 @@ def decide(attention: Attention, timeout_ms: int = TIMEOUT_MS) -> Structure:
     """Decide every property of :data:`PROPERTIES` for all ``n`` (see module docstring)."""
     import z3
 
+    import time
+
     out = Structure()
+    deadline = time.monotonic() + TOTAL_MS / 1000
     for prop, questions in _questions(attention).items():
         out.decided[prop] = True
         for variables, negation in (questions if isinstance(questions, list) else [questions]):
             solver = z3.Solver()
-            solver.set("timeout", timeout_ms)
+            left_ms = int(1000 * (deadline - time.monotonic()))
+            solver.set("timeout", max(200, min(timeout_ms, left_ms)))
             solver.add(*negation)
             answer = solver.check()
             if answer == z3.sat:
