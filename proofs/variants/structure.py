@@ -219,9 +219,9 @@ def _brute(attention: Attention, prop: str, n: int) -> bool:
 
 def decide(attention: Attention, timeout_ms: int = TIMEOUT_MS) -> Structure:
     """Decide every property of :data:`PROPERTIES` for all ``n`` (see module docstring)."""
-    import z3
-
     import time
+
+    import z3
 
     out = Structure()
     deadline = time.monotonic() + TOTAL_MS / 1000
