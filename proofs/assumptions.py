@@ -88,6 +88,14 @@ def _pinv_spot() -> bool:
     return sp.simplify(w * X * X.T - y * X.T) == sp.zeros(1, 2) and all(sp.simplify((w * v)[0]) == 0 for v in null)
 
 
+def _block_triangular_spot() -> bool:
+    # exact: the characteristic polynomial of a block lower-triangular matrix is the product of its diagonal blocks'
+    z = sp.Symbol("z")
+    A = sp.Matrix([[2, 1, 0, 0], [3, 1, 0, 0], [5, -1, 4, 0], [7, 2, 1, -3]])
+    product = A[:2, :2].charpoly(z).as_expr() * A[2:3, 2:3].charpoly(z).as_expr() * A[3:, 3:].charpoly(z).as_expr()
+    return sp.expand(A.charpoly(z).as_expr() - product) == 0
+
+
 ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
     Assumption(
         "spectral-theorem",
@@ -128,6 +136,12 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         "the smallest norm among their solutions (it lies in the row space of X^T, orthogonal to null(X X^T)).",
         "G. H. Golub and C. F. Van Loan, Matrix Computations, 4th ed., Johns Hopkins 2013, Section 5.5.1",
         _pinv_spot, "exact: a rank-1 rational X"),
+    Assumption(
+        "block-triangular-spectrum",
+        "The eigenvalues (with multiplicity) of a block lower-triangular square matrix are those of its diagonal "
+        "blocks: det(z I - A) is the product of det(z I - A_bb); for a triangular matrix, its diagonal entries.",
+        "Horn and Johnson, Matrix Analysis, 2nd ed., Section 0.9.4 (block triangular matrices)",
+        _block_triangular_spot, "exact: a 4 x 4 rational block lower-triangular matrix with blocks 2, 1, 1"),
 )}
 
 

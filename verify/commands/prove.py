@@ -5,6 +5,11 @@ computed by running it: ``proved`` (symbolic n, d; induction over L where layers
 matter), ``checked`` (only at the finite sizes its scope names) or ``failed``.
 Exit status 0 iff no theorem failed.
 
+With ``--attention SPEC`` or ``--rule TEXT`` it decides the variant claims V1-V5
+(SPEC section 7) for that attention, ``--normalization``/``--scale`` and the
+construction ``--kq/--pv`` instead: each claim proved for all sizes, refuted by an
+exact witness, or checked at named sizes.  Exit status 0 unless a claim failed.
+
 ``--mutation NAME`` (hidden, for tests and demonstrations) runs the proofs against a
 deliberately wrong model from ``proofs.registry.MUTATIONS`` (flip-v, double-p,
 mask-shift, mask-strict, normalizer-off); every proof must then fail.
@@ -12,6 +17,7 @@ mask-shift, mask-strict, normalizer-off); every proof must then fail.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ..errors import PromptError
@@ -22,6 +28,17 @@ def register(parser) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to run (default: all), e.g. L6 P1 P5")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
+    variant.add_argument("--attention", metavar="SPEC", help="prefix | causal | sliding:K | block:B | hybrid:P")
+    variant.add_argument("--rule", metavar="TEXT",
+                         help="custom rule: example j reads example i when TEXT holds; 0-based i (source), j (target) "
+                              "in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, and/or/not, "
+                              "parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every example")
+    variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
+                         help="constant c_j = C, or count c_j = |A(j)| (default constant)")
+    variant.add_argument("--scale", default="1", metavar="C", help="the constant normalizer c, a rational > 0 (default 1)")
+    variant.add_argument("--kq", metavar="MATRIX", help="K^T Q as derive reads it (default: the paper's construction)")
+    variant.add_argument("--pv", metavar="MATRIX", help="P V as derive reads it; the symbol eta is the step size")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -44,6 +61,8 @@ def select(theorems, ids):
 
 
 def run(args):
+    if args.attention is not None or args.rule is not None:
+        return run_variant(args)
     from proofs import registry  # sympy and the proofs load only when the command runs
 
     setup = None
@@ -80,3 +99,46 @@ def run(args):
     if setup is not None:
         result["mutation"] = args.mutation
     return result, "\n".join(lines + [verdict]), not failed
+
+
+def run_variant(args):
+    """``prove --attention/--rule ...``: the variant claims V1-V5 (``proofs.variants``)."""
+    if args.ids:
+        raise PromptError(f"ID: theorem ids ({' '.join(args.ids)}) cannot be combined with --attention/--rule; "
+                          "drop them to prove the variant claims V1-V5")
+    if args.attention is not None and args.rule is not None:
+        raise PromptError("rule: --rule replaces --attention (queries read every example under a rule); "
+                          "give one of them")
+    if (args.kq is None) != (args.pv is None):
+        raise PromptError(f"{'pv' if args.pv is None else 'kq'}: --kq and --pv go together; give both or neither "
+                          "(neither: the paper's construction)")
+    from ..masks import parse_attention
+    from ..rule import parse_rule
+
+    rule = parse_rule(args.rule) if args.rule is not None else None
+    if args.attention is not None:
+        parse_attention(args.attention)
+    construction = None
+    if args.kq is not None:
+        from ..matrix_text import parse_matrix
+
+        kq = parse_matrix(args.kq, "kq")
+        construction = (kq, parse_matrix(args.pv, "pv", size=kq.shape[0]))
+    from proofs.variants import prove_variant
+
+    result = prove_variant(rule if rule is not None else args.attention, args.normalization, args.scale, construction)
+    claims = result["claims"]
+    width = max(len(c["status"]) for c in claims)
+    name = f"rule {args.rule!r}" if rule is not None else args.attention
+    built = result["variant"]["construction"]["name"]
+    lines = [f"variant: {name}, {args.normalization} normalizer, {built} construction"]
+    for c in claims:
+        lines.append(f"{c['id']:<3} {c['status']:<{width}} {c['seconds']:6.2f}s  {c['statement']}")
+        lines.append(f"    {c['scope']}" + (f"  [assumes {', '.join(c['assumes'])}]" if c["assumes"] else ""))
+        if "witness" in c:
+            lines.append(f"    witness: {json.dumps(c['witness'])}")
+    failed = [c["id"] for c in claims if c["status"] == "failed"]
+    counts = [f"{sum(c['status'] == s for c in claims)} {s}" for s in
+              ("proved", "conditional", "checked", "refuted", "failed") if any(c["status"] == s for c in claims)]
+    lines.append(", ".join(counts) + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return result, "\n".join(lines), not failed

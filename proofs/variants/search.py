@@ -1,0 +1,274 @@
+"""Counterexample search for the variant claims V2, V4, V5, and the exact re-checks of their witnesses.
+
+The search is deterministic (a fixed list of small integer prompts, fixed fractions of
+the stable bound), so the same variant always gets the same answer.  Floating point
+only *proposes* (a step size, a layer, a vector); a witness is reported only after
+:func:`check_v2`, :func:`check_v4` or :func:`check_v5` re-derive every number from the
+witness itself in exact rational arithmetic, through the package's own layer.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from . import exact as ex
+
+#: prompts per size (see :func:`sizes`), fractions of the stable bound and deepest layer the search tries
+PER_SIZE = 12
+FRACTIONS = (Fraction(1, 2), Fraction(9, 10), Fraction(3, 4), Fraction(1, 4), Fraction(99, 100))
+MAX_LAYER = 60
+#: a numeric norm must exceed 1 by this much before an exact check is attempted (a proposal only)
+PROPOSAL_MARGIN = 1e-9
+
+
+@dataclass
+class Case:
+    """One prompt of the search with its exact residual operator ``N`` (at ``eta = 1``)."""
+
+    X: list
+    y: list
+    Xq: list
+    N: list
+
+    @property
+    def charpoly(self) -> list:
+        """``det(t I - N)``, computed once per prompt (every step size's stability test reuses it)."""
+        if not hasattr(self, "_charpoly"):
+            self._charpoly = ex.charpoly(self.N)
+        return self._charpoly
+
+
+def prompts(d: int, extra_sizes=()):
+    """The deterministic prompt list: hand-picked shifted inputs first, then seeded small integers."""
+    F = Fraction
+    picked = []
+    if d == 1:
+        picked = [([[1], [3]], [1, 1], [[1]]), ([[2], [1]], [1, 2], [[1]]), ([[1], [2], [3]], [1, 0, 2], [[1]])]
+    elif d >= 2:
+        base = [[1, 2], [2, 1], [3, 1]]
+        picked = [([row + [1] * (d - 2) for row in base[:2]], [1, 2], [[1] * d]),
+                  ([row + [1] * (d - 2) for row in base], [1, 0, 2], [[1] + [0] * (d - 1)])]
+    for X0, y0, Xq0 in picked:
+        yield [[F(a) for a in r] for r in X0], [F(v) for v in y0], [[F(a) for a in r] for r in Xq0]
+    rng = random.Random(20230806 + d)
+    for n in sizes(d) + [n for n in extra_sizes if n not in sizes(d)]:
+        for t in range(PER_SIZE if d <= 2 else PER_SIZE // 3):
+            shift = (0, 2, 1)[t % 3]
+            X = [[F(rng.randint(-2, 2) + shift) for _ in range(d)] for _ in range(n)]
+            y = [F(rng.randint(-2, 2)) for _ in range(n)]
+            Xq = [[F(rng.randint(-2, 2) or 1) for _ in range(d)] for _ in range(2)]
+            if all(any(a != 0 for a in row) for row in X):  # claims are about nonzero examples
+                yield X, y, Xq
+
+
+def sizes(d: int) -> list:
+    """The example counts tried at dimension ``d``: ``1..d + 2`` for ``d <= 2``; from ``d >= 3`` on
+    (only reached when smaller ``d`` gave nothing) ``d + 1``, ``d + 2``, ``d``: a full block of ``d``
+    examples followed by others is what the smaller dimensions could not realize."""
+    return list(range(1, d + 3)) if d <= 2 else [d + 1, d + 2, d]
+
+
+#: residual operators already derived from the layer, keyed by the model's ``key`` and the prompt
+_OPERATORS: dict = {}
+
+
+def operator(mod_for, X) -> list:
+    """``N`` of :func:`exact.residual_operator`, remembered per model and prompt (V2, V4, V5 share prompts)."""
+    key = getattr(mod_for, "key", None)
+    if key is None:
+        return ex.residual_operator(mod_for(len(X), 1), X)
+    full = (key, tuple(map(tuple, X)))
+    if full not in _OPERATORS:
+        if len(_OPERATORS) > 20000:
+            _OPERATORS.clear()
+        _OPERATORS[full] = ex.residual_operator(mod_for(len(X), 1), X)
+    return _OPERATORS[full]
+
+
+def cases(mod_for, d: int, limit: int | None = None, extra_sizes=()):
+    """``Case`` objects for :func:`prompts` (``mod_for(n, m)`` builds the exact model)."""
+    for count, (X, y, Xq) in enumerate(prompts(d, extra_sizes)):
+        if limit is not None and count >= limit:
+            return
+        yield Case(X, y, Xq, operator(mod_for, X))
+
+
+def _stable_bound(N: list) -> float | None:
+    """Numeric ``min 2 Re(l) / |l|^2`` over the eigenvalues (None when some ``Re(l) <= 0``)."""
+    lam = np.linalg.eigvals(ex.to_float(N))
+    if np.any(lam.real <= 0):
+        return None
+    return float(np.min(2 * lam.real / np.abs(lam) ** 2))
+
+
+def stable_etas(N: list, pN: list | None = None):
+    """Rational step sizes at fixed fractions of the numeric bound that are stable exactly."""
+    pN = ex.charpoly(N) if pN is None else pN
+    bound = _stable_bound(N)
+    if bound is None or not np.isfinite(bound):
+        return
+    seen = set()
+    for f in FRACTIONS:
+        eta = (Fraction(bound) * f).limit_denominator(1000)
+        if eta > 0 and eta not in seen and ex.schur_stable_poly(ex.iteration_charpoly(pN, eta)):
+            seen.add(eta)
+            yield eta
+
+
+# ----------------------------------------------------------------------------- V2
+
+
+def find_v2(mod_for, d: int, extra_sizes=()):
+    """A prompt whose stationary query predictions differ from the minimum-norm least squares."""
+    tried = 0
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
+        tried += 1
+        if case.charpoly[-1] == 0 or not ex.right_half_plane(case.N, case.charpoly):
+            continue  # det(N) = +-p_N(0): singular; or some eigenvalue with Re <= 0
+        eta = next(stable_etas(case.N, case.charpoly), None)
+        if eta is None:
+            continue
+        witness = v2_witness(mod_for, case, eta)
+        if witness is not None and check_v2(mod_for, witness):
+            return witness, tried
+    return None, tried
+
+
+def stationary_predictions(mod_for, X, y, Xq, N) -> list | None:
+    """``lim_L`` of the query predictions: the layer's query increment with ``s = N^{-1} y``
+    (``sum_l eta r^(l) = (eta N)^{-1} eta y`` when ``I - eta N`` is stable)."""
+    s = ex.solve(N, y)
+    return None if s is None else ex.query_increment(mod_for(len(X), len(Xq)), X, s, Xq)
+
+
+def v2_witness(mod_for, case: Case, eta: Fraction) -> dict | None:
+    stationary = stationary_predictions(mod_for, case.X, case.y, case.Xq, case.N)
+    ls = ex.least_squares_predictions(case.X, case.y, case.Xq)
+    if stationary is None or stationary == ls:
+        return None
+    return {"X": ex.texts(case.X), "y": ex.texts(case.y), "Xq": ex.texts(case.Xq), "eta": ex.text(eta),
+            "stationary_predictions": ex.texts(stationary), "least_squares_predictions": ex.texts(ls)}
+
+
+def check_v2(mod_for, w: dict) -> bool:
+    """Exact re-check: ``eta`` stable, predictions recomputed through the layer, and they differ."""
+    X, y, Xq = [[ex.parse(a) for a in r] for r in w["X"]], [ex.parse(v) for v in w["y"]], \
+        [[ex.parse(a) for a in r] for r in w["Xq"]]
+    N = ex.residual_operator(mod_for(len(X), len(Xq)), X)
+    if not ex.schur_stable(ex.iteration(N, ex.parse(w["eta"]))):
+        return False
+    stationary = stationary_predictions(mod_for, X, y, Xq, N)
+    ls = ex.least_squares_predictions(X, y, Xq)
+    return (stationary is not None and stationary != ls
+            and [ex.parse(v) for v in w["stationary_predictions"]] == stationary
+            and [ex.parse(v) for v in w["least_squares_predictions"]] == ls)
+
+
+# ----------------------------------------------------------------------------- V4
+
+
+def prefix_stable(NP: list, eta: Fraction) -> bool:
+    """``eta`` is stable for prefix attention: every non-zero eigenvalue ``l`` of ``N_P`` has
+    ``|1 - eta l| < 1``.  ``N_P`` symmetric (PSD): iff ``(2/eta) I - N_P`` is positive definite
+    (Sylvester); otherwise the stronger ``rho(I - eta N_P) < 1`` is required."""
+    if eta <= 0:
+        return False
+    if ex.is_symmetric(NP):
+        return ex.positive_definite(ex.sub(ex.scale(ex.identity(len(NP)), 2 / eta), NP))
+    return ex.schur_stable(ex.iteration(NP, eta))
+
+
+def find_v4(mod_for, prefix_for, d: int, extra_sizes=()):
+    """A prompt and ``eta`` stable for prefix (same normalizer kind) but not for the variant."""
+    tried = 0
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
+        tried += 1
+        NP = operator(prefix_for, case.X)
+        NPf = ex.to_float(NP)
+        lam_p = np.linalg.eigvalsh(NPf) if ex.is_symmetric(NP) else np.abs(np.linalg.eigvals(NPf))
+        top = float(np.max(lam_p))
+        if top <= 0:
+            continue
+        bound_p = 2 / top
+        for f in (Fraction(99, 100), Fraction(9, 10), Fraction(3, 4), Fraction(1, 2)):
+            eta = (Fraction(bound_p) * f).limit_denominator(1000)
+            witness = v4_witness(case, NP, eta)
+            if witness is not None and check_v4(mod_for, prefix_for, witness):
+                return witness, tried
+    return None, tried
+
+
+def v4_witness(case: Case, NP: list, eta: Fraction) -> dict | None:
+    if not prefix_stable(NP, eta):
+        return None
+    for lam in ex.rational_eigenvalues(case.N):
+        # zero eigenvalues are left out, as for prefix: they need not reach the weights (SPEC P4's lambda_min^+)
+        if lam != 0 and abs(1 - eta * lam) >= 1:
+            return {"X": ex.texts(case.X), "eta": ex.text(eta), "eigenvalue": ex.text(lam),
+                    "prefix_operator": ex.texts(NP), "operator": ex.texts(case.N)}
+    return None
+
+
+def check_v4(mod_for, prefix_for, w: dict) -> bool:
+    """Exact re-check: ``eta`` stable for prefix, ``eigenvalue`` a non-zero eigenvalue of the variant's
+    ``D^{-1} M`` (``det(N - l I) = 0``) with ``|1 - eta l| >= 1``."""
+    X = [[ex.parse(a) for a in r] for r in w["X"]]
+    eta, lam = ex.parse(w["eta"]), ex.parse(w["eigenvalue"])
+    N = ex.residual_operator(mod_for(len(X), 1), X)
+    NP = ex.residual_operator(prefix_for(len(X), 1), X)
+    return (lam != 0 and prefix_stable(NP, eta) and ex.det(ex.sub(N, ex.scale(ex.identity(len(N)), lam))) == 0
+            and abs(1 - eta * lam) >= 1 and ex.texts(N) == w["operator"] and ex.texts(NP) == w["prefix_operator"])
+
+
+# ----------------------------------------------------------------------------- V5
+
+
+def find_v5(mod_for, d: int, extra_sizes=()):
+    """A stable ``eta``, a layer ``l`` and a vector ``v`` with ``||B^l v||^2 > ||v||^2``."""
+    tried = 0
+    for case in cases(mod_for, d, extra_sizes=extra_sizes):
+        tried += 1
+        for eta in stable_etas(case.N, case.charpoly):
+            witness = v5_witness(case, eta)
+            if witness is not None and check_v5(mod_for, witness):
+                return witness, tried
+    return None, tried
+
+
+def v5_witness(case: Case, eta: Fraction) -> dict | None:
+    B = ex.to_float(ex.iteration(case.N, eta))
+    power = np.eye(len(B))
+    top, layer, v = 1 + PROPOSAL_MARGIN, 0, np.zeros(len(B))
+    for power_of in range(1, MAX_LAYER + 1):
+        power = power @ B
+        _, sv, vt = np.linalg.svd(power)
+        if sv[0] > top:
+            top, layer, v = float(sv[0]), power_of, vt[0]
+    if layer == 0:
+        return None
+    v = v / np.max(np.abs(v))
+    Bl = ex.power(ex.iteration(case.N, eta), layer)
+    for denominator in (1, 10, 1000):  # the simplest rational direction that still grows
+        vector = [Fraction(float(a)).limit_denominator(denominator) for a in v]
+        image = ex.matvec(Bl, vector)
+        if ex.sq(image) > ex.sq(vector):
+            break
+    else:
+        return None
+    return {"X": ex.texts(case.X), "eta": ex.text(eta), "layer": layer, "vector": ex.texts(vector),
+            "squared_norms": {"v": ex.text(ex.sq(vector)), "B^l v": ex.text(ex.sq(image))},
+            "operator": ex.texts(case.N)}
+
+
+def check_v5(mod_for, w: dict) -> bool:
+    """Exact re-check: ``rho(I - eta N) < 1`` and ``||B^l v||^2 > ||v||^2`` for the witness."""
+    X = [[ex.parse(a) for a in r] for r in w["X"]]
+    eta, layer, v = ex.parse(w["eta"]), int(w["layer"]), [ex.parse(a) for a in w["vector"]]
+    N = ex.residual_operator(mod_for(len(X), 1), X)
+    B = ex.iteration(N, eta)
+    if not ex.schur_stable(B) or ex.texts(N) != w["operator"]:
+        return False
+    return ex.sq(ex.matvec(ex.power(B, layer), v)) > ex.sq(v)

@@ -1,0 +1,159 @@
+"""The custom attention rule of ``prove --rule`` (verify.rule): grammar, semantics, safety, CLI errors."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import z3
+from helpers import run_cli
+
+import verify.rule as rule_module
+from verify.errors import PromptError
+from verify.rule import MAX_DEPTH, MAX_LENGTH, parse_rule
+
+#: rule text -> the same rule written by hand in Python (Python's own floor // and %)
+RULES = {
+    "i <= j and (j - i) % 2 == 0": lambda i, j, n: i <= j and (j - i) % 2 == 0,
+    "i <= j": lambda i, j, n: i <= j,
+    "i // 3 == j // 3 or i < j": lambda i, j, n: i // 3 == j // 3 or i < j,
+    "(i - j) // 2 == -1 or i == j": lambda i, j, n: (i - j) // 2 == -1 or i == j,
+    "(i - j) % 3 != 1 and not i > j": lambda i, j, n: (i - j) % 3 != 1 and not i > j,
+    "(i - j) % -3 == -1 or i == j": lambda i, j, n: (i - j) % -3 == -1 or i == j,
+    "j - 2 < i <= j": lambda i, j, n: j - 2 < i <= j,
+    "i * 2 >= n - j or i == j": lambda i, j, n: i * 2 >= n - j or i == j,
+    "not (i > j) and (i + j) % (n + 1) < n - -1": lambda i, j, n: not (i > j) and (i + j) % (n + 1) < n - -1,
+    "1 < 2 < 3 and i <= j": lambda i, j, n: 1 < 2 < 3 and i <= j,
+}
+
+
+def brute_mask(fn, n: int, m: int) -> np.ndarray:
+    """The mask written out from SPEC section 7: examples by the rule, queries read every example."""
+    mask = np.zeros((n + m, n + m), dtype=bool)
+    for i in range(n):
+        for j in range(n + m):
+            mask[i, j] = True if j >= n else bool(fn(i, j, n))
+    return mask
+
+
+def semantics_hold(parse=parse_rule) -> bool:
+    """Every rule of RULES gives the hand-written mask at n = 1..8 (m = 2)."""
+    for text, fn in RULES.items():
+        rule = parse(text)
+        for n in range(1, 9):
+            if not np.array_equal(rule.mask(n, 2), brute_mask(fn, n, 2)):
+                return False
+            want = brute_mask(fn, n, 2)
+            if any(bool(rule.reads(i, j, n)) != bool(want[i, j]) for i in range(n + 2) for j in range(n + 2)):
+                return False
+    return True
+
+
+def test_rules_mean_what_python_means():
+    assert semantics_hold()
+
+
+def test_mutation_truncating_division_is_caught(monkeypatch):
+    """A parser that divides like C (towards zero) disagrees on negative operands."""
+    truncating = dict(rule_module._BINARY)
+    truncating["//"] = lambda a, b: np.trunc(np.true_divide(a, b)).astype(np.int64)
+    monkeypatch.setattr(rule_module, "_BINARY", truncating)
+    assert not semantics_hold()
+
+
+def test_mutation_precedence_is_caught(monkeypatch):
+    """``and`` binding looser than ``or`` would change 'i == j or i < 1 and j > 5'."""
+    text = "i == j or i < 1 and j > 5"
+    fn = lambda i, j, n: i == j or (i < 1 and j > 5)  # noqa: E731
+    assert np.array_equal(parse_rule(text).mask(8, 1), brute_mask(fn, 8, 1))
+    wrong = lambda i, j, n: (i == j or i < 1) and j > 5  # noqa: E731
+    assert not np.array_equal(parse_rule(text).mask(8, 1), brute_mask(wrong, 8, 1))
+
+
+@pytest.mark.parametrize("text", list(RULES))
+def test_z3_evaluation_agrees_with_python(text):
+    rule, fn = parse_rule(text), RULES[text]
+    zi, zj, zn = z3.Ints("i j n")
+    formula = rule.z3(zi, zj, zn)
+    for n in (1, 4, 7):
+        for i, j in itertools.product(range(n), repeat=2):
+            value = z3.simplify(z3.substitute(formula, (zi, z3.IntVal(i)), (zj, z3.IntVal(j)), (zn, z3.IntVal(n))))
+            assert z3.is_true(value) == bool(fn(i, j, n)), (text, i, j, n)
+
+
+def test_large_values_do_not_overflow():
+    """A rule whose values exceed int64 at this n is evaluated with Python integers."""
+    text = "i * i * i * i * i * i * 1000000 * 1000000 >= j * j * j * j * j * j * 1000000 * 1000000"
+    rule = parse_rule(text)
+    n = 40
+    want = brute_mask(lambda i, j, n: i ** 6 * 10 ** 12 >= j ** 6 * 10 ** 12, n, 1)
+    assert np.array_equal(rule.mask(n, 1), want)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('__import__("os").system("true")', "unknown name"),
+    ("i.real < 1", "unexpected character"),
+    ("lambda: 1", "unknown name"),
+    ("open('x') < 1", "unknown name"),
+    ("i if j else n", "unknown name"),
+    ("i ** 2 < 3", "expected a number"),
+    ("[i] < 1", "unexpected character"),
+    ("i < j; i", "unexpected character"),
+    ("x < 1", "unknown name"),
+    ("i + 1", "not a condition"),
+    ("(i < j) + 1 > 0", "needs numbers"),
+    ("i < j and 3", "needs conditions"),
+    ("not 2", "needs conditions"),
+    ("i <", "expected a number"),
+    ("(i < j", "expected ')'"),
+    ("i < j)", "unexpected"),
+    ("", "empty rule"),
+    ("i < 10000000", "larger than"),
+    ("i // (j - i) == 0", "division by zero"),
+    ("i % (n - 1) == 0", "division by zero"),
+    ("i // (j - 5) == 0", "division by zero"),
+])
+def test_refused_with_one_line(text, needle):
+    with pytest.raises(PromptError) as info:
+        parse_rule(text)
+    message = str(info.value)
+    assert message.startswith("rule: ") and needle in message and "\n" not in message
+
+
+def test_depth_and_length_bounds():
+    ok = "(" * MAX_DEPTH + "i < j" + ")" * MAX_DEPTH
+    parse_rule(ok if len(ok) <= MAX_LENGTH else "i < j")
+    with pytest.raises(PromptError, match="nesting deeper"):
+        parse_rule("(" * (MAX_DEPTH + 1) + "i < j" + ")" * (MAX_DEPTH + 1))
+    with pytest.raises(PromptError, match="nesting deeper"):
+        parse_rule("not " * (MAX_DEPTH + 1) + "i < j")
+    with pytest.raises(PromptError, match="longer than"):
+        parse_rule(" or ".join(["i < j"] * 100))
+
+
+def test_safe_divisors_are_accepted():
+    parse_rule("i % (n + 1) == j % 2")  # n + 1 >= 2 and 2 are never zero
+    parse_rule("(i - j) // -2 == 0")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--rule", "i <= j and"],
+    ["--rule", '__import__("os")'],
+    ["--rule", "i // (n - 1) == 0"],
+    ["--rule", "i <= j", "--attention", "causal"],
+    ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]"],
+    ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]", "--pv", '[[0, 0], [0, "x+1"]]'],
+    ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]", "--pv", "[[0, 0, 0], [0, 1, 0], [0, 0, 1]]"],
+    ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]", "--pv", '[[0, 0], [0, "-mu"]]'],
+    ["--attention", "causal", "--scale", "0"],
+    ["--attention", "causal", "--scale", "abc"],
+    ["--attention", "nope"],
+    ["--attention", "causal", "--normalization", "mean"],
+    ["--attention", "causal", "P5"],
+])
+def test_cli_refuses_in_one_line_and_writes_nothing(capsys, tmp_path, argv):
+    out = tmp_path / "out.json"
+    code, stdout, stderr = run_cli(capsys, "prove", *argv, "--json", out)
+    assert code == 2
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert not out.exists()
