@@ -62,6 +62,9 @@ class Derivation:
     conditions : parameter expressions that must vanish for the failing identity
         to hold (empty when it holds, or when no parameter choice rescues it).
     reason : one line saying which identity failed, or "".
+    bilinear : ``Gamma_0``, the coefficient matrix of ``r x_k`` in ``term`` (the
+        preconditioned-GD part; equal to ``gamma`` when that exists), or None when the
+        form is lost or it was not computed (then read off ``term``).
     """
 
     d: int
@@ -72,11 +75,13 @@ class Derivation:
     extra: sp.Matrix | None
     conditions: tuple
     reason: str
+    bilinear: sp.Matrix | None = None
 
     @property
     def trivial(self) -> bool:
-        """True when the layer is the identity on tokens (``t = 0``, so ``Gamma = 0``)."""
-        return self.term is not None and all(sp.expand(e) == 0 for e in self.term)
+        """True when the layer is the identity on tokens: ``t = 0``, i.e. preconditioned GD with ``Gamma = 0``
+        (``t = r x^T Gamma`` vanishes for all data exactly when ``Gamma`` does)."""
+        return self.gamma is not None and all(sp.expand(g) == 0 for g in self.gamma)
 
 
 @lru_cache(maxsize=None)
@@ -236,16 +241,82 @@ def form_equations(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> tupl
 
 
 def derive(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
-    """Classify the layer ``(K^T Q, P V) = (kq, pv)`` (see the module docstring for the method).
+    """Classify the layer ``(K^T Q, P V) = (kq, pv)``.
+
+    Matrices holding names (SymPy symbols) go through the engine of the module
+    docstring (:func:`derive_symbolic`), which also reports parameter conditions;
+    numeric matrices through :func:`derive_exact`, P10's characterization in exact
+    arithmetic (zero tests and products, no polynomial algebra), which the engine
+    agrees with (``tests/test_derive.py``) and which answers a 100 x 100 matrix in
+    a second.
+
+    Parameters
+    ----------
+    kq, pv : ``(d+1) x (d+1)`` SymPy matrices (exact numbers or symbols).
+    sources : other example tokens in the engine's symbolic attention set.
+
+    Returns
+    -------
+    Derivation
+    """
+    kq, pv = sp.Matrix(kq), sp.Matrix(pv)
+    _check_shapes(kq, pv)
+    if kq.free_symbols or pv.free_symbols:
+        return derive_symbolic(kq, pv, sources)
+    return derive_exact(kq, pv)
+
+
+def blocks(M: sp.Matrix) -> tuple:
+    """``M = [[A, b], [c^T, e]]``: ``(A (d x d), b (d x 1), c (d x 1), e)``."""
+    d = M.shape[0] - 1
+    return M[:d, :d], M[:d, d], M[d, :d].T, M[d, d]
+
+
+def _is_zero(M) -> bool:
+    return all(v == 0 for v in M)
+
+
+def derive_exact(kq: sp.Matrix, pv: sp.Matrix) -> Derivation:
+    """Classify numeric ``(K^T Q, P V)`` by SPEC P10's characterization (proved for every d in ``proofs/p10.py``).
+
+    With ``K^T Q = [[A, b], [c^T, e]]`` and ``P V = [[F, g], [h^T, s]]``:
+
+    - the token form is kept iff ``K^T Q = 0``, ``P V = 0`` or ``F, g, b, e = 0``; then
+      ``t(x, r) = -(h^T x + s r)(x^T A + r c^T)``;
+    - the update is preconditioned GD iff moreover ``(h = 0 or A = 0)`` and ``(s = 0 or c = 0)``,
+      with ``Gamma = -(s A + h c^T)``; otherwise the extra terms are
+      ``t - r x^T Gamma_0 = -(h^T x) x^T A - s r^2 c^T`` with ``Gamma_0 = -(s A + h c^T)``.
+
+    The lost-form reasons follow the engine's order: the x part first (``K^T Q != 0`` and
+    ``(F, g) != 0``), then the shared weight change (``P V != 0`` and ``(b, e) != 0``).
+    Entries are exact (SymPy Rationals); ``term`` and ``extra`` are left factored.
+    """
+    d = _check_shapes(kq, pv)
+    A, b, c, e = blocks(kq)
+    F, g, h, s = blocks(pv)
+    kq_zero, pv_zero = _is_zero(kq), _is_zero(pv)
+    if not kq_zero and not (_is_zero(F) and _is_zero(g)):
+        return _lost(d, "the x part of a token changes", ())
+    if not kq_zero and not pv_zero and not (_is_zero(b) and e == 0):
+        return _lost(d, "an example's label part does not move by -dw x_j with the weight change dw of a query "
+                        "reading the same tokens", ())
+    x, r = data_symbols(d)
+    # K^T Q = 0 gives A = 0, c = 0 and P V = 0 gives h = 0, s = 0: the identity layer, Gamma = 0
+    term = -((h.T * x)[0, 0] + s * r) * (x.T * A + r * c.T)
+    gamma0 = -(s * A + h * c.T)
+    is_gd = (_is_zero(h) or _is_zero(A)) and (s == 0 or _is_zero(c))
+    extra = sp.zeros(1, d) if is_gd else -(h.T * x)[0, 0] * (x.T * A) - s * r ** 2 * c.T
+    reason = "" if is_gd else "the update has terms other than r_i x_i^T Gamma"
+    return Derivation(d, True, is_gd, gamma0 if is_gd else None, term, extra, (), reason, gamma0)
+
+
+def derive_symbolic(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
+    """Classify ``(K^T Q, P V)`` with the engine of the module docstring (any entries, names included).
 
     Parameters
     ----------
     kq, pv : ``(d+1) x (d+1)`` SymPy matrices (exact numbers or symbols).
     sources : other example tokens in the symbolic attention set.
-
-    Returns
-    -------
-    Derivation
     """
     kq, pv = sp.Matrix(kq), sp.Matrix(pv)
     d = _check_shapes(kq, pv)
@@ -261,7 +332,7 @@ def derive(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
     bilinear = gamma if gamma is not None else _bilinear_part(term, d)
     extra = (term - r * x.T * bilinear).applyfunc(sp.expand)
     reason = "" if gamma is not None else "the update has terms other than r_i x_i^T Gamma"
-    return Derivation(d, True, gamma is not None, gamma, term.applyfunc(sp.expand), extra, conditions, reason)
+    return Derivation(d, True, gamma is not None, gamma, term.applyfunc(sp.expand), extra, conditions, reason, bilinear)
 
 
 def _lost(d: int, reason: str, coefficients) -> Derivation:
@@ -319,6 +390,8 @@ def update_text(result: Derivation, attention: str = "prefix") -> str:
 
 
 def _bilinear(result: Derivation) -> sp.Matrix:
+    if result.bilinear is not None:
+        return result.bilinear
     return result.gamma if result.gamma is not None else _bilinear_part(result.term, result.d)
 
 

@@ -6,17 +6,27 @@ entries are numbers, rational strings like "1/25", or plain names like "eta"
 the package's one layer to symbolic tokens and matches polynomial coefficients;
 it holds for any attention sets A(j) and normalizers c_j, and --attention only
 names the sets in the update text.
+
+Numeric matrices are classified in exact arithmetic by SPEC P10's
+characterization (up to 80 x 80); matrices holding names by the symbolic
+engine (up to 6 x 6): larger ones are refused with the limit named
+(``verify.limits``).
 """
 from __future__ import annotations
 
+from ..errors import PromptError
+from ..limits import MAX_DERIVE_SIDE_SYMBOLIC
 from .common import add_json
 
 
 def register(parser) -> None:
-    parser.add_argument("--kq", required=True, metavar="MATRIX", help="K^T Q as JSON nested lists or a .json file")
-    parser.add_argument("--pv", required=True, metavar="MATRIX", help="P V as JSON nested lists or a .json file")
+    parser.add_argument("--kq", required=True, metavar="MATRIX",
+                        help="required: K^T Q as JSON nested lists or a .json file")
+    parser.add_argument("--pv", required=True, metavar="MATRIX",
+                        help="required: P V as JSON nested lists or a .json file, same size as --kq")
     parser.add_argument("--attention", default="prefix",
-                        help="prefix | causal | sliding:K | block:B | hybrid:P: names A(j) in the update (default prefix)")
+                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P, names A(j) in the update "
+                             "(default prefix)")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -28,6 +38,10 @@ def run(args):
     attention_sets(args.attention)  # validates --attention (PromptError) before any work
     kq = parse_matrix(args.kq, "kq")
     pv = parse_matrix(args.pv, "pv", size=kq.shape[0])
+    if (kq.free_symbols or pv.free_symbols) and kq.shape[0] > MAX_DERIVE_SIDE_SYMBOLIC:
+        raise PromptError(f"kq: matrices holding names are classified symbolically up to {MAX_DERIVE_SIDE_SYMBOLIC} x "
+                          f"{MAX_DERIVE_SIDE_SYMBOLIC} (verify.limits.MAX_DERIVE_SIDE_SYMBOLIC), got {kq.shape[0]} x "
+                          f"{kq.shape[0]}; substitute numbers for the names")
     result = derive(kq, pv)
     gamma = None if result.gamma is None else [[exact_text(g) for g in row] for row in result.gamma.tolist()]
     out = {

@@ -19,9 +19,9 @@ from .common import add_json
 
 
 def register(parser) -> None:
-    parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to run (default: all), e.g. L6 P1 P5")
+    parser.add_argument("ids", nargs="*", metavar="ID", help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
     add_json(parser)
     parser.set_defaults(run=run)
 

@@ -13,16 +13,21 @@ import os
 from tqdm import tqdm
 
 from ..experiments.reading import reading
-from ..output import to_jsonable
+from ..output import to_jsonable, write_text
 from .common import add_json
-from .figures import add_budget_options, check_budget, make_figures
+from .figures import FILES, add_budget_options, check_budget, make_figures
+from .figures import outputs as figure_outputs
+
+
+#: written into --out besides the figures' files
+REPORT_FILES = ("theorems.json", "report.md")
 
 
 def register(parser) -> None:
     add_budget_options(parser)
-    parser.add_argument("--skip-proofs", action="store_true", help="do not run the theorem checks")
+    parser.add_argument("--skip-proofs", action="store_true", help="optional: do not run the theorem checks")
     add_json(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, outputs=lambda args: figure_outputs(args, FILES + REPORT_FILES))
 
 
 def run_theorems(show: bool = True) -> list:
@@ -81,12 +86,11 @@ def run(args):
     check_budget(args)
     show = not args.no_progress
     entries = [] if args.skip_proofs else run_theorems(show)
-    with open(os.path.join(args.out, "theorems.json"), "w") as fh:
-        json.dump(to_jsonable({"skipped": args.skip_proofs, "theorems": entries}), fh, indent=2)
     figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show)
+    write_text(os.path.join(args.out, "theorems.json"),
+               json.dumps(to_jsonable({"skipped": args.skip_proofs, "theorems": entries}), indent=2))
     path = os.path.join(args.out, "report.md")
-    with open(path, "w") as fh:
-        fh.write(render(entries, args.skip_proofs, figures, args.out))
+    write_text(path, render(entries, args.skip_proofs, figures, args.out))
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     result = {"report": path, "theorems": entries, "failed": failed, "figures": figures}
     summary = (f"wrote {path} ({len(entries)} theorems run"
