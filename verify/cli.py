@@ -8,6 +8,8 @@ What a user sees, whatever happens inside a command:
 - Ctrl-C: one line, exit status 130, no partial output file;
 - floating-point warnings (overflow of an unstable stack) become one line in the
   summary, never raw ``RuntimeWarning`` text;
+- a linear-algebra routine that cannot converge (magnitudes float64 cannot
+  hold): one line, exit status 2, since an answer that cannot be computed is refused;
 - a bug: one line naming it, exit status 70 (never a traceback).
 """
 from __future__ import annotations
@@ -149,6 +151,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{prefix}: interrupted; no partial output was written\n")
         return EXIT_INTERRUPTED
+    except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
+        sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "
+                         f"check the prompt's magnitudes and conditioning\n")
+        return EXIT_BAD_INPUT
     except OSError as exc:  # the file system said no (disk full, permissions changed mid-run)
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         sys.stderr.write(f"{prefix}: error: {_one_line(exc.strerror or exc)}{where}\n")

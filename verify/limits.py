@@ -7,6 +7,7 @@ the limit named, instead of ending in a MemoryError (or a swap storm) halfway:
   arrays, the ``(n+m) x (n+m)`` attention matrices, the layer-by-layer states
   of ``simulate``, the experiments' task batches).
 - ``MAX_LAYERS``: the depth of a stack (``--layers``, ``--eta-schedule``).
+- ``MAX_ATTENTION_PARAM``: the parameter of ``sliding:K``, ``block:B``, ``hybrid:P``.
 - ``MAX_TEXT_CHARS`` and ``MAX_TEXT_DEPTH``: text typed or read as a structure
   (JSON matrices, rule text, schedules), checked before it is parsed.
 - ``MAX_DERIVE_SIDE`` / ``MAX_DERIVE_SIDE_SYMBOLIC``: the side ``d + 1`` of the
@@ -23,6 +24,8 @@ from .errors import PromptError
 MAX_ARRAY_BYTES = 2 ** 31
 #: layers of a stack (simulate, rate, schedules)
 MAX_LAYERS = 1_000_000
+#: the K, B or P of sliding:K, block:B, hybrid:P (token indices are int64 in numpy)
+MAX_ATTENTION_PARAM = 2 ** 31
 #: characters of one structured text input (a matrix, a rule, a schedule)
 MAX_TEXT_CHARS = 4_000_000
 #: nesting depth of structured text; a matrix needs 2

@@ -181,7 +181,8 @@ def parse_matrix(text: str, field: str, size: int | None = None, max_side: int =
     n = len(rows)
     for r, row in enumerate(rows):
         if len(row) != n:
-            raise PromptError(f"{field}: row {r} has {len(row)} entries but there are {n} rows; the matrix must be square (d+1) x (d+1)")
+            raise PromptError(f"{field}: row {r} has {len(row)} entries but there are {n} rows; "
+                              f"the matrix must be square (d+1) x (d+1)")
     if n < 2:
         raise PromptError(f"{field}: a 1 x 1 matrix has no x block; give a (d+1) x (d+1) matrix with d >= 1")
     if size is not None and n != size:

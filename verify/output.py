@@ -97,7 +97,8 @@ def check_output(target: Output, inputs: Iterable[str] = ()) -> str:
         raise PromptError(f"{field}: {path!r} is a directory; give a file path inside it")
     if os.path.exists(path) and not os.path.isfile(path):
         raise PromptError(f"{field}: {path!r} exists and is not a regular file; give a regular file path")
-    if os.path.isfile(path) and not os.access(path, os.W_OK):
+    # the mode bits too: os.access says yes to root even for a file its owner made read-only
+    if os.path.isfile(path) and not (os.access(path, os.W_OK) and os.stat(path).st_mode & 0o222):
         raise PromptError(f"{field}: {path!r} is read-only; give a writable path")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PromptError
-from ..limits import check_array
+from ..limits import MAX_ATTENTION_PARAM, check_array
 from ..masks import attention_mask, load_mask, parse_attention
 from ..normalizers import normalizer
 from ..prompt import Prompt, check_npy_file, load_prompt
@@ -113,7 +113,10 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
         mask = load_mask(args.attention_mask, n, m)
         attention = "custom"
     else:
-        parse_attention(args.attention)
+        _, param = parse_attention(args.attention)
+        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
+            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
+                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
         mask = attention_mask(args.attention, n, m)
         attention = args.attention
     c = normalizer(args.normalization, mask, args.scale)
