@@ -411,3 +411,21 @@ def test_console_entry_point_prints_one_line_on_interrupt_free_errors(tmp_path):
     run = subprocess.run([sys.executable, "-m", "verify", "stationary", path, "--json", path],
                          capture_output=True, text=True, env=env)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "input file" in run.stderr
+
+
+def test_a_real_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path):
+    """SIGINT to a running ``icl-verify figures`` (the full budget runs for seconds)."""
+    import signal
+    import subprocess
+    import time
+
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = tmp_path / "figs"
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "figures", "--out", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(3)  # imports done, experiments running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
+    assert not out.exists()

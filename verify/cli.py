@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
         mod = importlib.import_module(f"verify.commands.{module}")
-        mod.register(sub.add_parser(name, help=mod.__doc__.splitlines()[0], description=mod.__doc__))
+        doc = mod.__doc__ or name
+        mod.register(sub.add_parser(name, help=doc.splitlines()[0], description=doc))
     return parser
 
 
@@ -134,6 +135,9 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (status 2), --help and --version (status 0)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # while the command modules load
+        sys.stderr.write("icl-verify: interrupted\n")
+        return EXIT_INTERRUPTED
     prefix = f"icl-verify {args.command}"
     try:
         check_outputs(planned_outputs(args), input_files(args))

@@ -33,7 +33,7 @@ condition that would make them hold (``a = 0``) is reported in ``conditions``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -84,7 +84,7 @@ class Derivation:
         return self.gamma is not None and all(sp.expand(g) == 0 for g in self.gamma)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _symbol(name: str, positive: bool = False):
     """The engine's own symbol ``name``: a Dummy, so a user's matrix entry called ``r``
     or ``x_1`` can never be confused with the data; cached so every call agrees."""
@@ -148,7 +148,7 @@ def layer_update(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES):
     rs = [_symbol(f"r{i}") for i in range(1, sources + 1)]
     xq, wq = _vector("xq", d), _vector("wq", d, row=True)
     target = _token(x0, y0 - (w0 * x0)[0, 0])
-    attended = sp.Matrix.hstack(target, *[_token(x, r) for x, r in zip(xs, rs)])
+    attended = sp.Matrix.hstack(target, *[_token(x, r) for x, r in zip(xs, rs, strict=True)])
     query = _token(xq, -(wq * xq)[0, 0])
     layer = Construction(K=sp.eye(d + 1), Q=kq, V=pv, P=sp.eye(d + 1))
     example_delta = attend(target, attended, layer, None, c) - target
@@ -159,7 +159,7 @@ def layer_update(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES):
 
 def _all_data(data) -> list:
     symbols = list(data["x0"]) + [data["y0"]] + list(data["w0"]) + list(data["xq"]) + list(data["wq"])
-    for x, r in zip(data["xs"], data["rs"]):
+    for x, r in zip(data["xs"], data["rs"], strict=True):
         symbols += list(x) + [r]
     return symbols
 
@@ -187,7 +187,7 @@ def solve_gamma(term: sp.Matrix, d: int):
     """
     x, r = data_symbols(d)
     w = list(_vector("w", d, row=True))
-    unknowns = tuple(_symbol(f"G_{k}_{l}") for k in range(1, d + 1) for l in range(1, d + 1))
+    unknowns = tuple(_symbol(f"G_{k}_{j}") for k in range(1, d + 1) for j in range(1, d + 1))
     G = sp.Matrix(d, d, unknowns)
     residual = term - r * x.T * G
     equations = []
@@ -209,7 +209,7 @@ def _bilinear_part(term: sp.Matrix, d: int) -> sp.Matrix:
     """``Gamma_0[k, l]`` = coefficient of ``r x_k`` in ``term[l]``: the preconditioned-GD part."""
     x, r = data_symbols(d)
     w = list(_vector("w", d, row=True))
-    return sp.Matrix(d, d, lambda k, l: sp.Poly(sp.expand(term[l]), *x, r, *w).coeff_monomial(r * x[k]))
+    return sp.Matrix(d, d, lambda k, j: sp.Poly(sp.expand(term[j]), *x, r, *w).coeff_monomial(r * x[k]))
 
 
 def form_equations(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> tuple[list, list, sp.Matrix]:
@@ -231,11 +231,11 @@ def form_equations(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> tupl
     query_last = poly(query_delta[d, 0])
     xq, x0 = [sp.Poly(v, *variables) for v in data["xq"]], [sp.Poly(v, *variables) for v in data["x0"]]
     dw = [-query_last.diff(v) for v in data["xq"]]
-    if not (query_last + sum((a * b for a, b in zip(dw, xq)), sp.Poly(0, *variables))).is_zero:
+    if not (query_last + sum((a * b for a, b in zip(dw, xq, strict=True)), sp.Poly(0, *variables))).is_zero:
         raise AssertionError("a query's update is not linear in x_q")
-    rename = dict(zip(data["wq"], data["w0"]))
+    rename = dict(zip(data["wq"], data["w0"], strict=True))
     shared = [sp.Poly(a.as_expr().xreplace(rename), *variables) for a in dw]
-    mismatch = _identity_coefficients(poly(example_delta[d, 0]) + sum((a * b for a, b in zip(shared, x0)),
+    mismatch = _identity_coefficients(poly(example_delta[d, 0]) + sum((a * b for a, b in zip(shared, x0, strict=True)),
                                                                      sp.Poly(0, *variables)), variables)
     return moved_x, mismatch, sp.Matrix([[a.as_expr() for a in dw]])
 
@@ -350,6 +350,7 @@ def attention_sets(spec: str) -> str:
     if name == "prefix":
         return "A(j) = {1..n} for every token"
     if name == "sliding":
+        assert p is not None  # parse_attention gives sliding its K
         if p == 1:
             return "A(j) = {j} for example j, {n} for queries"
         return f"A(j) = {{max(1, j-{p - 1})..j}} for example j, {{max(1, n-{p - 1})..n}} for queries"
@@ -381,7 +382,7 @@ def update_text(result: Derivation, attention: str = "prefix") -> str:
         return f"no weight update: the token form [x; y - w x] is not preserved ({result.reason})"
     head = "w_j' = w_j + (1/c_j) sum_{i in A(j)}"
     tail = f", r_i = y_i - w_i x_i, {where}"
-    if result.implements_preconditioned_gd:
+    if result.implements_preconditioned_gd and result.gamma is not None:
         gamma = sp.sstr(result.gamma.tolist())
         return f"{head} r_i x_i^T Gamma with Gamma = {gamma}{tail}"
     gamma = sp.sstr(_bilinear(result).tolist())
@@ -405,5 +406,7 @@ def update_latex(result: Derivation, attention: str = "prefix") -> str:
     x, r = data_symbols(result.d)
     rename = {r: sp.Symbol("r_i")}
     rename.update({x[k]: sp.Symbol(f"x_{{i{k + 1}}}") for k in range(result.d)})
+    assert result.extra is not None  # the form is kept
     extra = sp.latex(result.extra.xreplace(rename))
-    return head + r"\left(r_i\, x_i^\top \Gamma_0 + " + extra + r"\right), \quad \Gamma_0 = " + sp.latex(_bilinear(result))
+    gamma0 = sp.latex(_bilinear(result))
+    return head + r"\left(r_i\, x_i^\top \Gamma_0 + " + extra + r"\right), \quad \Gamma_0 = " + gamma0

@@ -75,7 +75,7 @@ def render(theorems, entries) -> str:
     return "\n".join(lines)
 
 
-def generate(progress: bool = False) -> str:
+def generate(progress: bool = False) -> tuple[str, list]:
     """Run every theorem of the registry with the default setup and render the blueprint."""
     from proofs import registry
     from tqdm import tqdm
