@@ -586,16 +586,48 @@ def test_mutation_a_command_that_edits_its_input_is_caught():
     assert any("input" in p for p in _violations([("verify.commands.stationary.load_model", touch)]))
 
 
-def test_mutation_a_two_line_error_is_caught():
+def test_mutation_a_two_line_error_and_a_traceback_are_caught():
     import sys
 
     from verify.errors import PromptError
 
     def chatty(args):
-        sys.stderr.write("warning: something\n")
+        sys.stderr.write("Traceback (most recent call last):\n")
         raise PromptError("PROMPT: bad")
 
-    assert any("lines on stderr" in p for p in _violations([("verify.commands.stationary.run", chatty)]))
+    problems = _violations([("verify.commands.stationary.run", chatty)])
+    assert any("lines on stderr" in p for p in problems) and any("traceback" in p for p in problems)
+
+
+def test_mutation_an_escaping_exception_is_caught():
+    def leave(args):
+        raise SystemExit(3)  # not an Exception: main() does not turn it into a status
+
+    assert any("uncaught SystemExit" in p for p in _violations([("verify.commands.stationary.run", leave)]))
+
+
+def test_mutation_a_temporary_file_left_behind_is_caught():
+    import verify.output as output
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    problems = _violations([("verify.output.os.replace", interrupt), ("verify.output.os.unlink", lambda path: None)])
+    assert any("temporary files left" in p for p in problems)
+    assert output.os.unlink is os.unlink  # the patches are gone
+
+
+def test_mutation_an_undeclared_file_written_on_success_is_caught():
+    import verify.commands.stationary as stationary
+
+    original = stationary.run
+
+    def side_effect(args):
+        with open("side.txt", "w") as fh:
+            fh.write("x")
+        return original(args)
+
+    assert any("undeclared" in p for p in _violations([("verify.commands.stationary.run", side_effect)]))
 
 
 def test_mutation_a_non_atomic_writer_interrupted_midway_is_caught():
