@@ -14,7 +14,6 @@ import sys
 from ..output import Output, write_text
 from .common import add_json
 
-
 #: written into the current directory unless --out says otherwise (never into the installed package)
 DEFAULT_OUT = "blueprint.md"
 

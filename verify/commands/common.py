@@ -46,7 +46,8 @@ def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "requir
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     parser.add_argument("--scale", type=float, default=1.0, metavar="C", action=Explicit,
                         help="optional: the constant normalizer c > 0 (default 1); not with --normalization count")
-    parser.add_argument("--w0", metavar="FILE.npy", help="optional: initial weight w_0, shape (d,) or (k, d) (default 0)")
+    parser.add_argument("--w0", metavar="FILE.npy",
+                        help="optional: initial weight w_0, shape (d,) or (k, d) (default 0)")
     parser.add_argument("--preconditioner", metavar="FILE.npy",
                         help="optional: Gamma (d, d) in the top-left block of K^T Q (default I)")
     if eta is not None:
@@ -106,7 +107,8 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
     prompt = load_prompt(args.prompt)
     n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
     check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
-    for field, path in (("attention-mask", args.attention_mask), ("w0", args.w0), ("preconditioner", args.preconditioner)):
+    files = (("attention-mask", args.attention_mask), ("w0", args.w0), ("preconditioner", args.preconditioner))
+    for field, path in files:
         if path:
             check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
     if args.attention_mask:

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 from ..errors import PromptError
-from ..rates import analyse
 from ..limits import check_layers
+from ..rates import analyse
 from .common import add_model_options, check_eta, load_model
 
 

@@ -18,7 +18,6 @@ from .common import add_json
 from .figures import FILES, add_budget_options, check_budget, make_figures
 from .figures import outputs as figure_outputs
 
-
 #: written into --out besides the figures' files
 REPORT_FILES = ("theorems.json", "report.md")
 

@@ -12,11 +12,11 @@ import numpy as np
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
+from ..limits import MAX_LAYERS, check_array, check_layers
 from ..lsa import lsa_forward
+from ..matrix_text import guard_text
 from ..prompt import split_tokens, tokens
 from ..rates import rate_of, spectrum
-from ..limits import MAX_LAYERS, check_array, check_layers
-from ..matrix_text import guard_text
 from .common import add_model_options, check_eta, load_model, squeeze
 
 
