@@ -429,3 +429,14 @@ def test_a_real_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path):
     assert proc.returncode == 130, err
     assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_fifo_as_input_is_refused_without_reading_it(capsys, tmp_path, prompt):
+    """Reading a FIFO would block forever: every file input is refused when it is not a regular file."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused(capsys, tmp_path, "stationary", fifo, field="PROMPT")
+    for option in ("--w0", "--attention-mask", "--preconditioner"):
+        refused(capsys, tmp_path, "stationary", prompt, option, fifo, field=option.strip("-"))
+    refused(capsys, tmp_path, "derive", "--kq", fifo, "--pv", "[[0, 0], [0, 1]]", field="kq")
+    refused(capsys, tmp_path, "stationary", prompt, "--json", fifo, field="json")

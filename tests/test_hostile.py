@@ -170,6 +170,7 @@ def write_npz_bytes(path, arrays: dict, raw: dict | None = None) -> None:
                 archive.writestr(f"{key}.npy", data)
 
 
+FILE_DAMAGE = ("truncate", "garbage", "empty", "plain_npy", "directory", "missing")
 CORRUPTIONS = ("none", "replace", "drop", "nan", "inf", "transpose", "mismatch_d", "zero_rows", "extra_key",
                "object", "huge_header", "truncate", "garbage", "empty", "plain_npy", "directory", "missing",
                "multi_output", "zero_example", "tiny", "huge_values")
@@ -218,22 +219,23 @@ def hostile_prompt(draw, root):
     for k in list(raw):
         arrays.pop(k, None)
     write_npz_bytes(path, arrays, raw)
-    if "truncate" in kinds:
+    damage = next((k for k in kinds if k in FILE_DAMAGE), None)  # at most one: they replace the file
+    if damage == "truncate":
         data = _read(path)
         with open(path, "wb") as fh:
             fh.write(data[: draw(st.integers(0, max(len(data) - 1, 0)))])
-    if "garbage" in kinds:
+    elif damage == "garbage":
         with open(path, "wb") as fh:
             fh.write(draw(st.binary(max_size=200)))
-    if "empty" in kinds:
+    elif damage == "empty":
         open(path, "wb").close()
-    if "plain_npy" in kinds:
+    elif damage == "plain_npy":
         with open(path, "wb") as fh:
             np.save(fh, np.ones((3, 2)))
-    if "directory" in kinds:
+    elif damage == "directory":
         os.remove(path)
         os.mkdir(path)
-    if "missing" in kinds:
+    elif damage == "missing":
         os.remove(path)
     return path
 

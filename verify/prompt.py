@@ -125,8 +125,10 @@ def npy_header(fp, field: str, where: str) -> tuple:
 
 def check_npy_file(path: str, field: str) -> None:
     """Check an ``.npy`` file's header (see :func:`npy_header`) before numpy reads it."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         return  # the loader says "not found" in its own words
+    if not os.path.isfile(path):  # a directory, or a FIFO or device numpy would block on
+        raise PromptError(f"{field}: {path!r} is not a regular file; give the path of a .npy array")
     with open(path, "rb") as fp:
         npy_header(fp, field, repr(path))
 
@@ -140,8 +142,8 @@ def load_prompt(path: str | os.PathLike) -> Prompt:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        what = "is a directory" if os.path.isdir(path) else "not found"
-        raise PromptError(f"PROMPT: file {path!r} {what}; give the path of an .npz prompt file")
+        what = "not found" if not os.path.exists(path) else "is not a regular file"
+        raise PromptError(f"PROMPT: {path!r} {what}; give the path of an .npz prompt file")
     unreadable = f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez"
     try:
         with zipfile.ZipFile(path) as archive:
