@@ -99,8 +99,8 @@ def test_json_output_that_would_lose_data_is_refused(capsys, tmp_path, prompt, c
 
     monkeypatch.setattr(common, "load_prompt", lambda path: pytest.fail("computed before checking the output"))
     target = bad_output(kind, tmp_path, prompt)
-    refused(capsys, tmp_path, command, prompt, "--eta", "0.1", "--json", target, field="json") if command != \
-        "stationary" else refused(capsys, tmp_path, command, prompt, "--json", target, field="json")
+    eta = [] if command == "stationary" else ["--eta", "0.1"]
+    refused(capsys, tmp_path, command, prompt, *eta, "--json", target, field="json")
 
 
 @pytest.mark.parametrize("kind", ["input", "symlink", "hardlink", "directory", "missing_parent", "read_only"])
