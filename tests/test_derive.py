@@ -311,20 +311,115 @@ def test_parameter_names_never_clash_with_the_data(name):
 
 
 def test_classification_corpus_and_a_wrong_rule_is_caught(monkeypatch):
+    engine = derive_mod.derive_symbolic  # the corpus is numeric: call the engine itself, not the exact path
+    assert classify_errors(engine, np.random.default_rng(0)) == []
     assert classify_errors(derive, np.random.default_rng(0)) == []
     # mutation 1: forget the shared-weight requirement (only check the x part)
     original = derive_mod.form_equations
     monkeypatch.setattr(derive_mod, "form_equations", lambda kq, pv, sources=1: (original(kq, pv, sources)[0], [], None))
-    assert classify_errors(derive, np.random.default_rng(0))
+    assert classify_errors(engine, np.random.default_rng(0))
     monkeypatch.undo()
     # mutation 2: Gamma with the wrong sign (gradient ascent read as descent)
     solve = derive_mod.solve_gamma
     monkeypatch.setattr(derive_mod, "solve_gamma", lambda t, d: (lambda G, c: (None if G is None else -G, c))(*solve(t, d)))
-    assert classify_errors(derive, np.random.default_rng(0))
+    assert classify_errors(engine, np.random.default_rng(0))
     monkeypatch.undo()
     # mutation 3: Gamma transposed (x_i^T Gamma read as Gamma x_i)
     monkeypatch.setattr(derive_mod, "solve_gamma", lambda t, d: (lambda G, c: (None if G is None else G.T, c))(*solve(t, d)))
-    assert classify_errors(derive, np.random.default_rng(0))
+    assert classify_errors(engine, np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------- exact path = engine
+
+
+@st.composite
+def block_pairs(draw, d=st.integers(1, 2)):
+    """``(K^T Q, P V)`` with each block ``A, b, c, e, F, g, h, s`` independently zero or random
+    small rationals (entries often 0), so every branch of P10's characterization is drawn.  Example::
+
+        @given(block_pairs())
+        def test_it(pair): kq, pv = pair
+    """
+    d = draw(d)
+    entry = st.fractions(-2, 2, max_denominator=2).map(sp.Rational)
+
+    def block(rows, cols):
+        if draw(st.booleans()):
+            return sp.zeros(rows, cols)
+        return sp.Matrix(rows, cols, [draw(entry) for _ in range(rows * cols)])
+
+    kq = sp.Matrix(sp.BlockMatrix([[block(d, d), block(d, 1)], [block(1, d), block(1, 1)]]))
+    pv = sp.Matrix(sp.BlockMatrix([[block(d, d), block(d, 1)], [block(1, d), block(1, 1)]]))
+    return kq, pv
+
+
+def disagreement(fast, slow) -> str:
+    """Empty when two derivations of the same layer agree on everything they report."""
+    for key in ("preserves_token_form", "implements_preconditioned_gd", "gamma", "conditions"):
+        if getattr(fast, key) != getattr(slow, key):
+            return f"{key}: {getattr(fast, key)} != {getattr(slow, key)}"
+    for key in ("term", "extra"):
+        a, b = getattr(fast, key), getattr(slow, key)
+        if (a is None) != (b is None) or (a is not None and (a - b).expand() != sp.zeros(1, fast.d)):
+            return f"{key}: {a} != {b}"
+    if fast.preserves_token_form and (fast.bilinear - derive_mod._bilinear(slow)) != sp.zeros(fast.d, fast.d):
+        return "Gamma_0 differs"
+    return "" if fast.trivial == slow.trivial else "trivial differs"
+
+
+@settings(max_examples=40)
+@given(block_pairs())
+def test_exact_path_agrees_with_the_engine(pair):
+    kq, pv = pair
+    assert disagreement(derive_mod.derive_exact(kq, pv), derive_mod.derive_symbolic(kq, pv)) == ""
+
+
+def _corpus_disagrees(n=40) -> bool:
+    rng = np.random.default_rng(3)
+    for _ in range(n):
+        d = int(rng.integers(1, 3))
+        pick = lambda r, k: sp.zeros(r, k) if rng.random() < 0.4 else rationals(rng, (r, k))  # noqa: E731
+        kq = sp.Matrix(sp.BlockMatrix([[pick(d, d), pick(d, 1)], [pick(1, d), pick(1, 1)]]))
+        pv = sp.Matrix(sp.BlockMatrix([[pick(d, d), pick(d, 1)], [pick(1, d), pick(1, 1)]]))
+        if disagreement(derive(kq, pv), derive_mod.derive_symbolic(kq, pv)):
+            return True
+    return False
+
+
+def test_agreement_catches_a_wrong_exact_path(monkeypatch):
+    assert not _corpus_disagrees()
+    blocks = derive_mod.blocks
+    # mutation 1: K^T Q's last column read as its last row (b and c swapped)
+    monkeypatch.setattr(derive_mod, "blocks", lambda M: (lambda A, b, c, e: (A, c, b, e))(*blocks(M)))
+    assert _corpus_disagrees()
+    monkeypatch.undo()
+    # mutation 2: an off-by-one zero test that never looks at the last entry (misses e, s)
+    monkeypatch.setattr(derive_mod, "_is_zero", lambda M: all(v == 0 for v in list(M)[:-1]))
+    assert _corpus_disagrees()
+    monkeypatch.undo()
+    # mutation 3: the top-left blocks transposed (x_i^T Gamma read as Gamma x_i)
+    monkeypatch.setattr(derive_mod, "blocks", lambda M: (lambda A, b, c, e: (A.T, b, c, e))(*blocks(M)))
+    assert _corpus_disagrees()
+
+
+def test_a_60_by_60_numeric_matrix_is_classified_exactly(capsys):
+    """The exact path on a large member of F1 (A random, s = -1/3) and on a form-kept non-member."""
+    rng = np.random.default_rng(60)
+    d = 59
+    A = rationals(rng, (d, d))
+    kq, pv = assemble(d, A=A, s=sp.Rational(-1, 3))
+    got = derive(kq, pv)
+    assert got.implements_preconditioned_gd and got.gamma == A / 3
+    out = run_json(capsys, "derive", "--kq", json.dumps([[str(v) for v in row] for row in kq.tolist()]),
+                   "--pv", json.dumps([[str(v) for v in row] for row in pv.tolist()]))
+    assert out["preconditioner"] == [[str(v) for v in row] for row in (A / 3).tolist()]
+    h = rationals(rng, (d, 1), nonzero=True)
+    got = derive(*assemble(d, A=A, h=h, s=1))
+    assert got.preserves_token_form and not got.implements_preconditioned_gd
+    x, r = data_symbols(d)
+    probe = {v: sp.Rational(k + 1, 7) for k, v in enumerate(x)} | {r: sp.Rational(2, 3)}
+    want = (-(h.T * x)[0, 0] * (x.T * A) - r ** 2 * sp.zeros(1, d)).xreplace(probe)
+    assert got.extra.xreplace(probe) == want  # exact, at a rational point
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -321,7 +321,8 @@ def compare_with_cli(capsys, tmp_path, X, spec, kind, fraction, layers, scale=1.
     path = save_prompt(tmp_path / name, X, X @ rng.standard_normal(X.shape[1]), X[:3] + 0.5)
     top, _, _ = reference(X, spec, kind, scale, 1.0, 0)
     eta = fraction * top
-    out = run_json(capsys, "rate", path, "--attention", spec, "--normalization", kind, "--scale", scale,
+    scale_option = ["--scale", scale] if kind == "constant" else []  # the CLI refuses --scale with count
+    out = run_json(capsys, "rate", path, "--attention", spec, "--normalization", kind, *scale_option,
                    "--eta", repr(float(eta)), "--layers", layers)
     _, norms, B = reference(X, spec, kind, scale, eta, layers)
     peak, layer = float(norms.max()), int(np.argmax(norms))

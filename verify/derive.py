@@ -33,7 +33,7 @@ condition that would make them hold (``a = 0``) is reported in ``conditions``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -62,6 +62,9 @@ class Derivation:
     conditions : parameter expressions that must vanish for the failing identity
         to hold (empty when it holds, or when no parameter choice rescues it).
     reason : one line saying which identity failed, or "".
+    bilinear : ``Gamma_0``, the coefficient matrix of ``r x_k`` in ``term`` (the
+        preconditioned-GD part; equal to ``gamma`` when that exists), or None when the
+        form is lost or it was not computed (then read off ``term``).
     """
 
     d: int
@@ -72,14 +75,16 @@ class Derivation:
     extra: sp.Matrix | None
     conditions: tuple
     reason: str
+    bilinear: sp.Matrix | None = None
 
     @property
     def trivial(self) -> bool:
-        """True when the layer is the identity on tokens (``t = 0``, so ``Gamma = 0``)."""
-        return self.term is not None and all(sp.expand(e) == 0 for e in self.term)
+        """True when the layer is the identity on tokens: ``t = 0``, i.e. preconditioned GD with ``Gamma = 0``
+        (``t = r x^T Gamma`` vanishes for all data exactly when ``Gamma`` does)."""
+        return self.gamma is not None and all(sp.expand(g) == 0 for g in self.gamma)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _symbol(name: str, positive: bool = False):
     """The engine's own symbol ``name``: a Dummy, so a user's matrix entry called ``r``
     or ``x_1`` can never be confused with the data; cached so every call agrees."""
@@ -143,7 +148,7 @@ def layer_update(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES):
     rs = [_symbol(f"r{i}") for i in range(1, sources + 1)]
     xq, wq = _vector("xq", d), _vector("wq", d, row=True)
     target = _token(x0, y0 - (w0 * x0)[0, 0])
-    attended = sp.Matrix.hstack(target, *[_token(x, r) for x, r in zip(xs, rs)])
+    attended = sp.Matrix.hstack(target, *[_token(x, r) for x, r in zip(xs, rs, strict=True)])
     query = _token(xq, -(wq * xq)[0, 0])
     layer = Construction(K=sp.eye(d + 1), Q=kq, V=pv, P=sp.eye(d + 1))
     example_delta = attend(target, attended, layer, None, c) - target
@@ -154,7 +159,7 @@ def layer_update(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES):
 
 def _all_data(data) -> list:
     symbols = list(data["x0"]) + [data["y0"]] + list(data["w0"]) + list(data["xq"]) + list(data["wq"])
-    for x, r in zip(data["xs"], data["rs"]):
+    for x, r in zip(data["xs"], data["rs"], strict=True):
         symbols += list(x) + [r]
     return symbols
 
@@ -182,7 +187,7 @@ def solve_gamma(term: sp.Matrix, d: int):
     """
     x, r = data_symbols(d)
     w = list(_vector("w", d, row=True))
-    unknowns = tuple(_symbol(f"G_{k}_{l}") for k in range(1, d + 1) for l in range(1, d + 1))
+    unknowns = tuple(_symbol(f"G_{k}_{j}") for k in range(1, d + 1) for j in range(1, d + 1))
     G = sp.Matrix(d, d, unknowns)
     residual = term - r * x.T * G
     equations = []
@@ -204,7 +209,7 @@ def _bilinear_part(term: sp.Matrix, d: int) -> sp.Matrix:
     """``Gamma_0[k, l]`` = coefficient of ``r x_k`` in ``term[l]``: the preconditioned-GD part."""
     x, r = data_symbols(d)
     w = list(_vector("w", d, row=True))
-    return sp.Matrix(d, d, lambda k, l: sp.Poly(sp.expand(term[l]), *x, r, *w).coeff_monomial(r * x[k]))
+    return sp.Matrix(d, d, lambda k, j: sp.Poly(sp.expand(term[j]), *x, r, *w).coeff_monomial(r * x[k]))
 
 
 def form_equations(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> tuple[list, list, sp.Matrix]:
@@ -226,26 +231,92 @@ def form_equations(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> tupl
     query_last = poly(query_delta[d, 0])
     xq, x0 = [sp.Poly(v, *variables) for v in data["xq"]], [sp.Poly(v, *variables) for v in data["x0"]]
     dw = [-query_last.diff(v) for v in data["xq"]]
-    if not (query_last + sum((a * b for a, b in zip(dw, xq)), sp.Poly(0, *variables))).is_zero:
+    if not (query_last + sum((a * b for a, b in zip(dw, xq, strict=True)), sp.Poly(0, *variables))).is_zero:
         raise AssertionError("a query's update is not linear in x_q")
-    rename = dict(zip(data["wq"], data["w0"]))
+    rename = dict(zip(data["wq"], data["w0"], strict=True))
     shared = [sp.Poly(a.as_expr().xreplace(rename), *variables) for a in dw]
-    mismatch = _identity_coefficients(poly(example_delta[d, 0]) + sum((a * b for a, b in zip(shared, x0)),
+    mismatch = _identity_coefficients(poly(example_delta[d, 0]) + sum((a * b for a, b in zip(shared, x0, strict=True)),
                                                                      sp.Poly(0, *variables)), variables)
     return moved_x, mismatch, sp.Matrix([[a.as_expr() for a in dw]])
 
 
 def derive(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
-    """Classify the layer ``(K^T Q, P V) = (kq, pv)`` (see the module docstring for the method).
+    """Classify the layer ``(K^T Q, P V) = (kq, pv)``.
+
+    Matrices holding names (SymPy symbols) go through the engine of the module
+    docstring (:func:`derive_symbolic`), which also reports parameter conditions;
+    numeric matrices through :func:`derive_exact`, P10's characterization in exact
+    arithmetic (zero tests and products, no polynomial algebra), which the engine
+    agrees with (``tests/test_derive.py``) and which answers a 100 x 100 matrix in
+    a second.
+
+    Parameters
+    ----------
+    kq, pv : ``(d+1) x (d+1)`` SymPy matrices (exact numbers or symbols).
+    sources : other example tokens in the engine's symbolic attention set.
+
+    Returns
+    -------
+    Derivation
+    """
+    kq, pv = sp.Matrix(kq), sp.Matrix(pv)
+    _check_shapes(kq, pv)
+    if kq.free_symbols or pv.free_symbols:
+        return derive_symbolic(kq, pv, sources)
+    return derive_exact(kq, pv)
+
+
+def blocks(M: sp.Matrix) -> tuple:
+    """``M = [[A, b], [c^T, e]]``: ``(A (d x d), b (d x 1), c (d x 1), e)``."""
+    d = M.shape[0] - 1
+    return M[:d, :d], M[:d, d], M[d, :d].T, M[d, d]
+
+
+def _is_zero(M) -> bool:
+    return all(v == 0 for v in M)
+
+
+def derive_exact(kq: sp.Matrix, pv: sp.Matrix) -> Derivation:
+    """Classify numeric ``(K^T Q, P V)`` by SPEC P10's characterization (proved for every d in ``proofs/p10.py``).
+
+    With ``K^T Q = [[A, b], [c^T, e]]`` and ``P V = [[F, g], [h^T, s]]``:
+
+    - the token form is kept iff ``K^T Q = 0``, ``P V = 0`` or ``F, g, b, e = 0``; then
+      ``t(x, r) = -(h^T x + s r)(x^T A + r c^T)``;
+    - the update is preconditioned GD iff moreover ``(h = 0 or A = 0)`` and ``(s = 0 or c = 0)``,
+      with ``Gamma = -(s A + h c^T)``; otherwise the extra terms are
+      ``t - r x^T Gamma_0 = -(h^T x) x^T A - s r^2 c^T`` with ``Gamma_0 = -(s A + h c^T)``.
+
+    The lost-form reasons follow the engine's order: the x part first (``K^T Q != 0`` and
+    ``(F, g) != 0``), then the shared weight change (``P V != 0`` and ``(b, e) != 0``).
+    Entries are exact (SymPy Rationals); ``term`` and ``extra`` are left factored.
+    """
+    d = _check_shapes(kq, pv)
+    A, b, c, e = blocks(kq)
+    F, g, h, s = blocks(pv)
+    kq_zero, pv_zero = _is_zero(kq), _is_zero(pv)
+    if not kq_zero and not (_is_zero(F) and _is_zero(g)):
+        return _lost(d, "the x part of a token changes", ())
+    if not kq_zero and not pv_zero and not (_is_zero(b) and e == 0):
+        return _lost(d, "an example's label part does not move by -dw x_j with the weight change dw of a query "
+                        "reading the same tokens", ())
+    x, r = data_symbols(d)
+    # K^T Q = 0 gives A = 0, c = 0 and P V = 0 gives h = 0, s = 0: the identity layer, Gamma = 0
+    term = -((h.T * x)[0, 0] + s * r) * (x.T * A + r * c.T)
+    gamma0 = -(s * A + h * c.T)
+    is_gd = (_is_zero(h) or _is_zero(A)) and (s == 0 or _is_zero(c))
+    extra = sp.zeros(1, d) if is_gd else -(h.T * x)[0, 0] * (x.T * A) - s * r ** 2 * c.T
+    reason = "" if is_gd else "the update has terms other than r_i x_i^T Gamma"
+    return Derivation(d, True, is_gd, gamma0 if is_gd else None, term, extra, (), reason, gamma0)
+
+
+def derive_symbolic(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
+    """Classify ``(K^T Q, P V)`` with the engine of the module docstring (any entries, names included).
 
     Parameters
     ----------
     kq, pv : ``(d+1) x (d+1)`` SymPy matrices (exact numbers or symbols).
     sources : other example tokens in the symbolic attention set.
-
-    Returns
-    -------
-    Derivation
     """
     kq, pv = sp.Matrix(kq), sp.Matrix(pv)
     d = _check_shapes(kq, pv)
@@ -261,7 +332,7 @@ def derive(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES) -> Derivation:
     bilinear = gamma if gamma is not None else _bilinear_part(term, d)
     extra = (term - r * x.T * bilinear).applyfunc(sp.expand)
     reason = "" if gamma is not None else "the update has terms other than r_i x_i^T Gamma"
-    return Derivation(d, True, gamma is not None, gamma, term.applyfunc(sp.expand), extra, conditions, reason)
+    return Derivation(d, True, gamma is not None, gamma, term.applyfunc(sp.expand), extra, conditions, reason, bilinear)
 
 
 def _lost(d: int, reason: str, coefficients) -> Derivation:
@@ -279,6 +350,7 @@ def attention_sets(spec: str) -> str:
     if name == "prefix":
         return "A(j) = {1..n} for every token"
     if name == "sliding":
+        assert p is not None  # parse_attention gives sliding its K
         if p == 1:
             return "A(j) = {j} for example j, {n} for queries"
         return f"A(j) = {{max(1, j-{p - 1})..j}} for example j, {{max(1, n-{p - 1})..n}} for queries"
@@ -310,7 +382,7 @@ def update_text(result: Derivation, attention: str = "prefix") -> str:
         return f"no weight update: the token form [x; y - w x] is not preserved ({result.reason})"
     head = "w_j' = w_j + (1/c_j) sum_{i in A(j)}"
     tail = f", r_i = y_i - w_i x_i, {where}"
-    if result.implements_preconditioned_gd:
+    if result.implements_preconditioned_gd and result.gamma is not None:
         gamma = sp.sstr(result.gamma.tolist())
         return f"{head} r_i x_i^T Gamma with Gamma = {gamma}{tail}"
     gamma = sp.sstr(_bilinear(result).tolist())
@@ -319,6 +391,8 @@ def update_text(result: Derivation, attention: str = "prefix") -> str:
 
 
 def _bilinear(result: Derivation) -> sp.Matrix:
+    if result.bilinear is not None:
+        return result.bilinear
     return result.gamma if result.gamma is not None else _bilinear_part(result.term, result.d)
 
 
@@ -332,5 +406,7 @@ def update_latex(result: Derivation, attention: str = "prefix") -> str:
     x, r = data_symbols(result.d)
     rename = {r: sp.Symbol("r_i")}
     rename.update({x[k]: sp.Symbol(f"x_{{i{k + 1}}}") for k in range(result.d)})
+    assert result.extra is not None  # the form is kept
     extra = sp.latex(result.extra.xreplace(rename))
-    return head + r"\left(r_i\, x_i^\top \Gamma_0 + " + extra + r"\right), \quad \Gamma_0 = " + sp.latex(_bilinear(result))
+    gamma0 = sp.latex(_bilinear(result))
+    return head + r"\left(r_i\, x_i^\top \Gamma_0 + " + extra + r"\right), \quad \Gamma_0 = " + gamma0

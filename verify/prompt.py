@@ -6,12 +6,14 @@ Files put one example per row, so ``X`` is ``(n, d)``; the tokens are columns
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from .backend import hstack, is_numeric, transpose, vstack
 from .errors import PromptError
+from .limits import check_array
 
 
 @dataclass(frozen=True)
@@ -96,26 +98,76 @@ def make_prompt(X, y, Xq=None, yq=None) -> Prompt:
     return Prompt(X, y, Xq, yq)
 
 
+#: the arrays a prompt file may hold (anything else in the file is never read)
+PROMPT_KEYS = ("X", "y", "Xq", "yq")
+
+
+def npy_header(fp, field: str, where: str) -> tuple:
+    """``(shape, dtype)`` from the header of an ``.npy`` stream, read without reading the data.
+
+    Refuses (PromptError naming ``field``) a stream that is not ``.npy``, an object
+    dtype (pickles are never loaded) and a declared size above ``verify.limits.MAX_ARRAY_BYTES``.
+    """
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _, dtype = read(fp)
+    except Exception:
+        raise PromptError(f"{field}: {where} is not a readable .npy array; write it with numpy.save") from None
+    if dtype.hasobject:
+        raise PromptError(f"{field}: {where} holds Python objects; save it as a float array")
+    check_array(field, shape, dtype.itemsize, what=where)
+    return shape, dtype
+
+
+def check_npy_file(path: str, field: str) -> None:
+    """Check an ``.npy`` file's header (see :func:`npy_header`) before numpy reads it."""
+    if not os.path.exists(path):
+        return  # the loader says "not found" in its own words
+    if not os.path.isfile(path):  # a directory, or a FIFO or device numpy would block on
+        raise PromptError(f"{field}: {path!r} is not a regular file; give the path of a .npy array")
+    with open(path, "rb") as fp:
+        npy_header(fp, field, repr(path))
+
+
 def load_prompt(path: str | os.PathLike) -> Prompt:
     """Read a prompt from an ``.npz`` file with arrays ``X``, ``y``, ``Xq`` and optionally ``yq``.
 
-    Loaded with ``allow_pickle=False``: object arrays are refused.
+    Each array's header is checked before its data is read (object dtypes and sizes
+    above ``verify.limits.MAX_ARRAY_BYTES`` are refused); only the four arrays of
+    ``PROMPT_KEYS`` are read, with ``allow_pickle=False``.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise PromptError(f"PROMPT: file {path!r} not found; give the path of an .npz prompt file")
+        what = "not found" if not os.path.exists(path) else "is not a regular file"
+        raise PromptError(f"PROMPT: {path!r} {what}; give the path of an .npz prompt file")
+    unreadable = f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+            for key in PROMPT_KEYS:
+                if key in members:
+                    with archive.open(members[key]) as fp:
+                        npy_header(fp, key, f"array {key} of {path!r}")
+    except PromptError:
+        raise
+    except Exception:
+        raise PromptError(unreadable) from None
+    for key in ("X", "y", "Xq"):
+        if key not in members:
+            raise PromptError(f"{key}: missing from {path!r}; the file needs arrays X (n, d), y (n,), Xq (m, d)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+            arrays = {key: data[key] for key in PROMPT_KEYS if key in members}
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise PromptError(f"PROMPT: {path!r} holds object arrays; save X, y, Xq as float arrays") from None
-        raise PromptError(f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez") from None
+        raise PromptError(unreadable) from None
     except Exception:
-        raise PromptError(f"PROMPT: {path!r} is not a readable .npz file; write it with numpy.savez") from None
-    for key in ("X", "y", "Xq"):
-        if key not in arrays:
-            raise PromptError(f"{key}: missing from {path!r}; the file needs arrays X (n, d), y (n,), Xq (m, d)")
+        raise PromptError(unreadable) from None
     return make_prompt(arrays["X"], arrays["y"], arrays["Xq"], arrays.get("yq"))
 
 

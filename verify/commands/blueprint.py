@@ -1,7 +1,9 @@
-"""Regenerate the blueprint proofs/README.md: every theorem's status (computed by running it), statement and dependencies.
+"""Write the blueprint: every theorem's status (computed by running it), statement and dependencies.
 
-The table and the statuses come from running the proofs, so the file is a
-snapshot that ``tests/test_blueprint.py`` keeps in sync with the registry.
+The table and the statuses come from running the proofs.  The file goes to
+``--out`` (default ``./blueprint.md``, never into the installed package); the
+repository keeps it as ``proofs/README.md`` (``--out proofs/README.md`` from a
+checkout), which ``tests/test_blueprint.py`` keeps in sync with the registry.
 """
 from __future__ import annotations
 
@@ -9,20 +11,31 @@ import json
 import os
 import sys
 
-from ..errors import PromptError
+from ..output import Output, write_text
+from .common import add_json
+
+#: written into the current directory unless --out says otherwise (never into the installed package)
+DEFAULT_OUT = "blueprint.md"
 
 
-def default_out() -> str:
-    """``proofs/README.md`` next to the registry (``proofs`` may load as a namespace package)."""
+def package_readme() -> str:
+    """``proofs/README.md`` next to the registry, the committed blueprint (``proofs`` may load as a
+    namespace package); regenerate it from a checkout with ``--out proofs/README.md``."""
     from proofs import registry
 
     return os.path.join(os.path.dirname(os.path.abspath(registry.__file__)), "README.md")
 
 
+default_out = package_readme  # the name tests/test_blueprint.py reads the committed blueprint by
+
+
 def register(parser) -> None:
-    parser.add_argument("--out", default=None, metavar="FILE.md", help="where to write (default: proofs/README.md)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    parser.set_defaults(run=run)
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="FILE.md",
+                        help=f"optional: where to write (default ./{DEFAULT_OUT}; the repository's blueprint is "
+                             "proofs/README.md)")
+    parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
+    add_json(parser)
+    parser.set_defaults(run=run, outputs=lambda args: [Output("out", args.out)])
 
 
 def render(theorems, entries) -> str:
@@ -92,7 +105,7 @@ def render(theorems, entries) -> str:
     return "\n".join(lines)
 
 
-def generate(progress: bool = False) -> str:
+def generate(progress: bool = False) -> tuple[str, list]:
     """Run every theorem of the registry with the default setup and render the blueprint."""
     from proofs import registry
     from tqdm import tqdm
@@ -104,12 +117,9 @@ def generate(progress: bool = False) -> str:
 
 
 def run(args):
-    out = args.out or default_out()
-    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-        raise PromptError(f"out: directory of {out!r} does not exist; create it first")
+    out = args.out
     text, entries = generate(progress=not args.no_progress)
-    with open(out, "w") as fh:
-        fh.write(text)
+    write_text(out, text)
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     summary = f"wrote {out}: {len(entries)} theorems" + (f"; FAILED: {', '.join(failed)}" if failed else "")
     return {"path": out, "theorems": [{k: e[k] for k in ("id", "status")} for e in entries]}, summary, not failed

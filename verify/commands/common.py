@@ -7,30 +7,61 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PromptError
+from ..limits import MAX_ATTENTION_PARAM, check_array
 from ..masks import attention_mask, load_mask, parse_attention
 from ..normalizers import normalizer
-from ..prompt import Prompt, load_prompt
+from ..prompt import Prompt, check_npy_file, load_prompt
+
+
+class Explicit(argparse.Action):
+    """Store the value and remember that the user gave the option (``given(args, dest)``),
+    so an option that conflicts with another is refused even when its value equals the default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.explicit = set(getattr(namespace, "explicit", None) or ()) | {self.dest}
+
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """True when the option ``dest`` was on the command line (for options stored with :class:`Explicit`)."""
+    return dest in (getattr(args, "explicit", None) or ())
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="OUT", help="write the result as JSON to OUT ('-' for stdout)")
+    parser.add_argument("--json", metavar="OUT",
+                        help="optional: write the result as JSON to OUT ('-' for stdout; default: a readable summary)")
 
 
-def add_model_options(parser: argparse.ArgumentParser, eta: bool = True) -> None:
-    """PROMPT, attention, normalizer and construction options."""
-    parser.add_argument("prompt", metavar="PROMPT", help=".npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
-    parser.add_argument("--attention", default="prefix",
-                        help="prefix | causal | sliding:K | block:B | hybrid:P (default prefix)")
+def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "required") -> None:
+    """PROMPT, attention, normalizer and construction options; ``eta``: how ``--eta`` is required (None: no --eta)."""
+    parser.add_argument("prompt", metavar="PROMPT",
+                        help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
+    parser.add_argument("--attention", default="prefix", action=Explicit,
+                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix); "
+                             "not with --attention-mask")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
-                        help="boolean (n+m, n+m) mask, [i, j] true when token j reads token i; overrides --attention")
+                        help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "
+                             "replaces --attention (give one or the other)")
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
-                        help="constant c_j = C, or count c_j = |A(j)| (default constant)")
-    parser.add_argument("--scale", type=float, default=1.0, metavar="C", help="the constant normalizer c (default 1)")
-    parser.add_argument("--w0", metavar="FILE.npy", help="initial weight w_0, shape (d,) or (k, d)")
-    parser.add_argument("--preconditioner", metavar="FILE.npy", help="Gamma (d, d) in the top-left block of K^T Q")
-    if eta:
-        parser.add_argument("--eta", type=float, help="step size eta (P = eta I)")
+                        help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="C", action=Explicit,
+                        help="optional: the constant normalizer c > 0 (default 1); not with --normalization count")
+    parser.add_argument("--w0", metavar="FILE.npy",
+                        help="optional: initial weight w_0, shape (d,) or (k, d) (default 0)")
+    parser.add_argument("--preconditioner", metavar="FILE.npy",
+                        help="optional: Gamma (d, d) in the top-left block of K^T Q (default I)")
+    if eta is not None:
+        parser.add_argument("--eta", type=float, metavar="E", help=f"{eta}: step size eta > 0 (P = eta I)")
     add_json(parser)
+
+
+def check_conflicts(args: argparse.Namespace) -> None:
+    """Refuse model options that cannot both apply (one line naming both)."""
+    if getattr(args, "attention_mask", None) and given(args, "attention"):
+        raise PromptError("attention: --attention and --attention-mask both say who attends to whom; give one of them")
+    if getattr(args, "normalization", None) == "count" and given(args, "scale"):
+        raise PromptError("scale: --scale sets the constant normalizer, but --normalization count uses c_j = |A(j)|; "
+                          "drop --scale or use --normalization constant")
 
 
 @dataclass(frozen=True)
@@ -67,14 +98,27 @@ def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
 
 
 def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
-    """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options."""
+    """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options.
+
+    Conflicting options are refused first (:func:`check_conflicts`), and a prompt whose
+    ``(n+m) x (n+m)`` attention matrices the machine cannot hold (``verify.limits``).
+    """
+    check_conflicts(args)
     prompt = load_prompt(args.prompt)
     n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
+    check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
+    files = (("attention-mask", args.attention_mask), ("w0", args.w0), ("preconditioner", args.preconditioner))
+    for field, path in files:
+        if path:
+            check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
     if args.attention_mask:
         mask = load_mask(args.attention_mask, n, m)
         attention = "custom"
     else:
-        parse_attention(args.attention)
+        _, param = parse_attention(args.attention)
+        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
+            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
+                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
         mask = attention_mask(args.attention, n, m)
         attention = args.attention
     c = normalizer(args.normalization, mask, args.scale)

@@ -12,31 +12,40 @@ instead finds, for each learned layer, the nearest member of P10's
 preconditioned-GD family (S1: only A and s non-zero; S4: only c and h) and its
 Gamma, and measures how far the learned stack's predictions are from the
 projected stack's on prompts from the training distribution (verify.fit).
+
+Numeric matrices are classified in exact arithmetic by SPEC P10's
+characterization (up to 80 x 80); matrices holding names by the symbolic
+engine (up to 6 x 6): larger ones are refused with the limit named
+(``verify.limits``).
 """
 from __future__ import annotations
 
 import math
 
 from ..errors import PromptError
+from ..limits import MAX_DERIVE_SIDE_SYMBOLIC
 from ..tolerances import FIT_DISTANCE_TOL
 from .common import add_json
 
 
 def register(parser) -> None:
-    parser.add_argument("--kq", metavar="MATRIX", help="K^T Q as JSON nested lists or a .json file")
-    parser.add_argument("--pv", metavar="MATRIX", help="P V as JSON nested lists or a .json file")
+    parser.add_argument("--kq", metavar="MATRIX",
+                        help="required unless --fit: K^T Q as JSON nested lists or a .json file")
+    parser.add_argument("--pv", metavar="MATRIX",
+                        help="required unless --fit: P V as JSON nested lists or a .json file, same size as --kq")
     parser.add_argument("--attention",
-                        help="prefix | causal | sliding:K | block:B | hybrid:P: names A(j) in the update (default "
-                             "prefix); with --fit, the mask of stack_gap (default: the file's, else prefix)")
+                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P: names A(j) in the update "
+                             "(default prefix); with --fit, the mask of stack_gap (default: the file's, else prefix)")
     fit = parser.add_argument_group("fitting learned weights (instead of --kq/--pv)")
-    fit.add_argument("--fit", metavar="WEIGHTS.npz", help="arrays KQ, PV (L, d+k, d+k), or K, Q, V, P")
+    fit.add_argument("--fit", metavar="WEIGHTS.npz", help="optional: arrays KQ, PV (L, d+k, d+k), or K, Q, V, P")
     fit.add_argument("--tol", type=float, default=FIT_DISTANCE_TOL,
-                     help=f"implements_preconditioned_gd when relative_distance <= TOL (default {FIT_DISTANCE_TOL})")
+                     help=f"optional: implements_preconditioned_gd when relative_distance <= TOL "
+                          f"(default {FIT_DISTANCE_TOL})")
     fit.add_argument("--prompts", type=int, default=64, metavar="K",
-                     help="random prompts from the training distribution for stack_gap (default 64)")
-    fit.add_argument("--k", type=int, help="number of outputs k, d = size - k (default: the file's, else 1)")
-    fit.add_argument("--n", type=int, help="examples per prompt for stack_gap (default: the file's, else 20)")
-    fit.add_argument("--seed", type=int, default=0, help="seed of the stack_gap prompts (default 0)")
+                     help="optional: random prompts from the training distribution for stack_gap (default 64)")
+    fit.add_argument("--k", type=int, help="optional: number of outputs k, d = size - k (default: the file's, else 1)")
+    fit.add_argument("--n", type=int, help="optional: examples per prompt for stack_gap (default: the file's, else 20)")
+    fit.add_argument("--seed", type=int, default=0, help="optional: seed of the stack_gap prompts (default 0)")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -56,6 +65,10 @@ def run(args):
     attention_sets(args.attention)  # validates --attention (PromptError) before any work
     kq = parse_matrix(args.kq, "kq")
     pv = parse_matrix(args.pv, "pv", size=kq.shape[0])
+    if (kq.free_symbols or pv.free_symbols) and kq.shape[0] > MAX_DERIVE_SIDE_SYMBOLIC:
+        raise PromptError(f"kq: matrices holding names are classified symbolically up to {MAX_DERIVE_SIDE_SYMBOLIC} x "
+                          f"{MAX_DERIVE_SIDE_SYMBOLIC} (verify.limits.MAX_DERIVE_SIDE_SYMBOLIC), got {kq.shape[0]} x "
+                          f"{kq.shape[0]}; substitute numbers for the names")
     result = derive(kq, pv)
     gamma = None if result.gamma is None else [[exact_text(g) for g in row] for row in result.gamma.tolist()]
     out = {

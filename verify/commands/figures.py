@@ -18,6 +18,8 @@ from ..errors import PromptError
 from ..experiments import E1_COLUMNS, E2_COLUMNS, E3_COLUMNS, e1_convergence, e2_stationary, e3_transient
 from ..experiments.shape import e1_shape, e2_shape, e3_shape
 from ..experiments.table import write_rows
+from ..limits import check_array
+from ..output import Output, atomic_path, write_text
 from .common import add_json
 
 FILES = ("e1_convergence.csv", "e1_convergence.png", "e2_stationary.csv", "e2_stationary.png",
@@ -26,50 +28,57 @@ FILES = ("e1_convergence.csv", "e1_convergence.png", "e2_stationary.csv", "e2_st
 
 def add_budget_options(parser) -> None:
     """Options shared with ``icl-verify report``."""
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    parser.add_argument("--tasks", type=int, default=64, help="random tasks per setting (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="required: output directory (created if missing)")
+    parser.add_argument("--tasks", type=int, default=64, help="optional: random tasks per setting (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="optional: random seed, >= 0 (default 0)")
     parser.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
-                        help="E2: Gaussian label noise on the examples (default 0, the paper's setting)")
+                        help="optional: E2 Gaussian label noise on the examples (default 0, the paper's setting)")
     parser.add_argument("--max-n", type=int, default=300, metavar="N",
-                        help="E2: longest context, n = 20, 40, ..., N (default 300)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars on stderr")
+                        help="optional: E2's longest context, n = 20, 40, ..., N (default 300)")
+    parser.add_argument("--no-progress", action="store_true", help="optional: hide the progress bars on stderr")
     parser.add_argument("--train-steps", type=int, default=2000, metavar="S",
-                        help="E4: Adam steps per trained stack (default 2000)")
+                        help="optional: E4 Adam steps per trained stack (default 2000)")
 
 
 def register(parser) -> None:
     add_budget_options(parser)
     parser.add_argument("--train", action="store_true",
-                        help="also E4: train prefix and causal LSA stacks (needs pip install 'icl-verify[train]')")
+                        help="optional: also E4, train prefix and causal LSA stacks (needs pip install "
+                             "'icl-verify[train]')")
     add_json(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, outputs=outputs)
+
+
+def outputs(args, names=FILES) -> list:
+    """The files written into ``--out`` (the directory is created when missing); E4's too with ``--train``."""
+    if getattr(args, "train", False):
+        from ..experiments.e4 import FILES as E4_FILES
+
+        names = (*names, *E4_FILES)
+    return [Output("out", os.path.join(args.out, name), create_parent=True) for name in names]
 
 
 def check_budget(args) -> None:
-    """Bad values raise PromptError naming the option; the output directory is created."""
+    """Bad values raise PromptError naming the option (the output paths are checked by the CLI)."""
     if args.tasks < 1:
         raise PromptError(f"tasks: need at least 1 task, got {args.tasks}; pass --tasks 64 (the paper's budget)")
+    if args.seed < 0:
+        raise PromptError(f"seed: must be an integer >= 0, got {args.seed}")
     if not (math.isfinite(args.noise) and args.noise >= 0):
         raise PromptError(f"noise: the label noise SIGMA must be a finite number >= 0, got {args.noise}")
     if args.train_steps < 1:
         raise PromptError(f"train-steps: E4 needs at least 1 training step, got {args.train_steps}")
     if args.max_n < 20:
         raise PromptError(f"max-n: E2 starts at n = 20; give --max-n >= 20, got {args.max_n}")
-    out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise PromptError(f"out: {out!r} exists and is not a directory; give a directory path")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise PromptError(f"out: cannot create directory {out!r} ({exc.strerror}); give a writable path") from None
-    if not os.access(out, os.W_OK):
-        raise PromptError(f"out: directory {out!r} is not writable; give a writable path")
+    # E2 holds every task's examples, per mu_x, in one batch (SPEC section 4: d = 16, four mu_x)
+    check_array("tasks", (4, args.tasks, args.max_n, 16), what="E2's batch of examples (mu_x, tasks, max-n, d)")
+    check_array("tasks", (4, args.tasks, 200, 16), what="E2's batch of queries (mu_x, tasks, 200, d)")
 
 
 def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n: int = 300, show: bool = True,
                  train: bool = False, train_steps: int = 2000) -> dict:
-    """Run E1, E2, E3 (and E4 when ``train``), write the CSVs, PNGs and ``timings.json`` into ``out``."""
+    """Run E1, E2, E3 (and E4 when ``train``), then write the CSVs, PNGs and ``timings.json`` into ``out``
+    (created when missing), each file through a temporary file; return the result."""
     from ..plots import plot_e1, plot_e2, plot_e3  # matplotlib only when figures are drawn, not on every CLI start
 
     timings, rows = {}, {}
@@ -85,15 +94,16 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
         start = time.perf_counter()
         e4 = e4_trained(seed, steps=train_steps, show=show)
         timings["e4_seconds"] = time.perf_counter() - start
+    os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, name)  # noqa: E731
-    write_rows(rows["e1"], E1_COLUMNS, path("e1_convergence.csv"))
-    write_rows(rows["e2"], E2_COLUMNS, path("e2_stationary.csv"))
-    write_rows(rows["e3"], E3_COLUMNS, path("e3_transient.csv"))
-    plot_e1(rows["e1"], path("e1_convergence.png"))
-    plot_e2(rows["e2"], path("e2_stationary.png"))
-    plot_e3(rows["e3"], path("e3_transient.png"))
-    with open(path("timings.json"), "w") as fh:
-        json.dump(timings, fh, indent=2)
+    for name, columns, plot in (("e1_convergence", E1_COLUMNS, plot_e1), ("e2_stationary", E2_COLUMNS, plot_e2),
+                                ("e3_transient", E3_COLUMNS, plot_e3)):
+        data = rows[name[:2]]
+        with atomic_path(path(f"{name}.csv")) as tmp:
+            write_rows(data, columns, tmp)
+        with atomic_path(path(f"{name}.png")) as tmp:
+            plot(data, tmp)
+    write_text(path("timings.json"), json.dumps(timings, indent=2))
     shape = {"e1": e1_shape(rows["e1"]), "e2": e2_shape(rows["e2"], noise), "e3": e3_shape(rows["e3"])}
     files = list(FILES)
     if train:

@@ -25,20 +25,24 @@ from .common import add_json
 
 
 def register(parser) -> None:
-    parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to run (default: all), e.g. L6 P1 P5")
+    parser.add_argument("ids", nargs="*", metavar="ID", help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
-    variant.add_argument("--attention", metavar="SPEC", help="prefix | causal | sliding:K | block:B | hybrid:P")
+    variant.add_argument("--attention", metavar="SPEC",
+                         help="optional: prefix | causal | sliding:K | block:B | hybrid:P (variant claims)")
     variant.add_argument("--rule", metavar="TEXT",
-                         help="custom rule: example j reads example i when TEXT holds; 0-based i (source), j (target) "
-                              "in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, and/or/not, "
-                              "parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every example")
+                         help="optional: custom rule: example j reads example i when TEXT holds; 0-based i (source), "
+                              "j (target) in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, "
+                              "and/or/not, parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every example")
     variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
-                         help="constant c_j = C, or count c_j = |A(j)| (default constant)")
-    variant.add_argument("--scale", default="1", metavar="C", help="the constant normalizer c, a rational > 0 (default 1)")
-    variant.add_argument("--kq", metavar="MATRIX", help="K^T Q as derive reads it (default: the paper's construction)")
-    variant.add_argument("--pv", metavar="MATRIX", help="P V as derive reads it; the symbol eta is the step size")
+                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
+    variant.add_argument("--scale", default=None, metavar="C",
+                         help="optional: the constant normalizer c, a rational > 0 (default 1; not with count)")
+    variant.add_argument("--kq", metavar="MATRIX",
+                         help="optional: K^T Q as derive reads it (default: the paper's construction)")
+    variant.add_argument("--pv", metavar="MATRIX",
+                         help="optional: P V as derive reads it; the symbol eta is the step size")
     add_json(parser)
     parser.set_defaults(run=run)
 
@@ -63,6 +67,11 @@ def select(theorems, ids):
 def run(args):
     if args.attention is not None or args.rule is not None:
         return run_variant(args)
+    for name, given in (("normalization", args.normalization != "constant"), ("scale", args.scale is not None),
+                        ("kq", args.kq is not None), ("pv", args.pv is not None)):
+        if given:
+            raise PromptError(f"{name}: --{name} applies to variant claims only; add --attention SPEC or --rule TEXT "
+                              "(or drop it to run the paper's theorems)")
     from proofs import registry  # sympy and the proofs load only when the command runs
 
     setup = None
@@ -112,6 +121,9 @@ def run_variant(args):
     if (args.kq is None) != (args.pv is None):
         raise PromptError(f"{'pv' if args.pv is None else 'kq'}: --kq and --pv go together; give both or neither "
                           "(neither: the paper's construction)")
+    if args.scale is not None and args.normalization == "count":
+        raise PromptError("scale: --scale sets the constant normalizer c; the count normalizer c_j = |A(j)| takes "
+                          "none (drop --scale or use --normalization constant)")
     from ..masks import parse_attention
     from ..rule import parse_rule
 
@@ -126,7 +138,8 @@ def run_variant(args):
         construction = (kq, parse_matrix(args.pv, "pv", size=kq.shape[0]))
     from proofs.variants import prove_variant
 
-    result = prove_variant(rule if rule is not None else args.attention, args.normalization, args.scale, construction)
+    scale = "1" if args.scale is None else args.scale
+    result = prove_variant(rule if rule is not None else args.attention, args.normalization, scale, construction)
     claims = result["claims"]
     width = max(len(c["status"]) for c in claims)
     name = f"rule {args.rule!r}" if rule is not None else args.attention

@@ -9,22 +9,23 @@
 from __future__ import annotations
 
 from ..errors import PromptError
+from ..limits import check_layers
 from ..rates import analyse
 from .common import add_model_options, check_eta, load_model
 
 
 def register(parser) -> None:
     add_model_options(parser)
-    parser.add_argument("--layers", type=int, default=100, metavar="L", help="depth for the transient peak (default 100)")
+    parser.add_argument("--layers", type=int, default=100, metavar="L",
+                        help="optional: depth for the transient peak (default 100)")
     parser.add_argument("--max-growth", type=float, default=10.0, metavar="G",
-                        help="growth limit for depth_safe_eta (default 10)")
+                        help="optional: growth limit for depth_safe_eta, >= 1 (default 10)")
     parser.set_defaults(run=run)
 
 
 def run(args):
     eta = check_eta(args.eta)
-    if args.layers < 0:
-        raise PromptError(f"layers: must be >= 0, got {args.layers}")
+    check_layers("layers", args.layers)
     if not args.max_growth >= 1:
         raise PromptError(f"max-growth: must be a number >= 1 (the peak is at least 1), got {args.max_growth}")
     model = load_model(args)

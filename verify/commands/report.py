@@ -8,24 +8,39 @@ holds the theorem entries.  Exit status 0 iff no theorem failed.
 """
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 
 from tqdm import tqdm
 
 from ..experiments.reading import reading
-from ..output import to_jsonable
+from ..output import to_jsonable, write_text
 from .common import add_json
-from .figures import add_budget_options, check_budget, make_figures
+from .figures import FILES, add_budget_options, check_budget, make_figures
+from .figures import outputs as figure_outputs
+
+#: written into --out besides the figures' files
+REPORT_FILES = ("theorems.json", "report.md")
 
 
 def register(parser) -> None:
     add_budget_options(parser)
-    parser.add_argument("--skip-proofs", action="store_true", help="do not run the theorem checks")
+    parser.add_argument("--skip-proofs", action="store_true", help="optional: do not run the theorem checks")
     parser.add_argument("--skip-train", action="store_true",
-                        help="do not run E4 even when the [train] extra is installed")
+                        help="optional: do not run E4 even when the [train] extra is installed")
     add_json(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, outputs=outputs)
+
+
+def outputs(args) -> list:
+    """Every file ``report`` writes into ``--out``: the figures', E4's when it will train, and its own."""
+    from ..experiments.e4 import FILES as E4_FILES
+    from ..train import extra_available
+
+    names = FILES + REPORT_FILES + (E4_FILES if not args.skip_train and extra_available() else ())
+    return figure_outputs(argparse.Namespace(out=args.out), names)
 
 
 def run_theorems(show: bool = True) -> list:
@@ -95,15 +110,14 @@ def run(args):
     check_budget(args)
     show = not args.no_progress
     entries = [] if args.skip_proofs else run_theorems(show)
-    with open(os.path.join(args.out, "theorems.json"), "w") as fh:
-        json.dump(to_jsonable({"skipped": args.skip_proofs, "theorems": entries}), fh, indent=2)
     from ..train import extra_available
 
     train = not args.skip_train and extra_available()
     figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
+    write_text(os.path.join(args.out, "theorems.json"),
+               json.dumps(to_jsonable({"skipped": args.skip_proofs, "theorems": entries}), indent=2))
     path = os.path.join(args.out, "report.md")
-    with open(path, "w") as fh:
-        fh.write(render(entries, args.skip_proofs, figures, args.out, args.skip_train))
+    write_text(path, render(entries, args.skip_proofs, figures, args.out, args.skip_train))
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     result = {"report": path, "theorems": entries, "failed": failed, "figures": figures}
     summary = (f"wrote {path} ({len(entries)} theorems run"

@@ -12,27 +12,46 @@ import numpy as np
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
+from ..limits import MAX_LAYERS, check_array, check_layers
 from ..lsa import lsa_forward
+from ..matrix_text import guard_text
 from ..prompt import split_tokens, tokens
 from ..rates import rate_of, spectrum
 from .common import add_model_options, check_eta, load_model, squeeze
 
 
 def register(parser) -> None:
-    add_model_options(parser)
+    add_model_options(parser, eta="required unless --eta-schedule is given")
     parser.add_argument("--layers", type=int, metavar="L",
-                        help="number of layers L >= 0 (default: the schedule's length, else 10)")
-    parser.add_argument("--eta-schedule", metavar="E1,E2,...", help="one step size per layer, overrides --eta")
+                        help="optional: number of layers L >= 0 (default: the schedule's length, else 10)")
+    parser.add_argument("--eta-schedule", metavar="E1,E2,...",
+                        help="optional: one step size per layer, instead of --eta (its length must equal --layers)")
     parser.set_defaults(run=run)
 
 
 def parse_schedule(text: str | None) -> list | None:
+    """``"0.1,0.05"`` as ``[0.1, 0.05]``; bounded in length before it is split (``verify.limits``)."""
     if text is None:
         return None
+    guard_text(text, "eta-schedule", max_depth=0)
+    parts = text.split(",")
+    if len(parts) > MAX_LAYERS:
+        raise PromptError(f"eta-schedule: {len(parts):,} step sizes is above the limit of {MAX_LAYERS:,} layers")
     try:
-        return [float(part) for part in text.split(",")]
+        return [float(part) for part in parts]
     except ValueError:
-        raise PromptError(f"eta-schedule: {text!r} is not a comma-separated list of numbers, e.g. 0.1,0.05") from None
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise PromptError(f"eta-schedule: {shown!r} is not a comma-separated list of numbers, e.g. 0.1,0.05") from None
+
+
+def check_schedule_options(eta, schedule, layers) -> None:
+    """Refuse ``--eta`` and ``--eta-schedule`` that disagree, and a schedule whose length is not ``--layers``."""
+    if schedule is None:
+        return
+    if layers is not None and len(schedule) != layers:
+        raise PromptError(f"eta-schedule: has {len(schedule)} step sizes but --layers is {layers}; give one per layer")
+    if eta is not None and any(e != eta for e in schedule):
+        raise PromptError(f"eta: --eta {eta:g} and --eta-schedule give different step sizes; give one of them")
 
 
 def simulate(model, etas) -> dict:
@@ -71,15 +90,20 @@ def simulate(model, etas) -> dict:
 
 
 def run(args):
-    if args.layers is not None and args.layers < 0:
-        raise PromptError(f"layers: must be >= 0, got {args.layers}")
+    if args.layers is not None:
+        check_layers("layers", args.layers)
     schedule = parse_schedule(args.eta_schedule)
+    check_schedule_options(args.eta, schedule, args.layers)
     if schedule is None:
         check_eta(args.eta)
         layers = 10 if args.layers is None else args.layers
     else:
         layers = len(schedule) if args.layers is None else args.layers
     model = load_model(args)
+    p = model.prompt
+    # every layer's tokens, and every layer's per-token weights of the weight-space algorithm
+    check_array("layers", (layers + 1, p.n + p.m, p.d + p.k), what="the states of the stack")
+    check_array("layers", (layers + 1, p.n + p.m, p.k, p.d), what="the weights of every layer")
     etas = eta_schedule(args.eta, schedule, layers)
     result = simulate(model, etas)
     return result, summary(result), True

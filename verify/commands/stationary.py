@@ -16,7 +16,7 @@ from .common import add_model_options, load_model, squeeze
 
 
 def register(parser) -> None:
-    add_model_options(parser, eta=False)
+    add_model_options(parser, eta=None)
     parser.set_defaults(run=run)
 
 

@@ -13,36 +13,41 @@ import math
 import os
 import time
 
-from ..atomic import replace_file
+from ..output import Output, replace_file
 from ..errors import PromptError
 from .common import add_json
 
 
 def register(parser) -> None:
     parser.add_argument("--attention", default="prefix",
-                        help="prefix | causal (or any named attention; default prefix)")
-    parser.add_argument("--layers", type=int, default=1, help="number of LSA layers L (default 1)")
-    parser.add_argument("--d", type=int, default=4, help="input dimension d (default 4)")
-    parser.add_argument("--k", type=int, default=1, help="outputs per label k (default 1)")
-    parser.add_argument("--n", type=int, default=20, help="in-context examples per prompt (default 20)")
-    parser.add_argument("--m", type=int, default=8, help="queries per prompt (default 8)")
-    parser.add_argument("--steps", type=int, default=2000, help="Adam steps (default 2000)")
-    parser.add_argument("--batch", type=int, default=64, help="prompts per step (default 64)")
+                        help="optional: prefix | causal (or any named attention; default prefix)")
+    parser.add_argument("--layers", type=int, default=1, help="optional: number of LSA layers L (default 1)")
+    parser.add_argument("--d", type=int, default=4, help="optional: input dimension d (default 4)")
+    parser.add_argument("--k", type=int, default=1, help="optional: outputs per label k (default 1)")
+    parser.add_argument("--n", type=int, default=20, help="optional: in-context examples per prompt (default 20)")
+    parser.add_argument("--m", type=int, default=8, help="optional: queries per prompt (default 8)")
+    parser.add_argument("--steps", type=int, default=2000, help="optional: Adam steps (default 2000)")
+    parser.add_argument("--batch", type=int, default=64, help="optional: prompts per step (default 64)")
     parser.add_argument("--lr", type=float, default=3e-2,
-                        help="peak learning rate (default 0.03; warm-up, cosine decay)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                        help="optional: peak learning rate (default 0.03; warm-up, cosine decay)")
+    parser.add_argument("--seed", type=int, default=0, help="optional: random seed (default 0)")
     parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"),
-                        help="x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
-    parser.add_argument("--mu-x", type=float, default=0.0, help="shift of every input coordinate (default 0)")
-    parser.add_argument("--noise", type=float, default=0.0, help="label noise on the examples (default 0)")
+                        help="optional: x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
+    parser.add_argument("--mu-x", type=float, default=0.0, help="optional: shift of every input coordinate (default 0)")
+    parser.add_argument("--noise", type=float, default=0.0, help="optional: label noise on the examples (default 0)")
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
-                        help="constant c_j = C, or count c_j = |A(j)| (default constant)")
-    parser.add_argument("--scale", type=float, metavar="C", help="the constant normalizer c (default n)")
-    parser.add_argument("--init-scale", type=float, default=1e-3, help="std of the initial weights (default 0.001)")
-    parser.add_argument("--out", required=True, metavar="WEIGHTS.npz", help="where to write the weights")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
+                        help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
+    parser.add_argument("--scale", type=float, metavar="C", help="optional: the constant normalizer c (default n)")
+    parser.add_argument("--init-scale", type=float, default=1e-3, help="optional: std of the initial weights (default 0.001)")
+    parser.add_argument("--out", required=True, metavar="WEIGHTS.npz", help="required: where to write the weights")
+    parser.add_argument("--no-progress", action="store_true", help="optional: hide the progress bar on stderr")
     add_json(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, outputs=outputs)
+
+
+def outputs(args) -> list:
+    """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts)."""
+    return [Output("out", path) for path in (args.out, *loss_paths(args.out))]
 
 
 def loss_paths(out: str) -> tuple:
@@ -85,6 +90,11 @@ def run(args):
     from ..regression import TaskDistribution
     from ..train import TrainConfig, train
 
+    if args.scale is not None and args.normalization == "count":
+        raise PromptError("scale: --scale sets the constant normalizer c; the count normalizer c_j = |A(j)| takes "
+                          "none (drop --scale or use --normalization constant)")
+    if args.seed < 0:
+        raise PromptError(f"seed: must be an integer >= 0, got {args.seed}")
     for name in ("mu_x", "noise", "lr"):
         if not math.isfinite(getattr(args, name)):
             raise PromptError(f"{name.replace('_', '-')}: must be a finite number, got {getattr(args, name)}")

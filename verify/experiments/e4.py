@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ..atomic import replace_file
+from ..output import replace_file
 from ..construction import paper
 from ..fit import Setting, fit_stack, relative_gap, stack_gap, stack_predictions
 from ..lsa import lsa_forward

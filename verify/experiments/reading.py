@@ -100,7 +100,7 @@ def read_e3(rows) -> list:
         "eta converges more slowly, so the depth needed grows as eta shrinks: choose the depth from `rate` at the "
         "depth-safe eta, not from the asymptotic bound.",
         "",
-        "Issue 8's acceptance:",
+        "Expected from SPEC P11 (prefix never grows; causal grows by orders of magnitude on shifted inputs):",
         *_checks(e3_shape(rows)),
     ]
     return lines

@@ -17,7 +17,7 @@ PLATEAU_CHANGE = 0.1
 SEPARATION = 100.0
 #: "zero": least-squares query error below this fraction of the causal error scale (rounding level)
 LS_ZERO = 1e-12
-#: E3 acceptance (issue 8): the causal median peak at mu_x = 2, eta fraction 0.5 exceeds this
+#: E3: the causal median peak at mu_x = 2, eta fraction 0.5 exceeds this
 E3_CAUSAL_PEAK = 1e5
 #: prefix peaks equal 1 up to rounding of the matrix powers
 PEAK_ONE = 1e-9
