@@ -221,12 +221,10 @@ METADATA = {"attention": "prefix", "normalization": "constant", "scale": None, "
 
 
 def _real_array(name: str, a: np.ndarray) -> np.ndarray:
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise PromptError(f"fit: array {name} has dtype {a.dtype}; save real float arrays")
-    a = a.astype(float)
-    if not np.all(np.isfinite(a)):
-        raise PromptError(f"fit: array {name} contains NaN or inf; the weights must be finite")
-    return a
+    """A weight array as finite floats (the prompt's rule: real dtype, no NaN or inf)."""
+    from .prompt import _float_array
+
+    return _float_array(f"fit: array {name}", a)
 
 
 def _read_npz(path: str) -> dict:
