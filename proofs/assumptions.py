@@ -9,9 +9,9 @@ Keep the list short: what can be derived is derived in the proofs themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -51,8 +51,8 @@ def _gelfand_spot() -> bool:
 
 def _power_spot() -> bool:
     B = np.array([[0.9, 0.0, 0.0], [5.0, -0.8, 0.0], [1.0, 3.0, 0.7]])
-    return np.linalg.norm(np.linalg.matrix_power(B, 2000)) < 1e-12 and np.linalg.norm(
-        np.linalg.matrix_power(B + 0.2 * np.eye(3), 200)) > 1.0
+    return bool(np.linalg.norm(np.linalg.matrix_power(B, 2000)) < 1e-12 and np.linalg.norm(
+        np.linalg.matrix_power(B + 0.2 * np.eye(3), 200)) > 1.0)
 
 
 def _rayleigh_spot() -> bool:
@@ -121,7 +121,8 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         _rayleigh_spot, "numeric: 100 random quotients of a Gram matrix lie in [lambda_min, lambda_max]"),
     Assumption(
         "submultiplicativity",
-        "The operator 2-norm is submultiplicative, ||A B||_2 <= ||A||_2 ||B||_2, and satisfies the triangle inequality.",
+        "The operator 2-norm is submultiplicative, ||A B||_2 <= ||A||_2 ||B||_2, and satisfies the triangle "
+        "inequality.",
         "Horn and Johnson, Matrix Analysis, 2nd ed., Section 5.6 (induced norms)",
         _submultiplicative_spot, "numeric: random 5 x 5 matrices"),
     Assumption(
@@ -150,7 +151,7 @@ def spot_check(assumption_id: str) -> bool:
     return _spot_check(ASSUMPTIONS[assumption_id])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _spot_check(assumption: Assumption) -> bool:
     try:
         return bool(assumption.spot_check())

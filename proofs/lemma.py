@@ -21,8 +21,25 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
 from .registry import Theorem
-from .symbolic import (C, D, ETA, SPEC_RULES, Ledger, attention_sets, claimed_c, construction, forward_exact, is_zero,
-                       layer, layer_residual_map, lemma_claim, model_checks, rational_matrix, same, token)
+from .symbolic import (
+    ETA,
+    SPEC_RULES,
+    C,
+    D,
+    Ledger,
+    attention_sets,
+    claimed_c,
+    construction,
+    forward_exact,
+    is_zero,
+    layer,
+    layer_residual_map,
+    lemma_claim,
+    model_checks,
+    rational_matrix,
+    same,
+    token,
+)
 
 STATEMENT = (
     "With the paper's construction, for any attention sets A(j) and normalizers c_j, one layer maps "

@@ -63,7 +63,7 @@ from verify.construction import Construction
 from verify.derive import derive, form_equations
 
 from .registry import Result, Theorem
-from .symbolic import C, D, ETA, Ledger, hcat, is_zero, layer, construction, token
+from .symbolic import ETA, C, D, Ledger, construction, hcat, is_zero, layer, token
 
 STATEMENT = (
     "Write K^T Q = [[A, b], [c^T, e]] and P V = [[F, g], [h^T, s]]. For every d >= 1: if F, g, b, e = 0, one layer "

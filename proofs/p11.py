@@ -18,13 +18,14 @@ or normalizer makes the proof fail instead of proving a formula about nothing.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from proofs.registry import Result, Setup, Theorem
-from proofs.symbolic import D as SD
 from proofs.symbolic import ETA as SETA
+from proofs.symbolic import D as SD
 from proofs.symbolic import Ledger, construction, hcat, is_zero, model_checks, prefix_matrix_step, token
 from verify.prompt import split_tokens, tokens
 from verify.tolerances import power_norm_rtol
@@ -41,7 +42,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only before proofs/lemm
 
 #: the witness of (d): d = 1, x_j = 1 for every example, constant c = 1, stable range
 #: 0 < eta < 2; eta = 9/10 gives rate 1/10, yet e_1 is amplified more than 10^6 times
-WITNESS = {"n": 30, "x": Fraction(1), "eta": Fraction(9, 10), "c": Fraction(1), "search_layers": 40}
+WITNESS: dict[str, Any] = {"n": 30, "x": Fraction(1), "eta": Fraction(9, 10), "c": Fraction(1), "search_layers": 40}
 GROWTH = 10**6
 
 # --------------------------------------------------------------------------- layer read-off
@@ -143,7 +144,9 @@ def part_b(setup: Setup) -> tuple[bool, str]:
     step = sp.Matrix([[P, 0], [S, Q]])
     branches = geometric_sum(l, P, Q).args  # ((l p^(l-1), p = q), ((p^l - q^l)/(p - q), True))
     for value, q_value in ((branches[1][0], Q), (branches[0][0], P)):  # p != q, then p = q
-        closed = lambda m: sp.Matrix([[P ** m, 0], [S * value.subs(l, m), q_value ** m]])
+        def closed(m, value=value, q_value=q_value):
+            return sp.Matrix([[P ** m, 0], [S * value.subs(l, m), q_value ** m]])
+
         if not _matrix_zero((closed(0) - sp.eye(2)).subs(Q, q_value)):
             return False, "(b) the closed form is not the identity at l = 0"
         if not _matrix_zero((closed(l) * step.subs(Q, q_value) - closed(l + 1)).applyfunc(sp.powsimp)):
@@ -198,7 +201,7 @@ def part_c(setup: Setup) -> tuple[bool, str]:
             return False, f"(c) causal n={n}: " + "; ".join(problems)
         G = X * X.T
         Lam = sp.diag(*[1 - ETA * G[j, j] / C for j in range(n)])
-        E = sp.Matrix(n, n, lambda j, i: ETA * G[j, i] / C if i < j else 0)
+        E = sp.Matrix(n, n, lambda j, i, G=G: ETA * G[j, i] / C if i < j else 0)
         if not _matrix_zero(B - (Lam - E)):
             return False, f"(c) causal n={n}: the layer's iteration is not Lambda - E"
     # Binomial expansion of (rho I + |E|)^l (rho I commutes with |E|), by induction on l:
@@ -261,11 +264,11 @@ def part_d(setup: Setup) -> tuple[bool, str, dict | None]:
         return False, f"(d) eta = {eta_s} is not strictly inside the stable range (0, {stable_max})", None
     Bf = [[Fraction(int(sp.fraction(B[a, b])[0]), int(sp.fraction(B[a, b])[1])) for b in range(n)] for a in range(n)]
     e = [Fraction(1)] + [Fraction(0)] * (n - 1)
-    norm0 = sum(v * v for v in e)
+    norm0 = sum((v * v for v in e), Fraction(0))
     vec, best, squares = e, (Fraction(0), 0), []
     for layer in range(1, WITNESS["search_layers"] + 1):
-        vec = [sum(Bf[a][b] * vec[b] for b in range(a + 1)) for a in range(n)]
-        sq = sum(v * v for v in vec)
+        vec = [sum((Bf[a][b] * vec[b] for b in range(a + 1)), Fraction(0)) for a in range(n)]
+        sq = sum((v * v for v in vec), Fraction(0))
         squares.append(sq)
         if sq > best[0]:
             best = (sq, layer)

@@ -16,7 +16,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 from verify.prompt import tokens
 
 from .registry import Theorem
-from .symbolic import C, D, ETA, Ledger, exact, forward, is_zero, layer, construction, model_checks, same, token
+from .symbolic import ETA, C, D, Ledger, construction, exact, forward, is_zero, layer, model_checks, same, token
 
 STATEMENT = (
     "With the paper's construction and causal attention, for every n, d >= 1 and L >= 0: "

@@ -28,7 +28,7 @@ from verify.tolerances import agreement_tol
 
 from .p1 import symbols
 from .registry import Theorem
-from .symbolic import C, ETA, Ledger, exact, forward, layer, construction, model_checks, rational_matrix, same, token
+from .symbolic import ETA, C, Ledger, construction, exact, forward, layer, model_checks, rational_matrix, same, token
 
 STATEMENT = (
     "Prefix fixed points solve w X X^T = y X^T; with full row rank w* = y X^T (X X^T)^{-1}; from w^(0) = 0 the "

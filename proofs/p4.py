@@ -22,17 +22,33 @@ from sympy import Identity, Inverse
 
 from .p1 import symbols
 from .registry import Theorem
-from .symbolic import (C, D, ETA, Ledger, forward_exact, is_zero, iteration_from_layer, layer, construction,
-                       model_checks, prefix_matrix_step, rational_matrix, same, token)
+from .symbolic import (
+    ETA,
+    C,
+    D,
+    Ledger,
+    construction,
+    forward_exact,
+    is_zero,
+    iteration_from_layer,
+    layer,
+    model_checks,
+    prefix_matrix_step,
+    rational_matrix,
+    same,
+    token,
+)
 
 STATEMENT = (
-    "w^(l) - w* = (w^(l-1) - w*)(I - (eta/c) X X^T). Prefix converges for every y iff 0 < eta < 2c / lambda_max(X X^T), "
+    "w^(l) - w* = (w^(l-1) - w*)(I - (eta/c) X X^T). Prefix converges for every y iff "
+    "0 < eta < 2c / lambda_max(X X^T), "
     "and then ||w^(l) - w*|| <= rho^l ||w^(0) - w*|| with rho = max(|1 - eta lambda_min^+/c|, "
     "|1 - eta lambda_max/c|), lambda_min^+ the smallest non-zero eigenvalue."
 )
 LATEX = (
     r"w^{(l)}-w^\star=(w^{(l-1)}-w^\star)\Big(I-\frac{\eta}{c}XX^\top\Big),\quad 0<\eta<\frac{2c}{\lambda_{\max}},"
-    r"\quad \|w^{(l)}-w^\star\|\le\rho^l\|w^{(0)}-w^\star\|,\ \rho=\max\Big(\big|1-\tfrac{\eta\lambda_{\min}^+}{c}\big|,"
+    r"\quad \|w^{(l)}-w^\star\|\le\rho^l\|w^{(0)}-w^\star\|,"
+    r"\ \rho=\max\Big(\big|1-\tfrac{\eta\lambda_{\min}^+}{c}\big|,"
     r"\big|1-\tfrac{\eta\lambda_{\max}}{c}\big|\Big)"
 )
 
@@ -52,7 +68,8 @@ def symbolic_checks(setup, con, ledger) -> None:
     sources = token(X, y - w * X)
     ledger.symbolic("one layer: w' - w* = (w - w*)(I - (eta/c) X X^T) (example token)",
                     same(layer(setup, con, token(x, yj - w * x), sources, C), token(x, yj - w_next * x)))
-    ledger.symbolic("... (query token)", same(layer(setup, con, token(xq, -w * xq), sources, C), token(xq, -w_next * xq)))
+    ledger.symbolic("... (query token)",
+                    same(layer(setup, con, token(xq, -w * xq), sources, C), token(xq, -w_next * xq)))
     ledger.symbolic("I - (eta/c) X X^T is symmetric", is_zero(B.T - B))
     ledger.symbolic("the residual iteration of the whole prefix token matrix is I - (eta/c) X^T X (symbolic n, d)",
                     prefix_matrix_step(setup))

@@ -25,12 +25,29 @@ import sympy as sp
 from sympy import BlockMatrix, Identity, MatrixSymbol, ZeroMatrix
 
 from .registry import Theorem
-from .symbolic import (C, D, ETA, Ledger, fmt, forward_exact, gram_lower, is_zero, iteration_from_layer, layer,
-                       construction, model_checks, rational_matrix, same, token, triangular_check)
+from .symbolic import (
+    ETA,
+    C,
+    D,
+    Ledger,
+    construction,
+    fmt,
+    forward_exact,
+    gram_lower,
+    is_zero,
+    iteration_from_layer,
+    layer,
+    model_checks,
+    rational_matrix,
+    same,
+    token,
+    triangular_check,
+)
 
 STATEMENT = (
-    "With a constant normalizer write w_j^(l) = sum_{i<=j} a_i^(l) x_i^T. Then a^(l) = a^(l-1) + (eta/c)(y - T a^(l-1)) "
-    "with T lower triangular, T_ji = x_i^T x_j (i <= j), so a^(l) - a* = (I - (eta/c) T)(a^(l-1) - a*). The eigenvalues "
+    "With a constant normalizer write w_j^(l) = sum_{i<=j} a_i^(l) x_i^T. Then "
+    "a^(l) = a^(l-1) + (eta/c)(y - T a^(l-1)) with T lower triangular, T_ji = x_i^T x_j (i <= j), so "
+    "a^(l) - a* = (I - (eta/c) T)(a^(l-1) - a*). The eigenvalues "
     "are 1 - (eta/c)||x_j||^2; it converges iff every x_j != 0 and 0 < eta < 2c / max_j ||x_j||^2, at asymptotic rate "
     "rho = max_j |1 - (eta/c)||x_j||^2| (lim ||B^l||^(1/l) = rho). T is not normal: ||a^(l) - a*|| can grow at some "
     "layer for a stable eta; only ||a^(l) - a*|| <= K_eps (rho + eps)^l ||a^(0) - a*|| holds."
@@ -160,7 +177,8 @@ def prove(setup):
     ok, why = triangular_check(setup)
     ledger.symbolic("no example reads a later one for every n (z3): the iteration is lower triangular", ok, why)
     ledger.symbolic("a' - a* = (I - (eta/c) T)(a - a*)", error_recursion())
-    ledger.symbolic("det(lambda I - B_n) = (lambda - beta_n) det(lambda I - B_{n-1}) (induction on n)", determinant_step())
+    ledger.symbolic("det(lambda I - B_n) = (lambda - beta_n) det(lambda I - B_{n-1}) (induction on n)",
+                    determinant_step())
     X = rational_matrix([[1, 0], [1, 1], [2, -1]])
     eta = sp.Rational(1, 7)
     B = iteration_from_layer(setup, "causal", "constant", X, eta, 1)

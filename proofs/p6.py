@@ -19,7 +19,7 @@ from verify.tolerances import agreement_tol
 
 from .p5 import causal_symbols, coefficient_step
 from .registry import Theorem
-from .symbolic import Ledger, is_zero, iteration_from_layer, construction, model_checks, rational_matrix
+from .symbolic import Ledger, construction, is_zero, iteration_from_layer, model_checks, rational_matrix
 
 STATEMENT = (
     "The causal stationary point (constant normalizer) is a*_j = (y_j - sum_{i<j} a*_i x_i^T x_j) / ||x_j||^2, i.e. "

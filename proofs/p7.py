@@ -25,7 +25,7 @@ from sympy import Inverse, MatrixSymbol
 from .p1 import symbols
 from .p5 import coefficient_step
 from .registry import Theorem
-from .symbolic import Ledger, fmt, is_zero, iteration_from_layer, construction, model_checks, rational_matrix
+from .symbolic import Ledger, construction, fmt, is_zero, iteration_from_layer, model_checks, rational_matrix
 
 STATEMENT = (
     "(a) For every w, R(w) - R(w_LS) = (1/n)||(w - w_LS) X||^2 with R(w) = (1/n) sum_i (y_i - w x_i)^2 and w_LS any "

@@ -15,14 +15,25 @@ import sympy as sp
 from sympy import BlockMatrix, MatrixSymbol
 
 from .registry import Theorem
-from .symbolic import (D, Ledger, gram_lower, is_zero, iteration_from_layer, model_checks, prefix_matrix_step,
-                       rational_matrix, same, triangular_check)
+from .symbolic import (
+    D,
+    Ledger,
+    gram_lower,
+    is_zero,
+    iteration_from_layer,
+    model_checks,
+    prefix_matrix_step,
+    rational_matrix,
+    same,
+    triangular_check,
+)
 
 STATEMENT = (
     "With the same constant normalizer and every x_j != 0, every eta stable for prefix is stable for causal, "
     "because lambda_max(X X^T) >= max_j ||x_j||^2 (so 2c / lambda_max <= 2c / max_j ||x_j||^2)."
 )
-LATEX = r"\lambda_{\max}(XX^\top)\ \ge\ \max_j\|x_j\|^2\quad\Longrightarrow\quad\frac{2c}{\lambda_{\max}}\le\frac{2c}{\max_j\|x_j\|^2}"
+LATEX = (r"\lambda_{\max}(XX^\top)\ \ge\ \max_j\|x_j\|^2\quad\Longrightarrow\quad"
+         r"\frac{2c}{\lambda_{\max}}\le\frac{2c}{\max_j\|x_j\|^2}")
 
 EXAMPLES = ([[1, 0], [1, 1], [2, -1]], [[3, 1], [1, 2], [0, 1], [1, -1]])
 
@@ -53,13 +64,15 @@ def finite_checks(setup, ledger) -> None:
         ledger.finite(f"x_j^T X X^T x_j >= ||x_j||^4 at the longest x_j ({size}, exact)",
                       (x.T * gram * x)[0] >= norms[j] ** 2)
         eta_causal = 2 * c / norms[j]  # the causal boundary: prefix must already be unstable there
-        ledger.finite(f"eta = 2c / max ||x_j||^2 is not prefix-stable: 2cI - eta X X^T is not positive definite ({size})",
+        ledger.finite(f"eta = 2c / max ||x_j||^2 is not prefix-stable: 2cI - eta X X^T is not positive definite "
+                      f"({size})",
                       not positive_definite(2 * c * sp.eye(X.cols) - eta_causal * gram))
         eta = c / gram.trace()  # prefix-stable: eta lambda_max <= c < 2c
         prefix = iteration_from_layer(setup, "prefix", "constant", X, eta, c)
         causal = iteration_from_layer(setup, "causal", "constant", X, eta, c)
         ledger.finite(f"layer's iteration matrices are I - (eta/c) X^T X and I - (eta/c) T ({size}, eta = {eta})",
-                      same(prefix, sp.eye(X.rows) - eta / c * X * X.T) and same(causal, sp.eye(X.rows) - eta / c * gram_lower(X)))
+                      same(prefix, sp.eye(X.rows) - eta / c * X * X.T)
+                      and same(causal, sp.eye(X.rows) - eta / c * gram_lower(X)))
         lower = all(causal[a, b] == 0 for a in range(X.rows) for b in range(a + 1, X.rows))
         ledger.finite(f"at the prefix-stable eta = c / tr(X X^T) the layer's causal iteration is triangular with "
                       f"|diagonal| < 1 ({size})", lower and all(abs(causal[a, a]) < 1 for a in range(X.rows))
@@ -79,7 +92,8 @@ def prove(setup):
     return ledger.result(
         "block identity for symbolic n, d; both iterations through the layer at symbolic sizes; the Rayleigh "
         "quotient bound lambda_max >= x_j^T X X^T x_j / ||x_j||^2; stable ranges from P4, P5",
-        "exact examples (3 x 2, 4 x 2): Rayleigh inequality, stable-range inclusion (Sylvester), the layer's iteration matrices",
+        "exact examples (3 x 2, 4 x 2): Rayleigh inequality, stable-range inclusion (Sylvester), the layer's "
+        "iteration matrices",
         assumes=("rayleigh-quotient",),
     )
 

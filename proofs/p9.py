@@ -24,8 +24,21 @@ from verify.tolerances import agreement_tol
 
 from .p5 import causal_symbols
 from .registry import Theorem
-from .symbolic import (ETA, Ledger, exact, gram_lower, is_zero, iteration_from_layer, layer, construction, model_checks,
-                       rational_matrix, same, token, triangular_check)
+from .symbolic import (
+    ETA,
+    Ledger,
+    construction,
+    exact,
+    gram_lower,
+    is_zero,
+    iteration_from_layer,
+    layer,
+    model_checks,
+    rational_matrix,
+    same,
+    token,
+    triangular_check,
+)
 
 STATEMENT = (
     "Causal attention with c_j = j: w_j^(l) = v_j^(l) / j with v_j = sum_{i<=j} s_i x_i^T and "

@@ -7,6 +7,7 @@ regenerated.
 from __future__ import annotations
 
 from helpers import run_cli
+
 from proofs import registry
 from verify.commands import blueprint
 

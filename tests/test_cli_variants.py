@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import random_prompt, run_cli, run_json, save_prompt
+
 from verify.algorithms import gradient_descent, online_dynamics
 from verify.masks import attention_mask
 from verify.normalizers import normalizer

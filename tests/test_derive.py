@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import run_cli, run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,8 +26,6 @@ from verify.matrix_text import parse_entry, parse_matrix
 from verify.normalizers import normalizer
 from verify.prompt import tokens
 from verify.tolerances import agreement_tol
-
-from helpers import run_cli, run_json
 
 ETA = sp.Symbol("eta", positive=True)
 
@@ -242,7 +241,8 @@ def test_members_run_as_preconditioned_gd_in_the_numeric_layer(member, spec, kin
 @pytest.mark.parametrize("d", [1, 2])
 def test_trivial_layers_are_gd_with_zero_gamma(d):
     rng = np.random.default_rng(d)
-    for kq, pv in ((sp.zeros(d + 1), rationals(rng, (d + 1, d + 1))), (rationals(rng, (d + 1, d + 1)), sp.zeros(d + 1))):
+    pairs = ((sp.zeros(d + 1), rationals(rng, (d + 1, d + 1))), (rationals(rng, (d + 1, d + 1)), sp.zeros(d + 1)))
+    for kq, pv in pairs:
         got = derive(kq, pv)
         assert got.preserves_token_form and got.implements_preconditioned_gd and got.trivial
         assert got.gamma == sp.zeros(d, d)
@@ -316,16 +316,19 @@ def test_classification_corpus_and_a_wrong_rule_is_caught(monkeypatch):
     assert classify_errors(derive, np.random.default_rng(0)) == []
     # mutation 1: forget the shared-weight requirement (only check the x part)
     original = derive_mod.form_equations
-    monkeypatch.setattr(derive_mod, "form_equations", lambda kq, pv, sources=1: (original(kq, pv, sources)[0], [], None))
+    monkeypatch.setattr(derive_mod, "form_equations",
+                        lambda kq, pv, sources=1: (original(kq, pv, sources)[0], [], None))
     assert classify_errors(engine, np.random.default_rng(0))
     monkeypatch.undo()
     # mutation 2: Gamma with the wrong sign (gradient ascent read as descent)
     solve = derive_mod.solve_gamma
-    monkeypatch.setattr(derive_mod, "solve_gamma", lambda t, d: (lambda G, c: (None if G is None else -G, c))(*solve(t, d)))
+    monkeypatch.setattr(derive_mod, "solve_gamma",
+                        lambda t, d: (lambda G, c: (None if G is None else -G, c))(*solve(t, d)))
     assert classify_errors(engine, np.random.default_rng(0))
     monkeypatch.undo()
     # mutation 3: Gamma transposed (x_i^T Gamma read as Gamma x_i)
-    monkeypatch.setattr(derive_mod, "solve_gamma", lambda t, d: (lambda G, c: (None if G is None else G.T, c))(*solve(t, d)))
+    monkeypatch.setattr(derive_mod, "solve_gamma",
+                        lambda t, d: (lambda G, c: (None if G is None else G.T, c))(*solve(t, d)))
     assert classify_errors(engine, np.random.default_rng(0))
 
 

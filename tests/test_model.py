@@ -4,10 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-
 from helpers import random_prompt
-from verify.algorithms import (causal_stationary, count_causal_stationary, gradient_descent, least_squares,
-                               online_dynamics)
+
+from verify.algorithms import (
+    causal_stationary,
+    count_causal_stationary,
+    gradient_descent,
+    least_squares,
+    online_dynamics,
+)
 from verify.construction import paper
 from verify.lemma import stationary_weights
 from verify.lsa import lsa_forward
@@ -165,7 +170,8 @@ def test_rates_match_spec_formulas(norm, scale):
 
 def test_batched_layer_equals_unbatched():
     rng = np.random.default_rng(2)
-    Zs = [tokens(*random_prompt(rng, 5, 3)[:1], rng.standard_normal((5, 1)), rng.standard_normal((2, 3))) for _ in range(3)]
+    Zs = [tokens(*random_prompt(rng, 5, 3)[:1], rng.standard_normal((5, 1)), rng.standard_normal((2, 3)))
+          for _ in range(3)]
     mask = attention_mask("causal", 5, 2)
     c = normalizer("count", mask)
     batched = lsa_forward(np.stack(Zs), [paper(0.1, 3)] * 2, mask, c)[-1]

@@ -12,16 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-
 import test_properties as props
 import test_variant_properties as variant_props
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
 from verify.algorithms import causal_stationary, gradient_descent, least_squares
 from verify.construction import Construction, paper
 from verify.lemma import stationary_weights
 from verify.masks import attention_mask
 from verify.rates import analyse
-
 
 # ---------------------------------------------------------------- the mutants
 

@@ -15,14 +15,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 from sympy import MatrixSymbol
 
-from helpers import run_cli
 from proofs import p1, registry
 from proofs.registry import MUTATIONS, Setup
-from proofs.symbolic import C, D, ETA, construction, is_zero, lemma_step, token
+from proofs.symbolic import ETA, C, D, construction, is_zero, lemma_step, token
 from verify.construction import Construction, paper
 
 MINE = ("L6", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")

@@ -6,8 +6,9 @@ replaces ``Q``'s top-left block so that ``K^T Q = [[Gamma, 0], [0, 0]]``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def paper(eta, d, k: int = 1, gamma=None) -> Construction:
     """
     if not isinstance(d, (int, np.integer)):
         return _paper_blocks(eta, d, k, gamma)
+    d = int(d)
     if _is_symbolic(eta, gamma):
         import sympy as sp
 

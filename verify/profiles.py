@@ -35,11 +35,11 @@ PROFILES = ("ci", "dev", "thorough")
 
 # Strategies that run LAPACK while drawing (stable step sizes) are slower to
 # generate than Hypothesis expects of pure data, which is not a bug.
-_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+_COMMON = settings(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 
-settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_COMMON)
-settings.register_profile("dev", max_examples=60, **_COMMON)
-settings.register_profile("thorough", max_examples=1000, **_COMMON)
+settings.register_profile("ci", _COMMON, max_examples=25, derandomize=True, database=None)
+settings.register_profile("dev", _COMMON, max_examples=60)
+settings.register_profile("thorough", _COMMON, max_examples=1000)
 
 
 def load(name: str | None = None) -> str:

@@ -48,7 +48,8 @@ from hypothesis.extra import numpy as hnp
 
 from .construction import paper
 from .masks import attention_mask, parse_attention
-from .normalizers import KINDS, normalizer as make_normalizer
+from .normalizers import KINDS
+from .normalizers import normalizer as make_normalizer
 from .prompt import Prompt, make_prompt
 from .rates import spectrum, stable_eta_max_of
 

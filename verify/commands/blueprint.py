@@ -82,7 +82,8 @@ def render(theorems, entries) -> str:
         deps = ", ".join(t.depends_on) or "-"
         lines.append(f"| {t.id} | {t.title} | {e['status']} | {e.get('own_status', e['status'])} | "
                      f"{', '.join(e.get('assumes', ())) or '-'} | {deps} |")
-    lines += ["", "## Assumptions", "", "| id | statement | reference | used by |", "|----|-----------|-----------|---------|"]
+    lines += ["", "## Assumptions", "", "| id | statement | reference | used by |",
+              "|----|-----------|-----------|---------|"]
     for a in ASSUMPTIONS.values():
         users = ", ".join(e["id"] for e in entries if a.id in e.get("assumes", ())) or "-"
         lines.append(f"| {a.id} | {a.statement} | {a.reference} | {users} |")
@@ -107,11 +108,13 @@ def render(theorems, entries) -> str:
 
 def generate(progress: bool = False) -> tuple[str, list]:
     """Run every theorem of the registry with the default setup and render the blueprint."""
-    from proofs import registry
     from tqdm import tqdm
 
+    from proofs import registry
+
     theorems = registry.theorems()
-    entries = [registry.run(t) for t in tqdm(theorems, desc="blueprint", file=sys.stderr, disable=not progress, leave=False)]
+    bar = tqdm(theorems, desc="blueprint", file=sys.stderr, disable=not progress, leave=False)
+    entries = [registry.run(t) for t in bar]
     entries = registry.compose(entries)
     return render(theorems, entries), entries
 

@@ -86,7 +86,8 @@ def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
     except FileNotFoundError:
         raise PromptError(f"{field}: file {path!r} not found; give the path of a float .npy array") from None
     except Exception:
-        raise PromptError(f"{field}: {path!r} is not a readable .npy array of floats; write it with numpy.save") from None
+        raise PromptError(f"{field}: {path!r} is not a readable .npy array of floats; "
+                          "write it with numpy.save") from None
     if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise PromptError(f"{field}: expected a float array, got dtype {a.dtype}")
     if a.shape not in shapes:

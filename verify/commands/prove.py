@@ -25,7 +25,8 @@ from .common import add_json
 
 
 def register(parser) -> None:
-    parser.add_argument("ids", nargs="*", metavar="ID", help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
+    parser.add_argument("ids", nargs="*", metavar="ID",
+                        help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
@@ -34,7 +35,8 @@ def register(parser) -> None:
     variant.add_argument("--rule", metavar="TEXT",
                          help="optional: custom rule: example j reads example i when TEXT holds; 0-based i (source), "
                               "j (target) in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, "
-                              "and/or/not, parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every example")
+                              "and/or/not, parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every "
+                              "example")
     variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
                          help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     variant.add_argument("--scale", default=None, metavar="C",
@@ -77,7 +79,8 @@ def run(args):
     setup = None
     if args.mutation is not None:
         if args.mutation not in registry.MUTATIONS:
-            raise PromptError(f"mutation: unknown mutation {args.mutation!r}; choose from {', '.join(registry.MUTATIONS)}")
+            raise PromptError(f"mutation: unknown mutation {args.mutation!r}; "
+                              f"choose from {', '.join(registry.MUTATIONS)}")
         setup = registry.MUTATIONS[args.mutation]
     everything = registry.theorems()
     chosen = select(everything, args.ids)
@@ -102,7 +105,8 @@ def run(args):
     lines = [f"{e['id']:<4} {e['status']:<11} {e['seconds']:7.2f}s  {e['title']}"
              + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") for e in entries]
     verdict = f"{len(entries)} theorems; " + ", ".join(
-        f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES if any(e["status"] == s for e in entries))
+        f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES
+        if any(e["status"] == s for e in entries))
     verdict += f"; FAILED: {', '.join(failed)}" if failed else ""
     result = {"theorems": entries, "assumptions": assumptions}
     if setup is not None:

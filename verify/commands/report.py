@@ -9,7 +9,6 @@ holds the theorem entries.  Exit status 0 iff no theorem failed.
 from __future__ import annotations
 
 import argparse
-
 import json
 import os
 

@@ -13,8 +13,8 @@ import math
 import os
 import time
 
-from ..output import Output, replace_file
 from ..errors import PromptError
+from ..output import Output, replace_file
 from .common import add_json
 
 
@@ -38,7 +38,8 @@ def register(parser) -> None:
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     parser.add_argument("--scale", type=float, metavar="C", help="optional: the constant normalizer c (default n)")
-    parser.add_argument("--init-scale", type=float, default=1e-3, help="optional: std of the initial weights (default 0.001)")
+    parser.add_argument("--init-scale", type=float, default=1e-3,
+                        help="optional: std of the initial weights (default 0.001)")
     parser.add_argument("--out", required=True, metavar="WEIGHTS.npz", help="required: where to write the weights")
     parser.add_argument("--no-progress", action="store_true", help="optional: hide the progress bar on stderr")
     add_json(parser)
