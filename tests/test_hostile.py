@@ -659,3 +659,53 @@ def test_declared_sizes_and_pickles_are_refused_before_reading(tmp_path, kind):
     with mock.patch("numpy.load", side_effect=AssertionError("numpy.load reached")):
         run = run_checked(["stationary", tmp_path / "p.npz"], str(tmp_path))
     assert run.code == 2 and ("limit" in run.err or "objects" in run.err), run.err
+
+
+# ----------------------------------------------------------------------------- rule text near misses
+
+RULE_ATOMS = ("i", "j", "n", "0", "1", "2", "7", "-1", "10**6", "1000001", "x", "__import__", "eval", "True", "None",
+              "1.5", "1e3", "0x10", "'a'", "()", "[]")
+RULE_OPS = ("+", "-", "*", "//", "%", "/", "**", "<", "<=", ">", ">=", "==", "!=", "=", "and", "or", "not", "&", "|",
+            "^", "<<", ";", ",", ".", "lambda", "if", "else")
+
+
+@st.composite
+def rule_texts(draw):
+    """Rule text: a valid rule of the grammar, then zero to three near-miss edits (foreign operators and names,
+    unbalanced or deep parentheses, division by an expression that can be zero, huge or empty text).  Example::
+
+        @given(rule_texts())
+        def test_it(text): ...
+    """
+    text = draw(st.sampled_from(["i <= j", "i <= j and (j - i) % 2 == 0", "i // 3 <= j // 3", "not i > j",
+                                 "i <= j or i < 2", "(j - i) % 4 < 2 and i <= j"]))
+    for _ in range(draw(st.integers(0, 3))):
+        edit = draw(st.sampled_from(["insert", "wrap", "cut", "divide", "deep", "huge", "empty"]))
+        if edit == "insert":
+            at = draw(st.integers(0, len(text)))
+            piece = f" {draw(st.sampled_from(RULE_OPS))} {draw(st.sampled_from(RULE_ATOMS))} "
+            text = text[:at] + piece + text[at:]
+        elif edit == "wrap":
+            text = f"({text}"
+        elif edit == "cut":
+            text = text[: draw(st.integers(0, len(text)))]
+        elif edit == "divide":
+            text = f"i // (j - i) <= {text}" if draw(st.booleans()) else f"({text}) and i % (n - 1) == 0"
+        elif edit == "deep" and len(text) < 1000:
+            text = "(" * draw(st.sampled_from([50, 5000])) + "i" + ")" * 50 + " <= j"
+        elif edit == "huge" and len(text) < 1000:  # one blow-up per text: the strategy itself stays small
+            text = " and ".join([text] * draw(st.sampled_from([2, 20000])))
+        elif edit == "empty":
+            text = draw(st.sampled_from(["", " ", "\n", "\x00"]))
+    return text
+
+
+@SETTINGS
+@given(rule_texts(), st.sampled_from(["constant", "count"]), st.sampled_from(OUTPUT_KINDS))
+def test_hostile_rule_text(rule, kind, output_kind):
+    with tempfile.TemporaryDirectory() as root:
+        target = output_path(output_kind, root, os.path.join(root, "absent.npz"))
+        argv = ["prove", "--rule", rule, "--normalization", kind, "--json", target]
+        run = run_checked(argv, root, outputs=[target])
+        event(f"prove --rule: exit {run.code}")
+        assert not run.problems, (rule[:200], run.problems)
