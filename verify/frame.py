@@ -77,8 +77,9 @@ def to_frame(frame: Frame, X, Y, c, gamma=None, W0=None, Xq=None):
 def unscale(value, e: int, field: str, allow_inf: bool = False):
     """``2^e value``, refused when a finite nonzero value leaves the normal float range.
 
-    Raises PromptError naming ``field`` when the mapped-back value overflows, or
-    underflows to a subnormal or zero (it would lose its relative accuracy);
+    Raises PromptError naming ``field`` when the mapped-back value overflows, or when
+    the whole (nonzero) output underflows below the normal range (it would lose its
+    accuracy relative to its own scale);
     ``allow_inf`` keeps values that were already infinite or NaN (a diverging stack).
     """
     a = np.asarray(value, dtype=float)
@@ -88,7 +89,10 @@ def unscale(value, e: int, field: str, allow_inf: bool = False):
     if np.any(finite & ~np.isfinite(out)):
         raise PromptError(f"{field}: the result overflows a float at this scale of the prompt (about 2^{e} times "
                           "its rescaled value); rescale X or y towards 1")
-    if np.any(finite & (a != 0) & (np.abs(out) < TINY)):
+    # underflow is judged on the array as a whole: entries far below its largest one may be subnormal
+    # without losing accuracy relative to the output's scale, but an output all below the normal range cannot
+    top = float(np.max(np.abs(out[finite]), initial=0.0))
+    if np.any(finite & (a != 0)) and top < TINY:
         raise PromptError(f"{field}: the result underflows a float at this scale of the prompt (about 2^{e} times "
                           "its rescaled value); rescale X or y towards 1")
     if not allow_inf and not np.all(finite):

@@ -15,7 +15,8 @@ import numpy as np
 from .errors import PromptError
 from .frame import frame_of, to_frame, unscale
 from .masks import is_symmetric_on_examples
-from .structure import Gram, block_operator, blocks, check_dense, gram_solve
+from .structure import (MAX_RUNS_PER_TOKEN, DyadicSums, Gram, block_operator, blocks, check_dense, gram_solve, run_sums,
+                        runs_of)
 from .tolerances import SEMISIMPLE_MIN, agreement_tol, rank_tol
 
 
@@ -52,28 +53,44 @@ def is_symmetric_iteration(mask, c, n: int, gamma=None) -> bool:
 READOUT_CHUNK = 1024
 
 
-def readout(s, X, mask, c, W0=None, gamma=None) -> np.ndarray:
+def readout(s, X, mask, c, W0=None, gamma=None, runs=None) -> np.ndarray:
     """Token weights from accumulated residuals: ``W_j = W_0 + (1/c_j) sum_{i in A(j)} s_i x_i^T Gamma``.
 
-    ``s`` is ``(n, k)``; returns ``(n + m, k, d)``.  Computed as ``mask^T (s ⊗ X Gamma)``,
-    one matrix product per chunk of target tokens, so memory stays ``O(n (READOUT_CHUNK + k d))``.
+    ``s`` is ``(n, k)``; returns ``(n + m, k, d)``.  The sums over ``A(j)`` run over
+    the runs of the mask's columns (``verify.structure.runs_of``) with block sums of
+    ``s ⊗ X Gamma``, so nothing of size ``(n + m) x n`` is formed; a custom mask with
+    many runs per token uses one matrix product per chunk of target tokens instead.
     """
     n, d = X.shape
     s = np.asarray(s, dtype=float)
     k = s.shape[1]
     XG = X if gamma is None else X @ gamma
     sources = (s[:, :, None] * XG[:, None, :]).reshape(n, k * d)
-    mask = np.asarray(mask)
-    c = np.asarray(c, dtype=float)
-    size = mask.shape[1]
-    W = np.empty((size, k * d))
-    for start in range(0, size, READOUT_CHUNK):
-        stop = min(size, start + READOUT_CHUNK)
-        W[start:stop] = mask[:n, start:stop].T.astype(float) @ sources / c[start:stop, None]
-    W = W.reshape(size, k, d)
+    W = read_sums(sources, mask, runs) / np.asarray(c, dtype=float)[:, None]
+    W = W.reshape(-1, k, d)
     if W0 is not None:
         W = W + np.asarray(W0, dtype=float).reshape(1, k, d)
     return W
+
+
+def read_sums(sources, mask, runs=None, tokens=None) -> np.ndarray:
+    """``sum_{i in A(t)} sources_i`` for every token ``t`` (or the given ones): ``(tokens, width)``."""
+    mask = np.asarray(mask)
+    n = sources.shape[0]
+    runs = runs_of(mask, n) if runs is None else runs
+    if runs.owner.size <= MAX_RUNS_PER_TOKEN * max(runs.tokens, 1):
+        if tokens is None:
+            return run_sums(runs, DyadicSums(sources))
+        order = np.argsort(tokens, kind="stable")
+        out = np.empty((len(tokens), sources.shape[1]))
+        out[order] = run_sums(runs, DyadicSums(sources), np.asarray(tokens)[order])
+        return out
+    columns = np.arange(mask.shape[1]) if tokens is None else np.asarray(tokens)
+    out = np.empty((columns.size, sources.shape[1]))
+    for start in range(0, columns.size, READOUT_CHUNK):
+        part = columns[start:start + READOUT_CHUNK]
+        out[start:start + part.size] = mask[:n, part].T.astype(float) @ sources
+    return out
 
 
 def null_space(N: np.ndarray, symmetric: bool = False):
@@ -193,13 +210,14 @@ def _stationary(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     if j is not None:
         raise PromptError(f"X: example row {j} is zero and the stationary point of a causal-type (non-prefix) mask "
                           "divides by ||x_j||^2 (SPEC P6); remove that example or use --attention prefix")
-    parts = blocks(X, mask, c, gamma)
+    runs = runs_of(mask, n)
+    parts = blocks(X, mask, c, gamma, runs)
     if not all(b.semisimple for b in parts):
         raise PromptError(NILPOTENT)
     if any(b.zeros and b.visible for b in parts):
         return _dense_stationary(X, R0, mask, c, W0, gamma)
-    s = forward_substitution(parts, X, R0, mask, c, gamma)
-    return readout(s, X, mask, c, W0, gamma)
+    s = forward_substitution(parts, X, R0, mask, c, gamma, runs)
+    return readout(s, X, mask, c, W0, gamma, runs)
 
 
 def _dense_stationary(X, R0, mask, c, W0=None, gamma=None) -> np.ndarray:
@@ -220,14 +238,15 @@ def _dense_stationary(X, R0, mask, c, W0=None, gamma=None) -> np.ndarray:
 SUBSTITUTION_CHUNK = 256
 
 
-def forward_substitution(parts, X, R, mask, c, gamma=None) -> np.ndarray:
+def forward_substitution(parts, X, R, mask, c, gamma=None, runs=None) -> np.ndarray:
     """``s`` with ``N s = R`` on the range of ``N``, by block forward substitution in topological order.
 
     For component ``C``: ``N_CC s_C = R_C - sum_{E before C} N_CE s_E`` with
     ``(N_CE s_E)_j = (1/c_j) sum_{i in A(j) cap E} s_i x_i^T Gamma x_j``, solved by the
     block's group inverse.  Components are taken in chunks of about
-    ``SUBSTITUTION_CHUNK`` examples: what a chunk reads from earlier chunks is one
-    matrix product, and a chunk of single examples is one triangular solve.
+    ``SUBSTITUTION_CHUNK`` examples: what a chunk reads from earlier chunks is a sum
+    over runs of the solved ``s_i x_i^T Gamma`` (unsolved ones are still 0), and a
+    chunk of single examples is one triangular solve.
     ``R`` is ``(n, k)``; returns ``s`` ``(n, k)``.
     """
     from scipy.linalg import solve_triangular
@@ -236,18 +255,26 @@ def forward_substitution(parts, X, R, mask, c, gamma=None) -> np.ndarray:
     c = np.asarray(c, dtype=float)
     n, d = X.shape
     k = R.shape[1]
+    runs = runs_of(mask, n) if runs is None else runs
+    dense = runs.owner.size > MAX_RUNS_PER_TOKEN * max(runs.tokens, 1)
     XG = X if gamma is None else X @ gamma
     s = np.zeros((n, k))
-    sources = np.zeros((n, k * d))  # s_i ⊗ x_i^T Gamma for solved examples
-    solved = np.zeros(0, dtype=int)
+    sources = np.zeros((n, k * d))  # s_i ⊗ x_i^T Gamma for solved examples, 0 for the others
+    tree = None if dense else DyadicSums(sources)
     chunk: list = []
+    size = 0
     for position, part in enumerate(parts):
         chunk.append(part)
-        if sum(p.component.index.size for p in chunk) < SUBSTITUTION_CHUNK and position + 1 < len(parts):
+        size += part.component.index.size
+        if size < SUBSTITUTION_CHUNK and position + 1 < len(parts):
             continue
         index = np.concatenate([p.component.index for p in chunk])
-        # what the chunk reads from earlier chunks
-        u = mask[np.ix_(solved, index)].T.astype(float) @ sources[solved] if solved.size else np.zeros((index.size, k * d))
+        if dense:
+            u = read_sums(sources, mask, runs, index)
+        else:
+            order = np.argsort(index, kind="stable")
+            u = np.empty((index.size, k * d))
+            u[order] = run_sums(runs, tree, index[order])
         rhs = R[index] - np.einsum("jkd,jd->jk", u.reshape(index.size, k, d), X[index]) / c[index, None]
         if all(p.component.kind == "single" and p.zeros == 0 for p in chunk):
             T = block_operator(X, mask, c, index, gamma)  # lower triangular in topological order
@@ -266,8 +293,9 @@ def forward_substitution(parts, X, R, mask, c, gamma=None) -> np.ndarray:
                 sources[idx] = (s[idx][:, :, None] * XG[idx][:, None, :]).reshape(idx.size, k * d)
                 offset += idx.size
         sources[index] = (s[index][:, :, None] * XG[index][:, None, :]).reshape(index.size, k * d)
-        solved = np.concatenate([solved, index])
-        chunk = []
+        if tree is not None:
+            tree.update(index, sources[index])
+        chunk, size = [], 0
     return s
 
 

@@ -14,9 +14,9 @@ The upper bound closes on the lower one quadratically in the residual ``gamma``
 when a few singular values dominate (a large transient is close to rank one), so
 most layers are decided by bounds: a layer whose upper bound is below the best
 lower bound so far cannot hold the peak.  Layers that remain undecided get an
-exact SVD of their power, recomputed by repeated squaring.  Powers of a block
-lower-triangular ``B`` (every mask, in topological order) are multiplied block
-by block, about a third of the dense work.
+exact norm of their power (recomputed by repeated squaring): a full SVD for
+small matrices, Lanczos otherwise.  Powers of a lower-triangular ``B`` (every
+triangular mask) are multiplied by BLAS ``trmm``, half the dense work.
 """
 from __future__ import annotations
 
@@ -32,37 +32,30 @@ BLOCK = 6
 LEAF = 96
 
 
-def cuts(B: np.ndarray) -> np.ndarray:
-    """Sizes ``s`` with ``B[:s, s:] = 0`` (``0 < s < n``): split points of a block lower-triangular ``B``."""
-    n = B.shape[0]
-    nonzero = B != 0
-    last = np.where(nonzero.any(axis=1), n - 1 - np.argmax(nonzero[:, ::-1], axis=1), -1)
-    reach = np.maximum.accumulate(last)
-    return np.flatnonzero(reach[:-1] < np.arange(1, n)) + 1
+def is_lower(B: np.ndarray) -> bool:
+    """True when ``B`` is lower triangular (every triangular mask in its natural order)."""
+    return not np.any(np.triu(B, 1))
 
 
-def product(P: np.ndarray, B: np.ndarray, splits: np.ndarray) -> np.ndarray:
-    """``P B`` for ``P``, ``B`` block lower triangular with the same split points.
+def product(P: np.ndarray, B: np.ndarray, lower: bool) -> np.ndarray:
+    """``P B``; for lower-triangular ``B`` by BLAS ``trmm`` (half the work of a dense product)."""
+    if lower and P.shape[0] > LEAF:
+        from scipy.linalg.blas import dtrmm
 
-    ``[[P11, 0], [P21, P22]] [[B11, 0], [B21, B22]] = [[P11 B11, 0], [P21 B11 + P22 B21, P22 B22]]``,
-    recursively at the split nearest the middle.
-    """
-    n = P.shape[0]
-    if n <= LEAF or splits.size == 0:
-        return P @ B
-    s = int(splits[np.argmin(np.abs(splits - n / 2))])
-    left, right = splits[splits < s], splits[splits > s] - s
-    out = np.zeros_like(P)
-    out[:s, :s] = product(P[:s, :s], B[:s, :s], left)
-    out[s:, :s] = P[s:, :s] @ B[:s, :s] + P[s:, s:] @ B[s:, :s]
-    out[s:, s:] = product(P[s:, s:], B[s:, s:], right)
-    return out
+        return dtrmm(1.0, B, P, side=1, lower=1)
+    return P @ B
 
 
-def bounds(P: np.ndarray, V: np.ndarray, steps: int) -> tuple[float, float, np.ndarray]:
-    """``(lower, upper, V)`` for ``||P||_2`` after ``steps`` block power steps from ``V`` (module doc)."""
+def cheap_bounds(P: np.ndarray) -> tuple[float, float, float]:
+    """``(||P||_F^2, lower, upper)``: ``||P||_F / sqrt(n) <= ||P||_2 <= min(||P||_F, sqrt(||P||_1 ||P||_inf))``."""
     fro2 = float(np.einsum("ij,ij->", P, P))
-    cheap = min(np.sqrt(fro2), np.sqrt(np.abs(P).sum(axis=0).max() * np.abs(P).sum(axis=1).max()))
+    absP = np.abs(P)
+    upper = min(np.sqrt(fro2), np.sqrt(absP.sum(axis=0).max() * absP.sum(axis=1).max()))
+    return fro2, float(np.sqrt(fro2 / max(P.shape[0], 1))), float(upper)
+
+
+def bounds(P: np.ndarray, V: np.ndarray, steps: int, fro2: float, cheap: float) -> tuple[float, float, np.ndarray]:
+    """``(lower, upper, V)`` for ``||P||_2`` after ``steps`` block power steps from ``V`` (module doc)."""
     for _ in range(steps):
         V, _ = np.linalg.qr(P.T @ (P @ V))
     W = P @ V
@@ -75,19 +68,32 @@ def bounds(P: np.ndarray, V: np.ndarray, steps: int) -> tuple[float, float, np.n
     return float(np.sqrt(max(top, 0.0))), float(min(cheap, np.sqrt(upper2))), V
 
 
+#: above this size an exact norm is the top singular value by Lanczos (ARPACK) instead of a full SVD
+LANCZOS_MIN = 200
+
+
 def _exact(P: np.ndarray) -> float:
+    """``||P||_2`` to rounding: a full SVD for small ``P``, else Lanczos on ``P^T P`` (ARPACK, tight tolerance),
+    which resolves clustered top singular values that defeat block power steps."""
+    if P.shape[0] > LANCZOS_MIN:
+        from scipy.sparse.linalg import svds
+
+        try:
+            return float(svds(P, k=1, tol=1e-14, return_singular_vectors=False, random_state=0)[0])
+        except Exception:  # no convergence: the full SVD below
+            pass
     return float(np.linalg.svd(P, compute_uv=False)[0])
 
 
-def power(B: np.ndarray, layer: int, splits: np.ndarray) -> np.ndarray:
+def power(B: np.ndarray, layer: int, lower: bool) -> np.ndarray:
     """``B^l`` by repeated squaring (``O(log l)`` products)."""
     result, base, e = np.eye(B.shape[0]), B, layer
     while e:
         if e & 1:
-            result = product(result, base, splits)
+            result = product(result, base, lower)
         e >>= 1
         if e:
-            base = product(base, base, splits)
+            base = base @ base
     return result
 
 
@@ -98,48 +104,73 @@ def start_block(n: int) -> np.ndarray:
     return np.linalg.qr(V)[0]
 
 
-def norm_bounds(B: np.ndarray, layers: int, decide=None):
+def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
     """Lower and upper bounds on ``||B^l||_2`` for ``l = 0..L``, tight where the peak may be.
 
-    ``decide(l, lower, upper, best)`` may stop the scan early (returns True to stop);
-    the scan also stops at the first layer ``l >= 1`` with ``||B^l||_2 <= 1`` (every later
-    power is bounded by an earlier one).  Returns ``(lower, upper, stopped_at)``.
+    Without ``limit`` the bounds are made tight (``NORM_RTOL``) at every layer that
+    may hold the peak.  With ``limit`` they only decide whether every norm is at most
+    ``limit``, and the scan stops at the first layer whose lower bound exceeds it.
+    The scan also stops at the first layer ``l >= 1`` with ``||B^l||_2 <= 1`` (every
+    later power is bounded by an earlier one).  Returns ``(lower, upper, stopped_at,
+    direction)`` with ``direction`` the unit vector ``B^l`` stretched most at the layer
+    of the best lower bound (a witness to reuse at nearby step sizes).
     """
     B = np.asarray(B, dtype=float)
     n = B.shape[0]
     lower, upper = np.zeros(layers + 1), np.zeros(layers + 1)
     lower[0] = upper[0] = 1.0
     if n == 0:
-        return np.ones(layers + 1), np.ones(layers + 1), layers
-    splits = cuts(B)
+        return np.ones(layers + 1), np.ones(layers + 1), layers, np.zeros((0, 1))
+    lower_triangular = is_lower(B)
     V = start_block(n)
+    direction = V[:, :1]
+    rounds = 20 if n <= LANCZOS_MIN else 3
     best, P, stop = 1.0, None, layers
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(1, layers + 1):
-            P = B.copy() if P is None else product(P, B, splits)
+            P = B.copy() if P is None else product(P, B, lower_triangular)
             if not np.all(np.isfinite(P)):
                 lower[l] = upper[l] = np.inf
                 stop = l
                 break
-            lo, hi, V = bounds(P, V, 2)
-            if hi >= best * (1 - TIE_RTOL) and hi - lo > NORM_RTOL * hi:
-                for _ in range(20):
-                    lo, hi, V = bounds(P, V, 4)
-                    if hi - lo <= NORM_RTOL * hi:
+            fro2, lo, hi = cheap_bounds(P)
+            if hi <= 1 or (limit is not None and hi <= limit):  # decided without a power step
+                lower[l], upper[l] = lo, hi
+                if hi <= 1:
+                    stop = l
+                    break
+                continue
+            cheap = hi
+            lo, hi, V = bounds(P, V, 2, fro2, cheap)
+
+            def undecided() -> bool:
+                if hi - lo <= NORM_RTOL * hi:
+                    return False
+                if limit is not None:
+                    return lo <= limit < hi
+                return hi >= best * (1 - TIE_RTOL) or lo <= 1 < hi
+
+            if undecided():
+                for _ in range(rounds):
+                    lo, hi, V = bounds(P, V, 4, fro2, cheap)
+                    if not undecided():
                         break
-                if hi - lo > NORM_RTOL * hi and n <= 200:
+                if undecided() and (n <= LANCZOS_MIN or limit is not None or lo <= 1 < hi):
                     lo = hi = _exact(P)
             lower[l], upper[l] = lo, hi
+            if lo > best:
+                _, _, right = np.linalg.svd(P @ V, full_matrices=False)
+                direction = V @ right[:1].T
             best = max(best, lo)
-            if hi <= 1 or (decide is not None and decide(l, lo, hi, best)):
+            if hi <= 1 or (limit is not None and lo > limit):
                 stop = l
                 break
-    # layers left undecided that could still hold the peak: exact, from a recomputed power
-    for l in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
-        if upper[l] >= best * (1 - TIE_RTOL) and np.isfinite(upper[l]):
-            lower[l] = upper[l] = _exact(power(B, int(l), splits))
-            best = max(best, lower[l])
-    return lower, upper, stop
+    if limit is None:  # layers left undecided that could still hold the peak: exact, from a recomputed power
+        for l in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
+            if upper[l] >= best * (1 - TIE_RTOL) and np.isfinite(upper[l]):
+                lower[l] = upper[l] = _exact(power(B, int(l), lower_triangular))
+                best = max(best, lower[l])
+    return lower, upper, stop, direction
 
 
 def peak_norm(B: np.ndarray, layers: int):
@@ -153,7 +184,7 @@ def peak_norm(B: np.ndarray, layers: int):
         stop = next((l for l in range(1, layers + 1) if norms[l] <= 1), layers)
         norms[stop + 1:] = 0.0
     else:
-        lower, upper, stop = norm_bounds(B, layers)
+        lower, upper, stop, _ = norm_bounds(B, layers)
         norms = lower.copy()
         norms[stop + 1:] = 0.0
     peak = float(np.max(norms))
@@ -163,19 +194,15 @@ def peak_norm(B: np.ndarray, layers: int):
     return peak, layer, norms
 
 
-def within(B: np.ndarray, layers: int, max_growth: float) -> bool:
-    """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers``: stops at the first layer decided
-    either way (a lower bound above the limit, or a power of norm at most 1)."""
-    verdict = {"safe": True}
+def within(B: np.ndarray, layers: int, max_growth: float) -> tuple[bool, np.ndarray]:
+    """``(safe, direction)``: safe when ``||B^l||_2 <= max_growth`` for every ``l <= layers``.
 
-    def decide(l, lo, hi, best):
-        if lo > max_growth:
-            verdict["safe"] = False
-            return True
-        return False
-
-    lower, upper, stop = norm_bounds(B, layers, decide)
-    return bool(verdict["safe"] and np.all(lower[: stop + 1] <= max_growth))
+    Stops at the first layer decided either way (a lower bound above the limit, or a
+    power of norm at most 1).  ``direction`` is the unit vector stretched most (see
+    :func:`norm_bounds`), a witness for nearby step sizes.
+    """
+    lower, upper, stop, direction = norm_bounds(B, layers, max_growth)
+    return bool(np.all(lower[: stop + 1] <= max_growth)), direction
 
 
 def vector_growth(B: np.ndarray, V: np.ndarray, layers: int, max_growth: float) -> bool:
@@ -191,3 +218,69 @@ def vector_growth(B: np.ndarray, V: np.ndarray, layers: int, max_growth: float) 
             if norms.max() < 1e-300:
                 return False
     return False
+
+
+#: a stack whose powers fit in this many floats is handled all at once (every power kept)
+STACK_FLOATS = 3e7
+
+
+def stack_peaks(B: np.ndarray, layers: int):
+    """:func:`peak_norm` for a stack ``(T, n, n)`` of small matrices, all at once.
+
+    Every power is kept (``T (L + 1) n^2`` floats); the bounds of the module doc (one
+    vector per matrix) are computed for all powers in a few batched products, and an
+    SVD is taken only of the powers whose bounds leave them a candidate for the peak.
+    Returns ``(peak (T,), peak_layer (T,), norms (T, L + 1))``.
+    """
+    B = np.asarray(B, dtype=float)
+    T, n = B.shape[0], B.shape[-1]
+    symmetric = np.all(B == np.swapaxes(B, -1, -2), axis=(-2, -1))
+    if symmetric.any():  # ||B^l|| = max |mu|^l (spectral theorem): no powers at all
+        peak, layer, norms = np.zeros(T), np.zeros(T, dtype=int), np.zeros((T, layers + 1))
+        for t in np.flatnonzero(symmetric):
+            peak[t], layer[t], norms[t] = peak_norm(B[t], layers)
+        if (~symmetric).any():
+            rest = stack_peaks(B[~symmetric], layers)
+            peak[~symmetric], layer[~symmetric], norms[~symmetric] = rest
+        return peak, layer, norms
+    with np.errstate(over="ignore", invalid="ignore"):
+        powers = [np.broadcast_to(np.eye(n), B.shape)]
+        for _ in range(layers):
+            powers.append(powers[-1] @ B)
+        P = np.stack(powers, axis=1)  # (T, L + 1, n, n)
+        finite = np.all(np.isfinite(P), axis=(-2, -1))
+        P = np.where(finite[..., None, None], P, 0.0)
+        fro2 = np.einsum("tlij,tlij->tl", P, P)
+        absP = np.abs(P)
+        hi = np.minimum(np.sqrt(fro2), np.sqrt(absP.sum(axis=-2).max(axis=-1) * absP.sum(axis=-1).max(axis=-1)))
+        PT = np.swapaxes(P, -1, -2)
+        v = np.broadcast_to(start_block(n)[:, :1], P.shape[:2] + (n, 1)).copy()
+        for _ in range(4):
+            v = PT @ (P @ v)
+            v /= np.maximum(np.linalg.norm(v, axis=-2, keepdims=True), 1e-300)
+        w = P @ v
+        top = np.einsum("tlik,tlik->tl", w, w)
+        residual = (PT @ w - top[..., None, None] * v)[..., 0]
+        gamma = np.linalg.norm(residual, axis=-1)
+        beta = np.maximum(fro2 - top, 0.0)
+        hi = np.minimum(hi, np.sqrt((top + beta) / 2 + np.hypot((top - beta) / 2, gamma)))
+        lo = np.sqrt(top)
+        lo[:, 0] = hi[:, 0] = 1.0
+        lo = np.where(finite, lo, np.inf)
+        hi = np.where(finite, hi, np.inf)
+        best = lo.max(axis=1, keepdims=True)
+        candidate = finite & (hi >= best * (1 - TIE_RTOL)) & (hi - lo > NORM_RTOL * hi)
+        candidate |= finite & (lo <= 1) & (hi > 1)  # where a power of norm <= 1 ends the scan
+        if candidate.any():
+            exact = np.linalg.svd(P[candidate], compute_uv=False)[:, 0]
+            lo[candidate] = hi[candidate] = exact
+    norms = lo
+    ends = (hi <= 1) | ~np.isfinite(hi)
+    ends[:, 0] = False
+    for t in range(T):  # later norms are 0 after the first power of norm <= 1 (see verify.rates.transient)
+        stop = np.flatnonzero(ends[t])
+        if stop.size:
+            norms[t, stop[0] + 1:] = 0.0
+    peak = norms.max(axis=1)
+    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
+    return peak, layer, norms

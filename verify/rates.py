@@ -20,7 +20,7 @@ import numpy as np
 
 from .frame import frame_of, scale_eta, scaled, to_frame, unscale
 from .lemma import first_token_reached, is_symmetric_iteration, null_space, residual_operator, zero_example
-from .peak import bounds, peak_norm, start_block, vector_growth, within
+from .peak import STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
 from .structure import blocks, check_dense
 from .tolerances import rank_tol
 
@@ -109,6 +109,9 @@ def transient(B: np.ndarray, layers: int):
     if not batch:
         return peak_norm(B, layers)
     flat = B.reshape((-1,) + B.shape[-2:])
+    if flat.shape[0] * (layers + 1) * flat.shape[-1] ** 2 <= STACK_FLOATS:
+        peak, layer, norms = stack_peaks(flat, layers)
+        return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))
     results = [peak_norm(b, layers) for b in flat]
     peak = np.array([r[0] for r in results]).reshape(batch)
     layer = np.array([r[1] for r in results]).reshape(batch)
@@ -118,7 +121,7 @@ def transient(B: np.ndarray, layers: int):
 
 def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
     """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers`` (``verify.peak.within``)."""
-    return within(np.asarray(B, dtype=float), layers, max_growth)
+    return within(np.asarray(B, dtype=float), layers, max_growth)[0]
 
 
 #: relative precision of ``depth_safe_eta`` (the returned step size is checked safe by exact norms)
@@ -131,10 +134,12 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
     The peak need not be monotone in ``eta``: a grid scan from the stable bound
     down finds the largest safe grid point, then bisection refines between it
     and the unsafe grid point above it (relative precision ``DEPTH_SAFE_RTOL``).
-    Work is shared across step sizes: a step size is first screened by a few
-    vectors -- the directions that grew most at the step sizes already tried --
-    whose growth beyond the limit proves it unsafe in ``O(L n^2)``; only the
-    others get the bound-based check of every power (``verify.peak``).
+    Work is shared across step sizes: every exact check (``verify.peak.within``,
+    bounds on every power) leaves the direction its powers stretch most, and a
+    step size is first screened by these directions -- their growth beyond the
+    limit proves it unsafe in ``O(L n^2)``.  Bisection trusts the screen, and the
+    result is then checked exactly; should the check fail, bisection resumes
+    below it with exact checks only.  So the returned step size is always safe.
     """
     top = stable_eta_max_of(lam)
     if not np.isfinite(top) or top <= 0:
@@ -144,43 +149,36 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
     eye = np.eye(n)
     witnesses = [start_block(n)] if n else []
 
-    def safe(eta: float) -> bool:
-        B = eye - eta * N
-        if n and vector_growth(B, np.concatenate(witnesses, axis=1), layers, max_growth):
+    def screened_unsafe(eta: float) -> bool:
+        return bool(n) and vector_growth(eye - eta * N, np.concatenate(witnesses, axis=1), layers, max_growth)
+
+    def exact(eta: float) -> bool:
+        if screened_unsafe(eta):
             return False
-        ok = within_growth(B, layers, max_growth)
-        if not ok and n:
-            witnesses.append(_growth_direction(B, layers, max_growth))
+        ok, direction = within(eye - eta * N, layers, max_growth)
+        if n:
+            witnesses.append(direction)
         return ok
 
-    def refine(lo: float, hi: float) -> float:
+    def refine(lo: float, hi: float, check) -> tuple[float, float]:
         while hi - lo > DEPTH_SAFE_RTOL * hi:
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if safe(mid) else (lo, mid)
-        return float(lo)
+            lo, hi = (mid, hi) if check(mid) else (lo, mid)
+        return lo, hi
 
-    if safe(top):
+    if exact(top):
         return float(top)
-    above = top
+    # grid scan from the top: the screen rejects most grid points; the first one it passes is checked exactly
+    safe, above = 0.0, top
     for eta in top * np.arange(grid - 1, 0, -1) / grid:
-        if safe(eta):
-            return refine(eta, above)
+        if not screened_unsafe(eta) and exact(eta):
+            safe = eta
+            break
         above = eta
-    return refine(0.0, above)  # the peak tends to 1 as eta -> 0, so safe step sizes exist below the grid
-
-
-def _growth_direction(B: np.ndarray, layers: int, max_growth: float) -> np.ndarray:
-    """A unit vector that ``B^l`` stretches beyond ``max_growth`` at the first such layer (``n x 1``)."""
-    P = np.eye(B.shape[0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(layers):
-            P = P @ B
-            if not np.all(np.isfinite(P)):
-                break
-            _, _, V = bounds(P, start_block(B.shape[0]), 6)
-            if np.linalg.norm(P @ V[:, :1]) > max_growth:
-                return V[:, :1]
-    return start_block(B.shape[0])[:, :1]
+    lo, hi = refine(safe, above, lambda eta: not screened_unsafe(eta))
+    while lo > safe and not exact(lo):  # the screen missed a growth: resume with exact checks below lo
+        lo, hi = refine(safe, lo, exact)
+    return float(lo)  # the peak tends to 1 as eta -> 0, so safe step sizes exist below the grid
 
 
 def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_growth: float = 10.0) -> dict:

@@ -52,20 +52,27 @@ class Component:
     kind: str  # "single" | "full" | "general"
 
 
-def intervals(mask, n: int) -> list:
+def intervals(mask, n: int, runs=None) -> list:
     """Maximal splitting of ``0..n-1`` into intervals that no read of a later example crosses.
 
     ``reach(j) = max(j, max {i : mask[i, j]})``; a cut after ``p`` is allowed iff
     ``max_{j <= p} reach(j) <= p``.  Returns ``[(start, stop), ...]``.
     """
-    block = np.asarray(mask)[:n, :n]
-    read_any = block.any(axis=0)
-    last = n - 1 - np.argmax(block[::-1, :], axis=0)
+    runs = runs_of(mask, n) if runs is None else runs
+    examples = runs.owner < n
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, runs.owner[examples], runs.stop[examples] - 1)
     positions = np.arange(n)
-    reach = np.where(read_any, np.maximum(last, positions), positions)
-    ends = np.flatnonzero(np.maximum.accumulate(reach) == positions)
+    ends = np.flatnonzero(np.maximum.accumulate(np.maximum(last, positions)) == positions)
     starts = np.concatenate([[0], ends[:-1] + 1])
     return list(zip(starts.tolist(), (ends + 1).tolist()))
+
+
+def _full(runs, start: int, stop: int) -> bool:
+    """Every example of ``[start, stop)`` reads all of it (one of its runs covers the interval)."""
+    lo, hi = np.searchsorted(runs.owner, [start, stop])
+    covers = (runs.start[lo:hi] <= start) & (runs.stop[lo:hi] >= stop)
+    return np.unique(runs.owner[lo:hi][covers]).size == stop - start
 
 
 def _split(block: np.ndarray) -> list:
@@ -97,18 +104,19 @@ def _split(block: np.ndarray) -> list:
     return [np.flatnonzero(labels == k) for k in order]
 
 
-def components(mask, n: int) -> list:
+def components(mask, n: int, runs=None) -> list:
     """The strongly connected components of the examples, topologically ordered, each with its kind."""
     mask = np.asarray(mask)
+    runs = runs_of(mask, n) if runs is None else runs
     out = []
-    for start, stop in intervals(mask, n):
+    for start, stop in intervals(mask, n, runs):
         if stop - start == 1:
             out.append(Component(np.array([start]), "single"))
             continue
-        block = mask[start:stop, start:stop]
-        if block.all():
+        if _full(runs, start, stop):
             out.append(Component(np.arange(start, stop), "full"))
             continue
+        block = mask[start:stop, start:stop]
         for part in _split(block):
             index = part + start
             if index.size == 1:
@@ -228,37 +236,51 @@ class Block:
     semisimple: bool = True
 
 
-def _readers(mask, index) -> np.ndarray:
-    """How many examples of ``C`` each token reads (``n + m`` counts)."""
+def _readers(mask, index, runs=None) -> np.ndarray:
+    """How many examples of ``C`` each token reads (``n + m`` counts); from the runs when ``C`` is an interval."""
+    if runs is not None and index.size and index[-1] - index[0] + 1 == index.size:
+        a, b = int(index[0]), int(index[-1]) + 1
+        overlap = np.maximum(0, np.minimum(runs.stop, b) - np.maximum(runs.start, a))
+        return np.bincount(runs.owner, weights=overlap, minlength=runs.tokens)
     return np.asarray(mask)[index, :].sum(axis=0)
 
 
-def block_of(X, mask, c, comp: Component, gamma=None) -> Block:
+def block_of(X, mask, c, comp: Component, gamma=None, runs=None) -> Block:
     """Eigenvalues and solver of one component (module doc)."""
     mask = np.asarray(mask)
     c = np.asarray(c, dtype=float)
     index = comp.index
-    XC = X[index]
-    XG = XC if gamma is None else XC @ gamma
     if comp.kind == "single":
-        j = int(index[0])
-        value = float(XG[0] @ XC[0]) / c[j] if mask[j, j] else 0.0
-        scale = float(np.linalg.norm(XG[0]) * np.linalg.norm(XC[0])) / c[j]
-        if value != 0.0 and abs(value) > XC.shape[1] * EPS * 10 * scale:
-            return Block(comp, np.array([value], dtype=complex), 0, value)
-        seen = bool(np.any(XG[0] != 0) and (_readers(mask, index) > 0).any())
-        return Block(comp, np.zeros(0, dtype=complex), 1, 0.0, visible=seen)
+        return _singles(X, mask, c, [comp], gamma)[0]
     if comp.kind == "full":
         try:
-            g = gram(XC, c[index], gamma)
+            g = gram(X[index], c[index], gamma)
         except _NotGram:
             return _general(X, mask, c, Component(index, "general"), gamma)
         visible = False
         if g.zeros:
-            counts = _readers(mask, index)
+            counts = _readers(mask, index, runs)
             visible = bool(np.any((counts > 0) & (counts < index.size)))
         return Block(comp, g.lam, g.zeros, g, visible=visible)
     return _general(X, mask, c, comp, gamma)
+
+
+def _singles(X, mask, c, comps: list, gamma=None) -> list:
+    """Blocks of single examples, all at once: ``N_jj = [j in A(j)] x_j^T Gamma x_j / c_j``."""
+    j = np.array([int(comp.index[0]) for comp in comps], dtype=np.int64)
+    XC = X[j]
+    XG = XC if gamma is None else XC @ gamma
+    reads_self = mask[j, j]
+    value = np.where(reads_self, np.einsum("jd,jd->j", XG, XC) / c[j], 0.0)
+    scale = np.linalg.norm(XG, axis=1) * np.linalg.norm(XC, axis=1) / c[j]
+    nonzero = (value != 0) & (np.abs(value) > X.shape[1] * EPS * 10 * scale)
+    seen = np.zeros(j.size, dtype=bool)
+    zero = np.flatnonzero(~nonzero)
+    if zero.size:  # a null direction e_j is seen by the tokens that read j (when x_j^T Gamma != 0)
+        seen[zero] = np.any(XG[zero] != 0, axis=1) & mask[j[zero], :].any(axis=1)
+    return [Block(comp, np.array([v], dtype=complex), 0, float(v)) if ok
+            else Block(comp, np.zeros(0, dtype=complex), 1, 0.0, visible=bool(vis))
+            for comp, v, ok, vis in zip(comps, value, nonzero, seen)]
 
 
 def _general(X, mask, c, comp: Component, gamma=None) -> Block:
@@ -284,10 +306,16 @@ def _general(X, mask, c, comp: Component, gamma=None) -> Block:
     return Block(comp, kept, zeros, inverse, visible=visible)
 
 
-def blocks(X, mask, c, gamma=None) -> list:
+def blocks(X, mask, c, gamma=None, runs=None) -> list:
     """Every component of the examples, in topological order, as a :class:`Block`."""
     n = X.shape[0]
-    return [block_of(X, mask, c, comp, gamma) for comp in components(mask, n)]
+    mask = np.asarray(mask)
+    c = np.asarray(c, dtype=float)
+    runs = runs_of(mask, n) if runs is None else runs
+    comps = components(mask, n, runs)
+    singles = [comp for comp in comps if comp.kind == "single"]
+    done = iter(_singles(X, mask, c, singles, gamma) if singles else [])
+    return [next(done) if comp.kind == "single" else block_of(X, mask, c, comp, gamma, runs) for comp in comps]
 
 
 # ----------------------------------------------------------------------------- runs: read-outs without a dense mask
@@ -316,16 +344,15 @@ def runs_of(mask, n: int) -> Runs:
     mask = np.asarray(mask)
     size = mask.shape[1]
     owners, starts, stops = [], [], []
-    pad = np.zeros((1, min(RUN_CHUNK, size)), dtype=bool)
     for c0 in range(0, size, RUN_CHUNK):
         c1 = min(size, c0 + RUN_CHUNK)
-        col = mask[:n, c0:c1]
-        edge = pad[:, : c1 - c0]
-        up = np.concatenate([edge, col]) != np.concatenate([col, edge])  # (n + 1, w): transitions
-        rows, cols = np.nonzero(up.T)  # ordered by column, then row: alternately start, stop
-        owners.append(cols[0::2] + c0)
-        starts.append(rows[0::2])
-        stops.append(rows[1::2])
+        padded = np.zeros((c1 - c0, n + 2), dtype=np.int8)
+        padded[:, 1:-1] = mask[:n, c0:c1].T
+        step = np.diff(padded, axis=1)  # +1 where a run starts, -1 one past where it stops
+        cols, rows = np.nonzero(step == 1)  # ordered by column, then row
+        owners.append(cols + c0)
+        starts.append(rows)
+        stops.append(np.nonzero(step == -1)[1])
     cat = (lambda parts: np.concatenate(parts).astype(np.int64)) if owners else (lambda parts: np.zeros(0, np.int64))
     return Runs(cat(owners), cat(starts), cat(stops), size)
 

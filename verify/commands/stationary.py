@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import PromptError
+from ..frame import exponent, scaled, unscale
 from ..lemma import stationary_weights
 from ..masks import attention_mask
 from ..normalizers import normalizer
+from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
 
 
@@ -27,9 +30,12 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         # the query weight does not depend on m: compute it for one phantom query
         mask = attention_mask(model.attention, p.n, 1)
         c = normalizer(normalization, mask, scale)
-    W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
+    with blas_threads(p.d):
+        W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
     ex, qw = W[: p.n], W[p.n:]
     preds = np.einsum("md,mkd->mk", p.Xq, qw[: p.m])
+    if not np.all(np.isfinite(preds)):
+        raise PromptError("query_predictions: overflow a float at this scale of the prompt; rescale y towards 1")
     one = (lambda a: a[..., 0, :]) if p.y.ndim == 1 else (lambda a: a)
     result = {
         "attention": model.attention,
@@ -39,7 +45,10 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         "query_predictions": squeeze(preds, p),
     }
     if p.yq is not None:
-        result["query_mse"] = float(np.mean((preds - p.yq.reshape(p.m, p.k)) ** 2)) if p.m else 0.0
+        # in the frame of y: the squared error would overflow or underflow long before y does
+        e = exponent(p.Y)
+        err = scaled(preds, e) - scaled(p.yq.reshape(p.m, p.k), e)
+        result["query_mse"] = unscale(float(np.mean(err**2)), 2 * e, "query_mse") if p.m else 0.0
     return result
 
 
