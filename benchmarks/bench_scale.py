@@ -118,7 +118,8 @@ def main() -> int:
         for n in args.sizes:
             path = os.path.join(tmp, f"p{n}.npz")
             prompt(path, n)
-            jobs = [("stationary", [], 0), ("rate", ["--eta", ETA], 0), ("simulate", ["--eta", ETA, "--layers", 10], 10)]
+            jobs = [("stationary", [], 0), ("rate", ["--eta", ETA], 0),
+                    ("simulate", ["--eta", ETA, "--layers", 10], 10)]
             if n <= 1000:
                 jobs.insert(2, ("rate --layers 100", ["--eta", ETA, "--layers", 100], 100))
             for spec in args.masks:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
-
 from helpers import run_json, save_prompt
+
 from verify.certify import certify
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
@@ -43,7 +43,7 @@ def reference_eigenvalues(X, mask, c) -> list:
     for j in range(n):
         for i in range(n):
             if mask[i, j]:
-                N[j, i] = mp.fsum(a * b for a, b in zip(Xm[i], Xm[j])) / mp.mpf(float(c[j]))
+                N[j, i] = mp.fsum(a * b for a, b in zip(Xm[i], Xm[j], strict=True)) / mp.mpf(float(c[j]))
     lam = mp.eig(N, left=False, right=False)
     block = mask[:n, :n]
     top = max(abs(v) for v in lam)
@@ -104,7 +104,7 @@ def block3_top(X) -> mp.mpf:
     lam = []
     for start in range(0, X.shape[0], 3):
         rows = [[mp.mpf(float(v)) for v in row] for row in X[start:start + 3]]
-        G = mp.matrix([[mp.fsum(a * b for a, b in zip(u, v)) for v in rows] for u in rows])
+        G = mp.matrix([[mp.fsum(a * b for a, b in zip(u, v, strict=True)) for v in rows] for u in rows])
         lam += list(mp.eig(G, left=False, right=False))
     return reference_top(lam)
 

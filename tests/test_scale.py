@@ -15,9 +15,10 @@ import os
 import tempfile
 
 import numpy as np
-from hypothesis import Phase, find, given, settings, strategies as st
-
 from helpers import save_prompt
+from hypothesis import Phase, find, given, settings
+from hypothesis import strategies as st
+
 from verify.cli import main
 from verify.lemma import residual_operator
 from verify.masks import attention_mask

@@ -117,7 +117,7 @@ def exact_eigenvalues(X, mask, c, gamma=None) -> tuple[list, list]:
             j = int(index[0])
             x = [_q(v) for v in X[j]]
             gx = x if G is None else [sum((G[a][b] * x[b] for b in range(len(x))), fmpq(0)) for a in range(len(x))]
-            value = sum((u * v for u, v in zip(x, gx)), fmpq(0)) / _q(c[j]) if mask[j, j] else fmpq(0)
+            value = sum((u * v for u, v in zip(x, gx, strict=True)), fmpq(0)) / _q(c[j]) if mask[j, j] else fmpq(0)
             if value != 0 or keep_zeros:
                 exact.append(value)
             elif any(v != 0 for v in gx) and mask[j, :].any():

@@ -15,8 +15,17 @@ import numpy as np
 from .errors import PromptError
 from .frame import frame_of, to_frame, unscale
 from .masks import is_symmetric_on_examples
-from .structure import (MAX_RUNS_PER_TOKEN, DyadicSums, Gram, block_operator, blocks, check_dense, gram_solve, run_sums,
-                        runs_of)
+from .structure import (
+    MAX_RUNS_PER_TOKEN,
+    DyadicSums,
+    Gram,
+    block_operator,
+    blocks,
+    check_dense,
+    gram_solve,
+    run_sums,
+    runs_of,
+)
 from .tolerances import SEMISIMPLE_MIN, agreement_tol, rank_tol
 
 

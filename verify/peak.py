@@ -104,6 +104,15 @@ def start_block(n: int) -> np.ndarray:
     return np.linalg.qr(V)[0]
 
 
+def _undecided(lo: float, hi: float, best: float, limit: float | None) -> bool:
+    """Whether ``[lo, hi]`` still matters: it may hold the peak (or cross ``limit``), or may end the scan."""
+    if hi - lo <= NORM_RTOL * hi:
+        return False
+    if limit is not None:
+        return lo <= limit < hi
+    return hi >= best * (1 - TIE_RTOL) or lo <= 1 < hi
+
+
 def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
     """Lower and upper bounds on ``||B^l||_2`` for ``l = 0..L``, tight where the peak may be.
 
@@ -127,49 +136,42 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
     rounds = 20 if n <= LANCZOS_MIN else 3
     best, P, stop = 1.0, None, layers
     with np.errstate(over="ignore", invalid="ignore"):
-        for l in range(1, layers + 1):
+        for layer in range(1, layers + 1):
             P = B.copy() if P is None else product(P, B, lower_triangular)
             if not np.all(np.isfinite(P)):
-                lower[l] = upper[l] = np.inf
-                stop = l
+                lower[layer] = upper[layer] = np.inf
+                stop = layer
                 break
             fro2, lo, hi = cheap_bounds(P)
             if hi <= 1 or (limit is not None and hi <= limit):  # decided without a power step
-                lower[l], upper[l] = lo, hi
+                lower[layer], upper[layer] = lo, hi
                 if hi <= 1:
-                    stop = l
+                    stop = layer
                     break
                 continue
             cheap = hi
             lo, hi, V = bounds(P, V, 2, fro2, cheap)
 
-            def undecided() -> bool:
-                if hi - lo <= NORM_RTOL * hi:
-                    return False
-                if limit is not None:
-                    return lo <= limit < hi
-                return hi >= best * (1 - TIE_RTOL) or lo <= 1 < hi
-
-            if undecided():
+            if _undecided(lo, hi, best, limit):
                 for _ in range(rounds):
                     lo, hi, V = bounds(P, V, 4, fro2, cheap)
-                    if not undecided():
+                    if not _undecided(lo, hi, best, limit):
                         break
-                if undecided() and (n <= LANCZOS_MIN or limit is not None or lo <= 1 < hi):
+                if _undecided(lo, hi, best, limit) and (n <= LANCZOS_MIN or limit is not None or lo <= 1 < hi):
                     lo = hi = _exact(P)
-            lower[l], upper[l] = lo, hi
+            lower[layer], upper[layer] = lo, hi
             if lo > best:
                 _, _, right = np.linalg.svd(P @ V, full_matrices=False)
                 direction = V @ right[:1].T
             best = max(best, lo)
             if hi <= 1 or (limit is not None and lo > limit):
-                stop = l
+                stop = layer
                 break
     if limit is None:  # layers left undecided that could still hold the peak: exact, from a recomputed power
-        for l in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
-            if upper[l] >= best * (1 - TIE_RTOL) and np.isfinite(upper[l]):
-                lower[l] = upper[l] = _exact(power(B, int(l), lower_triangular))
-                best = max(best, lower[l])
+        for layer in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
+            if upper[layer] >= best * (1 - TIE_RTOL) and np.isfinite(upper[layer]):
+                lower[layer] = upper[layer] = _exact(power(B, int(layer), lower_triangular))
+                best = max(best, lower[layer])
     return lower, upper, stop, direction
 
 
@@ -181,7 +183,7 @@ def peak_norm(B: np.ndarray, layers: int):
         with np.errstate(over="ignore"):
             norms = mu ** np.arange(layers + 1, dtype=float)
         norms[0] = 1.0
-        stop = next((l for l in range(1, layers + 1) if norms[l] <= 1), layers)
+        stop = next((layer for layer in range(1, layers + 1) if norms[layer] <= 1), layers)
         norms[stop + 1:] = 0.0
     else:
         lower, upper, stop, _ = norm_bounds(B, layers)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frame import frame_of, scale_eta, scaled, to_frame, unscale
+from .frame import frame_of, scale_eta, to_frame, unscale
 from .lemma import first_token_reached, is_symmetric_iteration, null_space, residual_operator, zero_example
 from .peak import STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
 from .structure import blocks, check_dense

@@ -65,7 +65,7 @@ def intervals(mask, n: int, runs=None) -> list:
     positions = np.arange(n)
     ends = np.flatnonzero(np.maximum.accumulate(np.maximum(last, positions)) == positions)
     starts = np.concatenate([[0], ends[:-1] + 1])
-    return list(zip(starts.tolist(), (ends + 1).tolist()))
+    return list(zip(starts.tolist(), (ends + 1).tolist(), strict=True))
 
 
 def _full(runs, start: int, stop: int) -> bool:
@@ -280,7 +280,7 @@ def _singles(X, mask, c, comps: list, gamma=None) -> list:
         seen[zero] = np.any(XG[zero] != 0, axis=1) & mask[j[zero], :].any(axis=1)
     return [Block(comp, np.array([v], dtype=complex), 0, float(v)) if ok
             else Block(comp, np.zeros(0, dtype=complex), 1, 0.0, visible=bool(vis))
-            for comp, v, ok, vis in zip(comps, value, nonzero, seen)]
+            for comp, v, ok, vis in zip(comps, value, nonzero, seen, strict=True)]
 
 
 def _general(X, mask, c, comp: Component, gamma=None) -> Block:
@@ -381,7 +381,8 @@ class DyadicSums:
             below = self.levels[level - 1]
             left = below[2 * index]
             right_index = 2 * index + 1
-            right = np.where((right_index < below.shape[0])[:, None], below[np.minimum(right_index, below.shape[0] - 1)], 0.0)
+            inside = (right_index < below.shape[0])[:, None]
+            right = np.where(inside, below[np.minimum(right_index, below.shape[0] - 1)], 0.0)
             self.levels[level][index] = left + right
             index = np.unique(index >> 1)
 

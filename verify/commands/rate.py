@@ -70,7 +70,8 @@ def run(args):
              f"stable for eta < {result['stable_eta_max']:.6g}"]
     if args.layers is not None:
         lines.append(f"transient peak over {args.layers} layers: {result['transient_peak']:.4g} at layer "
-                     f"{result['peak_layer']}; eta <= {result['depth_safe_eta']:.4g} keeps it within {args.max_growth:g}")
+                     f"{result['peak_layer']}; eta <= {result['depth_safe_eta']:.4g} keeps it within "
+                     f"{args.max_growth:g}")
     if args.certify:
         lo, hi = result["rate_interval"]
         slo, shi = result["stable_eta_max_interval"]

@@ -12,9 +12,9 @@ import numpy as np
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
+from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..lsa import lsa_forward
 from ..prompt import split_tokens, tokens
-from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..rates import rate_of, spectrum_in_frame
 from ..threads import blas_threads
 from .common import add_model_options, check_eta, load_model, squeeze
@@ -56,7 +56,8 @@ def check_layers(layers: int, n: int, m: int, d: int, k: int) -> None:
     if (layers + 1) * tokens * (d + k) * 2 > MAX_STATE_FLOATS:
         limit = int(MAX_STATE_FLOATS // (tokens * (d + k) * 2)) - 1
         raise PromptError(f"layers: {layers} layers of {tokens} tokens exceed the memory limit for the reported "
-                          f"states ({MAX_STATE_FLOATS:.0e} floats: at most {limit} layers here); give a smaller --layers")
+                          f"states ({MAX_STATE_FLOATS:.0e} floats: at most {limit} layers here); "
+                          "give a smaller --layers")
 
 
 def simulate(model, etas) -> dict:
