@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 from helpers import save_prompt
-from hypothesis import Phase, find, given, settings
+from hypothesis import Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 from verify.cli import main
@@ -116,9 +116,18 @@ def scale_instances(draw):
     return prompt, spec, kind, a, b, fraction
 
 
+def exactly_scaled(a, e: int) -> bool:
+    """``2^e a`` is exact: no nonzero entry leaves the normal range (a subnormal drops bits)."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(np.asarray(a, dtype=float), e)
+    return bool(np.all(np.isfinite(out)) and np.all((out == 0) | (np.abs(out) >= TINY)))
+
+
 def prop_covariant(instance, run=commands) -> None:
     prompt, spec, kind, a, b, fraction = instance
     X, y, Xq = prompt.X, prompt.y, prompt.Xq
+    # the rescaled prompt must be the exact rescaling (and the unscaled one a normal-range prompt)
+    assume(all(exactly_scaled(v, e) for v, e in ((X, a), (Xq, a), (y, b), (X, 0), (Xq, 0), (y, 0))))
     code, probe = cli_rate_probe(X, y, Xq, spec, kind)
     top = probe["stable_eta_max"] if code == 0 else None
     eta = fraction * top if top and np.isfinite(top) else 0.1

@@ -74,19 +74,20 @@ def to_frame(frame: Frame, X, Y, c, gamma=None, W0=None, Xq=None):
             scaled(W0, frame.weight), scaled(Xq, frame.x))
 
 
-def unscale(value, e: int, field: str, allow_inf: bool = False):
+def unscale(value, e: int, field: str, allow_inf: bool = False, overflow_is_inf: bool = False):
     """``2^e value``, refused when a finite nonzero value leaves the normal float range.
 
     Raises PromptError naming ``field`` when the mapped-back value overflows, or when
     the whole (nonzero) output underflows below the normal range (it would lose its
     accuracy relative to its own scale);
-    ``allow_inf`` keeps values that were already infinite or NaN (a diverging stack).
+    ``allow_inf`` keeps values that were already infinite or NaN (a diverging stack), and
+    ``overflow_is_inf`` lets values that overflow become infinite (an unstable stack's result).
     """
     a = np.asarray(value, dtype=float)
     with np.errstate(over="ignore", under="ignore"):
         out = np.ldexp(a, e)
     finite = np.isfinite(a)
-    if np.any(finite & ~np.isfinite(out)):
+    if np.any(finite & ~np.isfinite(out)) and not overflow_is_inf:
         raise PromptError(f"{field}: the result overflows a float at this scale of the prompt (about 2^{e} times "
                           "its rescaled value); rescale X or y towards 1")
     # underflow is judged on the array as a whole: entries far below its largest one may be subnormal
