@@ -203,6 +203,13 @@ def within(B: np.ndarray, layers: int, max_growth: float) -> tuple[bool, np.ndar
     power of norm at most 1).  ``direction`` is the unit vector stretched most (see
     :func:`norm_bounds`), a witness for nearby step sizes.
     """
+    B = np.asarray(B, dtype=float)
+    if np.array_equal(B, B.T):  # symmetric: the peak is max(1, max |mu|^L), no powers needed
+        mu, vectors = np.linalg.eigh(B)
+        top = float(np.max(np.abs(mu), initial=0.0))
+        with np.errstate(over="ignore"):
+            peak = max(1.0, top ** layers) if layers else 1.0
+        return bool(peak <= max_growth), vectors[:, [int(np.argmax(np.abs(mu)))]] if mu.size else np.zeros((0, 1))
     lower, upper, stop, direction = norm_bounds(B, layers, max_growth)
     return bool(np.all(lower[: stop + 1] <= max_growth)), direction
 
