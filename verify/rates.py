@@ -125,21 +125,24 @@ def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
 
 
 #: relative precision of ``depth_safe_eta`` (the returned step size is checked safe by exact norms)
-DEPTH_SAFE_RTOL = 1e-6
+DEPTH_SAFE_RTOL = 1e-4
 
 
 def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: float, grid: int = 64) -> float:
     """Largest ``eta`` in ``(0, stable_eta_max]`` whose transient peak over ``layers`` is ``<= max_growth``.
 
     The peak need not be monotone in ``eta``: a grid scan from the stable bound
-    down finds the largest safe grid point, then bisection refines between it
-    and the unsafe grid point above it (relative precision ``DEPTH_SAFE_RTOL``).
+    down finds the largest grid point that passes the screen below, then
+    bisection refines between it and the point above it (relative precision
+    ``DEPTH_SAFE_RTOL``).
     Work is shared across step sizes: every exact check (``verify.peak.within``,
     bounds on every power) leaves the direction its powers stretch most, and a
     step size is first screened by these directions -- their growth beyond the
-    limit proves it unsafe in ``O(L n^2)``.  Bisection trusts the screen, and the
-    result is then checked exactly; should the check fail, bisection resumes
-    below it with exact checks only.  So the returned step size is always safe.
+    limit proves it unsafe in ``O(L n^2)``.  The scan and bisection trust the screen, and
+    the result is then checked exactly; should the check fail, the failed run's
+    growth direction joins the screen and bisection runs again below (or it steps
+    down by a relative ``1e-4``, ``4e-4``, ...), until an exact check passes.  So the
+    returned step size is always safe.
     """
     top = stable_eta_max_of(lam)
     if not np.isfinite(top) or top <= 0:
@@ -150,7 +153,9 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
     witnesses = [start_block(n)] if n else []
 
     def screened_unsafe(eta: float) -> bool:
-        return bool(n) and vector_growth(eye - eta * N, np.concatenate(witnesses, axis=1), layers, max_growth)
+        # the start block and the three latest growth directions: the screen costs O(L n^2) per column
+        recent = witnesses[:1] + witnesses[1:][-3:]
+        return bool(n) and vector_growth(eye - eta * N, np.concatenate(recent, axis=1), layers, max_growth)
 
     def exact(eta: float) -> bool:
         if screened_unsafe(eta):
@@ -168,17 +173,27 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
 
     if exact(top):
         return float(top)
-    # grid scan from the top: the screen rejects most grid points; the first one it passes is checked exactly
+    # grid scan from the top and bisection, both on the screen (a full exact run costs L products)
     safe, above = 0.0, top
     for eta in top * np.arange(grid - 1, 0, -1) / grid:
-        if not screened_unsafe(eta) and exact(eta):
+        if not screened_unsafe(eta):
             safe = eta
             break
         above = eta
     lo, hi = refine(safe, above, lambda eta: not screened_unsafe(eta))
-    while lo > safe and not exact(lo):  # the screen missed a growth: resume with exact checks below lo
-        lo, hi = refine(safe, lo, exact)
-    return float(lo)  # the peak tends to 1 as eta -> 0, so safe step sizes exist below the grid
+    # the screen only bounds the peak from below, so lo may sit just above the true limit: step down
+    # geometrically with exact checks (a few full runs, not a bisection of them); the peak tends to 1
+    # as eta -> 0, so this ends
+    step = DEPTH_SAFE_RTOL
+    while lo > 0 and not exact(lo):
+        # the failed run left a witness of its growth: bisect again below lo with the sharper screen
+        below, _ = refine(0.0, lo, lambda eta: not screened_unsafe(eta))
+        if below < lo * (1 - step):
+            lo = below
+        else:
+            lo = lo * (1 - step) if step < 0.5 else lo / 2
+            step *= 4
+    return float(lo)
 
 
 def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_growth: float = 10.0) -> dict:
