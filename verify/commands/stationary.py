@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PromptError
 from ..frame import exponent, scaled, unscale
 from ..lemma import stationary_weights
 from ..masks import attention_mask
@@ -33,9 +32,10 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
     with blas_threads(p.d):
         W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
     ex, qw = W[: p.n], W[p.n:]
-    preds = np.einsum("md,mkd->mk", p.Xq, qw[: p.m])
-    if not np.all(np.isfinite(preds)):
-        raise PromptError("query_predictions: overflow a float at this scale of the prompt; rescale y towards 1")
+    # predictions in the frame of the data (x / 2^e_x, w 2^e_x / 2^e_y), mapped back by 2^e_y: exactly covariant
+    e_x, e_y = exponent(p.X), exponent(p.Y)
+    preds_f = np.einsum("md,mkd->mk", scaled(p.Xq, e_x), scaled(qw[: p.m], e_y - e_x))
+    preds = unscale(preds_f, e_y, "query_predictions")
     one = (lambda a: a[..., 0, :]) if p.y.ndim == 1 else (lambda a: a)
     result = {
         "attention": model.attention,
@@ -46,9 +46,10 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
     }
     if p.yq is not None:
         # in the frame of y: the squared error would overflow or underflow long before y does
-        e = exponent(p.Y)
-        err = scaled(preds, e) - scaled(p.yq.reshape(p.m, p.k), e)
-        result["query_mse"] = unscale(float(np.mean(err**2)), 2 * e, "query_mse") if p.m else 0.0
+        err = preds_f - scaled(p.yq.reshape(p.m, p.k), e_y)
+        # an error measure far below the data may underflow without loss: no refusal for it
+        with np.errstate(under="ignore", over="ignore"):
+            result["query_mse"] = float(np.ldexp(np.mean(err**2), 2 * e_y)) if p.m else 0.0
     return result
 
 
