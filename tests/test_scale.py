@@ -118,9 +118,10 @@ def scale_instances(draw):
 
 def exactly_scaled(a, e: int) -> bool:
     """``2^e a`` is exact: no nonzero entry leaves the normal range (a subnormal drops bits)."""
+    a = np.asarray(a, dtype=float)
     with np.errstate(over="ignore", under="ignore"):
-        out = np.ldexp(np.asarray(a, dtype=float), e)
-    return bool(np.all(np.isfinite(out)) and np.all((out == 0) | (np.abs(out) >= TINY)))
+        out = np.ldexp(a, e)
+    return bool(np.all(np.isfinite(out)) and np.all((a == 0) | (np.abs(out) >= TINY)))
 
 
 def prop_covariant(instance, run=commands) -> None:
