@@ -69,6 +69,9 @@ def test_rate_keys(capsys, prompt):
     assert np.isclose(out["stable_eta_max"], 3.0 / sq.max())
     assert out["stable"] is True
     for key in ("transient_peak", "peak_layer", "depth_safe_eta"):
+        assert key not in out  # the transient keys cost powers of an n x n matrix: only with --layers
+    out = run_json(capsys, "rate", path, "--attention", "causal", "--eta", 0.2, "--scale", 1.5, "--layers", 20)
+    for key in ("transient_peak", "peak_layer", "depth_safe_eta"):
         assert key in out
     out = run_json(capsys, "rate", path, "--attention", "prefix", "--eta", 100)
     assert out["stable"] is False and out["rate"] >= 1

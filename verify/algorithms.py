@@ -47,15 +47,18 @@ def online_dynamics(X, Y, mask, c, etas: Sequence[float], W0=None, gamma=None) -
     -------
     (L + 1, n + m, k, d) array of weights, layer 0 first.
     """
+    from .lemma import readout  # the read-out sum_{i in A(j)} r_i x_i^T Gamma / c_j, without an n x n temporary
+    from .structure import runs_of
+
     n, d = X.shape
     k = Y.shape[1]
-    reads = np.asarray(mask)[:n, :].astype(float)  # sources are examples only
-    XG = X if gamma is None else X @ gamma
-    W = np.broadcast_to(_start(W0, k, d), (reads.shape[1], k, d)).copy()
+    mask = np.asarray(mask)
+    runs = runs_of(mask, n)
+    W = np.broadcast_to(_start(W0, k, d), (mask.shape[1], k, d)).copy()
     out = [W]
     for eta in etas:
         R = Y - np.einsum("nkd,nd->nk", W[:n], X)
-        W = W + eta * np.einsum("ij,ik,id->jkd", reads, R, XG) / np.asarray(c, dtype=float)[:, None, None]
+        W = W + eta * readout(R, X, mask, c, None, gamma, runs)
         out.append(W)
     return np.stack(out)
 

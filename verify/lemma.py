@@ -13,7 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import PromptError
+from .frame import frame_of, to_frame, unscale
 from .masks import is_symmetric_on_examples
+from .structure import (
+    MAX_RUNS_PER_TOKEN,
+    DyadicSums,
+    Gram,
+    block_operator,
+    blocks,
+    check_dense,
+    gram_solve,
+    run_sums,
+    runs_of,
+)
 from .tolerances import SEMISIMPLE_MIN, agreement_tol, rank_tol
 
 
@@ -46,18 +58,48 @@ def is_symmetric_iteration(mask, c, n: int, gamma=None) -> bool:
     )
 
 
-def readout(s, X, mask, c, W0=None, gamma=None) -> np.ndarray:
+#: target tokens per chunk of a read-out: a float chunk of the mask is ``n x READOUT_CHUNK``
+READOUT_CHUNK = 1024
+
+
+def readout(s, X, mask, c, W0=None, gamma=None, runs=None) -> np.ndarray:
     """Token weights from accumulated residuals: ``W_j = W_0 + (1/c_j) sum_{i in A(j)} s_i x_i^T Gamma``.
 
-    ``s`` is ``(n, k)``; returns ``(n + m, k, d)``.
+    ``s`` is ``(n, k)``; returns ``(n + m, k, d)``.  The sums over ``A(j)`` run over
+    the runs of the mask's columns (``verify.structure.runs_of``) with block sums of
+    ``s ⊗ X Gamma``, so nothing of size ``(n + m) x n`` is formed; a custom mask with
+    many runs per token uses one matrix product per chunk of target tokens instead.
     """
     n, d = X.shape
+    s = np.asarray(s, dtype=float)
+    k = s.shape[1]
     XG = X if gamma is None else X @ gamma
-    reads = np.asarray(mask)[:n, :].astype(float)
-    W = np.einsum("ij,ik,id->jkd", reads, s, XG) / np.asarray(c, dtype=float)[:, None, None]
+    sources = (s[:, :, None] * XG[:, None, :]).reshape(n, k * d)
+    W = read_sums(sources, mask, runs) / np.asarray(c, dtype=float)[:, None]
+    W = W.reshape(-1, k, d)
     if W0 is not None:
-        W = W + np.asarray(W0, dtype=float).reshape(1, s.shape[1], d)
+        W = W + np.asarray(W0, dtype=float).reshape(1, k, d)
     return W
+
+
+def read_sums(sources, mask, runs=None, tokens=None) -> np.ndarray:
+    """``sum_{i in A(t)} sources_i`` for every token ``t`` (or the given ones): ``(tokens, width)``."""
+    mask = np.asarray(mask)
+    n = sources.shape[0]
+    runs = runs_of(mask, n) if runs is None else runs
+    if runs.owner.size <= MAX_RUNS_PER_TOKEN * max(runs.tokens, 1):
+        if tokens is None:
+            return run_sums(runs, DyadicSums(sources))
+        order = np.argsort(tokens, kind="stable")
+        out = np.empty((len(tokens), sources.shape[1]))
+        out[order] = run_sums(runs, DyadicSums(sources), np.asarray(tokens)[order])
+        return out
+    columns = np.arange(mask.shape[1]) if tokens is None else np.asarray(tokens)
+    out = np.empty((columns.size, sources.shape[1]))
+    for start in range(0, columns.size, READOUT_CHUNK):
+        part = columns[start:start + READOUT_CHUNK]
+        out[start:start + part.size] = mask[:n, part].T.astype(float) @ sources
+    return out
 
 
 def null_space(N: np.ndarray, symmetric: bool = False):
@@ -88,14 +130,26 @@ def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None) -> int | None:
 
     A residual component in the null space of ``N`` is never corrected, so it
     accumulates in ``s`` every layer; it is harmless exactly when no token's
-    read-out ``(1/c_j) sum_{i in A(j)} s_i x_i^T Gamma`` sees it.
+    read-out ``(1/c_j) sum_{i in A(j)} s_i x_i^T Gamma`` sees it.  The read-outs of
+    the columns of ``P_0`` are formed a few tokens at a time (bounded memory).
     """
     n = X.shape[0]
-    reach = readout(P0, X, mask, c, None, gamma)  # (n + m, n, d)
-    scale = max(float(np.abs(readout(np.eye(n), X, mask, c, None, gamma)).max()), 1.0)
-    bad = np.flatnonzero(np.abs(reach).reshape(reach.shape[0], -1).max(axis=1, initial=0.0)
-                         > null_reach_tol(X, mask, c, gamma, scale))
-    return int(bad[0]) if bad.size else None
+    mask = np.asarray(mask)
+    c = np.asarray(c, dtype=float)
+    XG = X if gamma is None else X @ gamma
+    # the largest read-out of a unit residual: max over tokens j and sources i in A(j) of |x_i^T Gamma| / c_j
+    rows = np.abs(XG).max(axis=1)
+    scale = max(float(np.max((mask[:n] * rows[:, None]) / c[None, :], initial=0.0)), 1.0)
+    tol = null_reach_tol(X, mask, c, gamma, scale)
+    sources = (P0[:, :, None] * XG[:, None, :]).reshape(n, -1)
+    step = max(1, (1 << 22) // max(sources.shape[1], 1))
+    for start in range(0, mask.shape[1], step):
+        stop = min(mask.shape[1], start + step)
+        reach = np.abs(mask[:n, start:stop].T.astype(float) @ sources).max(axis=1, initial=0.0) / c[start:stop]
+        bad = np.flatnonzero(reach > tol)
+        if bad.size:
+            return int(start + bad[0])
+    return None
 
 
 def null_reach_tol(X, mask, c, gamma, scale: float) -> float:
@@ -124,35 +178,140 @@ def stationary_weights(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     """The fixed point of the per-token dynamics, for any mask (SPEC section 6).
 
     At a fixed point ``D^{-1} M s = r^(0)`` on the part of residual space that
-    reaches the weights: ``s = N^# r^(0)`` with the group inverse of
-    :func:`null_space` (``N^{-1}`` when ``N`` is invertible, ``N^+`` when it is
-    symmetric), valid only if no token's weight reads the null space: otherwise
-    the accumulated residual there grows every layer and no stationary
-    prediction exists.
+    reaches the weights: ``s = N^# r^(0)`` (group inverse: ``N^{-1}`` when ``N`` is
+    invertible, ``N^+`` when it is symmetric), valid only if no token's weight
+    reads the null space: otherwise the accumulated residual there grows every
+    layer and no stationary prediction exists.  ``s`` is found by block forward
+    substitution over the strongly connected components of the mask
+    (``verify.structure``), in a power-of-two frame of the data (``verify.frame``)
+    so that the answer is covariant under rescaling ``X`` and ``y``.
 
     Returns ``(n + m, k, d)``.  Raises PromptError when there is no stationary
     point: a zero example under a non-symmetric mask (SPEC P6 divides by
-    ``||x_j||^2``), a nilpotent part, or a null space that reaches a token.
+    ``||x_j||^2``), a nilpotent part, a null space that reaches a token, or a
+    weight that cannot be represented as a float at the prompt's scale.
     """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    frame = frame_of(X, Y, c, gamma)
+    Xf, Yf, cf, gf, W0f, _ = to_frame(frame, X, Y, c, gamma, W0)
+    W = _stationary(Xf, Yf, mask, cf, W0f, gf)
+    return unscale(W, frame.weight, "stationary weights")
+
+
+def _no_stationary(j: int, n: int) -> PromptError:
+    who = f"query {j - n}" if j >= n else f"example {j}"
+    return PromptError(f"attention: no stationary prediction exists: the iteration is singular and its null space "
+                       f"reaches {who}, whose weight then drifts every layer; change the mask so that {who} reads "
+                       "the same examples as the tokens it depends on")
+
+
+NILPOTENT = ("attention: the iteration is singular with a nilpotent part, so the accumulated residuals grow every "
+             "layer and no stationary prediction exists; use a mask whose examples read themselves")
+
+
+def _stationary(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     n = X.shape[0]
     W0_arr = np.zeros((Y.shape[1], X.shape[1])) if W0 is None else np.asarray(W0, dtype=float).reshape(Y.shape[1], -1)
     R0 = Y - X @ W0_arr.T
-    N = residual_operator(X, mask, c, gamma)
     symmetric = is_symmetric_iteration(mask, c, n, gamma)
     j = None if symmetric else zero_example(X)
     if j is not None:
         raise PromptError(f"X: example row {j} is zero and the stationary point of a causal-type (non-prefix) mask "
                           "divides by ||x_j||^2 (SPEC P6); remove that example or use --attention prefix")
-    found = null_space(N, symmetric)
+    runs = runs_of(mask, n)
+    parts = blocks(X, mask, c, gamma, runs)
+    if not all(b.semisimple for b in parts):
+        raise PromptError(NILPOTENT)
+    if any(b.zeros and b.visible for b in parts):
+        return _dense_stationary(X, R0, mask, c, W0, gamma)
+    s = forward_substitution(parts, X, R0, mask, c, gamma, runs)
+    return readout(s, X, mask, c, W0, gamma, runs)
+
+
+def _dense_stationary(X, R0, mask, c, W0=None, gamma=None) -> np.ndarray:
+    """The whole-matrix group inverse, for null spaces that couple components (small custom masks only)."""
+    n = X.shape[0]
+    check_dense(n, "a singular iteration whose null space couples components")
+    found = null_space(residual_operator(X, mask, c, gamma))
     if found is None:
-        raise PromptError("attention: the iteration is singular with a nilpotent part, so the accumulated "
-                          "residuals grow every layer and no stationary prediction exists; use a mask whose "
-                          "examples read themselves")
+        raise PromptError(NILPOTENT)
     group_inverse, P0 = found
     j = first_token_reached(P0, X, mask, c, gamma)
     if j is not None:
-        who = f"query {j - n}" if j >= n else f"example {j}"
-        raise PromptError(f"attention: no stationary prediction exists: the iteration is singular and its null space "
-                          f"reaches {who}, whose weight then drifts every layer; change the mask so that {who} reads "
-                          "the same examples as the tokens it depends on")
+        raise _no_stationary(j, n)
     return readout(group_inverse @ R0, X, mask, c, W0, gamma)
+
+
+#: examples per chunk of the forward substitution: what the chunk reads from earlier chunks is one matrix product
+SUBSTITUTION_CHUNK = 256
+
+
+def forward_substitution(parts, X, R, mask, c, gamma=None, runs=None) -> np.ndarray:
+    """``s`` with ``N s = R`` on the range of ``N``, by block forward substitution in topological order.
+
+    For component ``C``: ``N_CC s_C = R_C - sum_{E before C} N_CE s_E`` with
+    ``(N_CE s_E)_j = (1/c_j) sum_{i in A(j) cap E} s_i x_i^T Gamma x_j``, solved by the
+    block's group inverse.  Components are taken in chunks of about
+    ``SUBSTITUTION_CHUNK`` examples: what a chunk reads from earlier chunks is a sum
+    over runs of the solved ``s_i x_i^T Gamma`` (unsolved ones are still 0), and a
+    chunk of single examples is one triangular solve.
+    ``R`` is ``(n, k)``; returns ``s`` ``(n, k)``.
+    """
+    from scipy.linalg import solve_triangular
+
+    mask = np.asarray(mask)
+    c = np.asarray(c, dtype=float)
+    n, d = X.shape
+    k = R.shape[1]
+    runs = runs_of(mask, n) if runs is None else runs
+    dense = runs.owner.size > MAX_RUNS_PER_TOKEN * max(runs.tokens, 1)
+    XG = X if gamma is None else X @ gamma
+    s = np.zeros((n, k))
+    sources = np.zeros((n, k * d))  # s_i ⊗ x_i^T Gamma for solved examples, 0 for the others
+    tree = None if dense else DyadicSums(sources)
+    chunk: list = []
+    size = 0
+    for position, part in enumerate(parts):
+        chunk.append(part)
+        size += part.component.index.size
+        if size < SUBSTITUTION_CHUNK and position + 1 < len(parts):
+            continue
+        index = np.concatenate([p.component.index for p in chunk])
+        if dense:
+            u = read_sums(sources, mask, runs, index)
+        else:
+            order = np.argsort(index, kind="stable")
+            u = np.empty((index.size, k * d))
+            u[order] = run_sums(runs, tree, index[order])
+        rhs = R[index] - np.einsum("jkd,jd->jk", u.reshape(index.size, k, d), X[index]) / c[index, None]
+        if all(p.component.kind == "single" and p.zeros == 0 for p in chunk):
+            T = block_operator(X, mask, c, index, gamma)  # lower triangular in topological order
+            s[index] = solve_triangular(T, rhs, lower=True)
+        else:
+            offset = 0
+            for p in chunk:
+                idx = p.component.index
+                local = slice(offset, offset + idx.size)
+                inner = index[:offset]
+                b = rhs[local]
+                if inner.size:
+                    v = mask[np.ix_(inner, idx)].T.astype(float) @ sources[inner]
+                    b = b - np.einsum("jkd,jd->jk", v.reshape(idx.size, k, d), X[idx]) / c[idx, None]
+                s[idx] = solve_block(p, b, c[idx])
+                sources[idx] = (s[idx][:, :, None] * XG[idx][:, None, :]).reshape(idx.size, k * d)
+                offset += idx.size
+        sources[index] = (s[index][:, :, None] * XG[index][:, None, :]).reshape(index.size, k * d)
+        if tree is not None:
+            tree.update(index, sources[index])
+        chunk, size = [], 0
+    return s
+
+
+def solve_block(part, b, c) -> np.ndarray:
+    """``N_CC^# b`` for one component (its group inverse; a zero eigenvalue's null space is invisible here)."""
+    if part.component.kind == "single":
+        return b / part.solver if part.zeros == 0 else np.zeros_like(b)
+    if isinstance(part.solver, Gram):
+        return gram_solve(part.solver, b, c)
+    return part.solver @ b

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .backend import hadamard, scale_columns, transpose
+import numpy as np
+
+from .backend import hadamard, is_numeric, scale_columns, transpose
 from .construction import Construction
 
 
@@ -39,14 +41,27 @@ def attend(targets, sources, construction: Construction, mask=None, c=1):
     return targets + scale_columns(attended, c)
 
 
-def lsa_layer(Z, construction: Construction, mask=None, c=1):
-    """One LSA layer on the whole token matrix: every token reads its attention set in ``Z``."""
-    return attend(Z, Z, construction, mask, c)
+def lsa_layer(Z, construction: Construction, mask=None, c=1, chunk: int | None = None):
+    """One LSA layer on the whole token matrix: every token reads its attention set in ``Z``.
+
+    ``chunk`` (numeric ``Z`` only) applies :func:`attend` -- the same formula -- to
+    ``chunk`` target columns at a time, so the scores are ``(n + m) x chunk`` instead
+    of ``(n + m) x (n + m)``: memory stays bounded on long prompts.
+    """
+    if chunk is None or not is_numeric(Z) or Z.shape[-1] <= chunk:
+        return attend(Z, Z, construction, mask, c)
+    size = Z.shape[-1]
+    c = np.broadcast_to(np.asarray(c, dtype=float), (size,))
+    out = np.empty_like(Z)
+    for start in range(0, size, chunk):
+        cols = slice(start, min(size, start + chunk))
+        out[..., cols] = attend(Z[..., cols], Z, construction, None if mask is None else mask[:, cols], c[cols])
+    return out
 
 
-def lsa_forward(Z, constructions: Sequence[Construction], mask=None, c=1) -> list:
+def lsa_forward(Z, constructions: Sequence[Construction], mask=None, c=1, chunk: int | None = None) -> list:
     """Run a stack: ``[Z^(0), Z^(1), ..., Z^(L)]`` with layer ``l`` using ``constructions[l-1]``."""
     states = [Z]
     for construction in constructions:
-        states.append(lsa_layer(states[-1], construction, mask, c))
+        states.append(lsa_layer(states[-1], construction, mask, c, chunk))
     return states

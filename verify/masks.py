@@ -118,7 +118,11 @@ def attention_mask(spec: str, n, m):
     if _is_symbolic(n, m):
         return SymbolicMask(spec, n, m)
     tokens = np.arange(n + m)
-    return np.asarray(reads(spec, tokens[:, None], tokens[None, :], n), dtype=bool).reshape(n + m, n + m)
+    mask = np.empty((n + m, n + m), dtype=bool)
+    for start in range(0, n + m, 1024):  # a block of rows at a time: bounded temporaries on long prompts
+        rows = tokens[start:start + 1024, None]
+        mask[start:start + 1024] = np.asarray(reads(spec, rows, tokens[None, :], n), dtype=bool)
+    return mask
 
 
 def check_mask(mask, n: int, m: int, field: str = "attention-mask") -> np.ndarray:
@@ -150,5 +154,10 @@ def load_mask(path: str, n: int, m: int) -> np.ndarray:
 
 def is_symmetric_on_examples(mask: np.ndarray, n: int) -> bool:
     """True when example ``j`` reads ``i`` exactly when ``i`` reads ``j``."""
-    block = mask[:n, :n]
-    return bool(np.array_equal(block, block.T))
+    block = np.asarray(mask)[:n, :n]
+    tile = 1024  # compared tile by tile: cache-friendly, and a non-symmetric mask stops at its first tile
+    for i in range(0, n, tile):
+        for j in range(0, i + 1, tile):
+            if not np.array_equal(block[i:i + tile, j:j + tile], block[j:j + tile, i:i + tile].T):
+                return False
+    return True

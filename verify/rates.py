@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .frame import frame_of, scale_eta, to_frame, unscale
 from .lemma import first_token_reached, is_symmetric_iteration, null_space, residual_operator, zero_example
+from .peak import STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
+from .structure import blocks, check_dense
 from .tolerances import rank_tol
 
 
@@ -32,20 +35,44 @@ def spectrum(X, mask, c, gamma=None) -> np.ndarray:
     full block with ``B > d``.  They are kept, so the rate is at least 1, when some
     weight drifts along them, and for a zero example under a non-symmetric mask:
     SPEC P5 counts ``1 - (eta/c)||x_j||^2 = 1`` there, since that example is never fitted.
+
+    The eigenvalues come from the diagonal blocks of ``N`` in the topological order of
+    the mask's strongly connected components (``verify.structure``), computed in the
+    power-of-two frame of the data (:func:`spectrum_in_frame`) and mapped back exactly.
     """
+    lam, e = spectrum_in_frame(X, mask, c, gamma)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(lam.real, e) + 1j * np.ldexp(lam.imag, e)
+
+
+def spectrum_in_frame(X, mask, c, gamma=None) -> tuple[np.ndarray, int]:
+    """``(lam_f, e)``: the eigenvalues of :func:`spectrum` are ``2^e lam_f``, ``lam_f`` from the rescaled prompt."""
+    X = np.asarray(X, dtype=float)
+    frame = frame_of(X, np.zeros(1), c, gamma)
+    Xf, _, cf, gf, _, _ = to_frame(frame, X, np.zeros(1), c, gamma)
+    return _spectrum(Xf, mask, cf, gf), frame.lam
+
+
+def _spectrum(X, mask, c, gamma=None) -> np.ndarray:
     n = X.shape[0]
-    N = residual_operator(X, mask, c, gamma)
+    parts = blocks(X, mask, c, gamma)
+    lam = np.concatenate([b.lam for b in parts]) if parts else np.zeros(0, dtype=complex)
+    zeros = sum(b.zeros for b in parts)
+    if zeros == 0:
+        return lam
     symmetric = is_symmetric_iteration(mask, c, n, gamma)
-    lam = np.linalg.eigvalsh((N + N.T) / 2).astype(complex) if symmetric else np.linalg.eigvals(N)
-    found = null_space(N, symmetric)
-    if found is None:
-        return lam
-    zeros = int(round(float(np.trace(found[1])))) if n else 0  # trace of a projector = its rank
-    if zeros == 0 or (not symmetric and zero_example(X) is not None):
-        return lam
-    if first_token_reached(found[1], X, mask, c, gamma) is not None:
-        return lam
-    return lam[np.argsort(np.abs(lam))[zeros:]]
+    keep = (not symmetric and zero_example(X) is not None) or not all(b.semisimple for b in parts)
+    if not keep and any(b.zeros and b.visible for b in parts):
+        keep = _dense_reached(X, mask, c, gamma)
+    return np.concatenate([lam, np.zeros(zeros, dtype=complex)]) if keep else lam
+
+
+def _dense_reached(X, mask, c, gamma=None) -> bool:
+    """Whether the whole null space of ``N`` reaches a token (null spaces that couple components)."""
+    check_dense(X.shape[0], "a singular iteration whose null space couples components")
+    N = residual_operator(X, mask, c, gamma)
+    found = null_space(N)
+    return found is None or first_token_reached(found[1], X, mask, c, gamma) is not None
 
 
 def rate_of(lam: np.ndarray, eta: float) -> float:
@@ -73,98 +100,135 @@ def transient(B: np.ndarray, layers: int):
     ``l_0 >= 1`` with ``||B^{l_0}||_2 <= 1``: every later power is then bounded by
     an earlier one (``||B^{q l_0 + r}|| <= ||B^{l_0}||^q ||B^r|| <= ||B^r||``), so
     neither its peak nor its first layer can change; its later ``norms`` are 0.
+    Norms come from bounds (``verify.peak``): exact to ``1e-12`` relative at every
+    layer that could hold the peak, lower bounds elsewhere; a symmetric ``B`` is
+    read off its eigenvalues.
     """
     B = np.asarray(B, dtype=float)
     batch = B.shape[:-2]
-    power = np.broadcast_to(np.eye(B.shape[-1]), B.shape).copy()
-    norms = [np.ones(batch)]
-    done = np.zeros(batch, dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(layers):
-            power = power @ B
-            finite = np.all(np.isfinite(power), axis=(-2, -1))
-            safe = np.where(finite[..., None, None], power, 0.0)
-            norm = np.where(finite, np.linalg.svd(safe, compute_uv=False)[..., 0], np.inf)
-            norms.append(np.where(done, 0.0, norm))
-            done |= (norm <= 1) | ~finite
-            if done.all():
-                break
-    norms = np.stack(norms, axis=-1)
-    peak = norms.max(axis=-1)
-    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - 1e-9), np.inf)[..., None], axis=-1)
     if not batch:
-        return float(peak), int(layer), norms
+        return peak_norm(B, layers)
+    flat = B.reshape((-1,) + B.shape[-2:])
+    if flat.shape[0] * (layers + 1) * flat.shape[-1] ** 2 <= STACK_FLOATS:
+        peak, layer, norms = stack_peaks(flat, layers)
+        return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))
+    results = [peak_norm(b, layers) for b in flat]
+    peak = np.array([r[0] for r in results]).reshape(batch)
+    layer = np.array([r[1] for r in results]).reshape(batch)
+    norms = np.stack([r[2] for r in results]).reshape(batch + (layers + 1,))
     return peak, layer, norms
 
 
 def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
-    """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers``.
+    """True when ``||B^l||_2 <= max_growth`` for every ``l <= layers`` (``verify.peak.within``)."""
+    return within(np.asarray(B, dtype=float), layers, max_growth)[0]
 
-    Stops at the first violation, and at the first ``||B^{l_0}||_2 <= 1`` (later
-    powers are bounded by earlier ones, see :func:`transient`).  Cheap bounds
-    decide most layers without an SVD: ``||P||_F / sqrt(n) <= ||P||_2 <=
-    min(||P||_F, sqrt(||P||_1 ||P||_inf))``.
-    """
-    power = np.eye(B.shape[0])
-    root_n = np.sqrt(B.shape[0])
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(layers):
-            power = power @ B
-            frob = np.linalg.norm(power)
-            if not np.isfinite(frob) or frob / root_n > max_growth:
-                return False
-            upper = min(frob, np.sqrt(np.abs(power).sum(axis=0).max() * np.abs(power).sum(axis=1).max()))
-            norm = upper if upper <= max_growth else np.linalg.norm(power, 2)
-            if norm > max_growth:
-                return False
-            if norm <= 1:
-                return True
-    return True
+
+#: relative precision of ``depth_safe_eta`` (the returned step size is checked safe by exact norms)
+DEPTH_SAFE_RTOL = 1e-4
 
 
 def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: float, grid: int = 64) -> float:
     """Largest ``eta`` in ``(0, stable_eta_max]`` whose transient peak over ``layers`` is ``<= max_growth``.
 
     The peak need not be monotone in ``eta``: a grid scan from the stable bound
-    down finds the largest safe grid point, then bisection refines between it
-    and the unsafe grid point above it (relative precision about ``1e-9``).
+    down finds the largest grid point that passes the screen below, then
+    bisection refines between it and the point above it (relative precision
+    ``DEPTH_SAFE_RTOL``).
+    Work is shared across step sizes: every exact check (``verify.peak.within``,
+    bounds on every power) leaves the direction its powers stretch most, and a
+    step size is first screened by these directions -- their growth beyond the
+    limit proves it unsafe in ``O(L n^2)``.  The scan and bisection trust the screen, and
+    the result is then checked exactly; should the check fail, the failed run's
+    growth direction joins the screen and bisection runs again below (or it steps
+    down by a relative ``1e-4``, ``4e-4``, ...), until an exact check passes.  So the
+    returned step size is always safe.
     """
     top = stable_eta_max_of(lam)
     if not np.isfinite(top) or top <= 0:
         return float(top) if top == 0 else float("inf")
-    eye = np.eye(N.shape[0])
+    N = np.asarray(N, dtype=float)
+    n = N.shape[0]
+    eye = np.eye(n)
+    witnesses = [start_block(n)] if n else []
 
-    def safe(eta: float) -> bool:
-        return within_growth(eye - eta * N, layers, max_growth)
+    def screened_unsafe(eta: float) -> bool:
+        # the start block and the three latest growth directions: the screen costs O(L n^2) per column
+        recent = witnesses[:1] + witnesses[1:][-3:]
+        return bool(n) and vector_growth(eye - eta * N, np.concatenate(recent, axis=1), layers, max_growth)
 
-    def refine(lo: float, hi: float) -> float:
-        while hi - lo > 1e-9 * hi:
+    def exact(eta: float) -> bool:
+        if screened_unsafe(eta):
+            return False
+        ok, direction = within(eye - eta * N, layers, max_growth)
+        if n:
+            witnesses.append(direction)
+        return ok
+
+    def refine(lo: float, hi: float, check) -> tuple[float, float]:
+        while hi - lo > DEPTH_SAFE_RTOL * hi:
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if safe(mid) else (lo, mid)
-        return float(lo)
+            lo, hi = (mid, hi) if check(mid) else (lo, mid)
+        return lo, hi
 
-    if safe(top):
+    if exact(top):
         return float(top)
-    above = top
+    # grid scan from the top and bisection, both on the screen (a full exact run costs L products)
+    safe, above = 0.0, top
     for eta in top * np.arange(grid - 1, 0, -1) / grid:
-        if safe(eta):
-            return refine(eta, above)
+        if not screened_unsafe(eta):
+            safe = eta
+            break
         above = eta
-    return refine(0.0, above)  # the peak tends to 1 as eta -> 0, so safe step sizes exist below the grid
+    lo, hi = refine(safe, above, lambda eta: not screened_unsafe(eta))
+    # the screen only bounds the peak from below, so lo may sit just above the true limit: step down
+    # geometrically with exact checks (a few full runs, not a bisection of them); the peak tends to 1
+    # as eta -> 0, so this ends
+    step = DEPTH_SAFE_RTOL
+    while lo > 0 and not exact(lo):
+        # the failed run left a witness of its growth: bisect again below lo with the sharper screen
+        below, _ = refine(0.0, lo, lambda eta: not screened_unsafe(eta))
+        if below < lo * (1 - step):
+            lo = below
+        else:
+            lo = lo * (1 - step) if step < 0.5 else lo / 2
+            step *= 4
+    return float(lo)
 
 
-def analyse(X, mask, c, eta: float, gamma=None, layers: int = 100, max_growth: float = 10.0) -> dict:
-    """Rate, stable range and transient growth of the iteration ``I - eta D^{-1} M``."""
-    n = X.shape[0]
-    N = residual_operator(X, mask, c, gamma)
-    lam = spectrum(X, mask, c, gamma)
-    rho = rate_of(lam, eta)
-    peak, layer, _ = transient(np.eye(n) - eta * N, layers)
-    return {
+def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_growth: float = 10.0) -> dict:
+    """Rate, stable range and (with ``layers``) transient growth of the iteration ``I - eta D^{-1} M``.
+
+    Keys ``rate``, ``stable_eta_max``, ``stable``; with ``layers = L`` also
+    ``transient_peak``, ``peak_layer`` and ``depth_safe_eta`` (they cost powers of
+    an ``n x n`` matrix, so they are computed only when asked for).  Everything is
+    computed in the power-of-two frame of the data (``verify.frame``): step sizes
+    map back exactly, and one that overflows or underflows a float is refused.
+    """
+    X = np.asarray(X, dtype=float)
+    lam_f, e = spectrum_in_frame(X, mask, c, gamma)
+    from .frame import Frame
+
+    frame = Frame(x=0, y=0, gamma=0, c=-e)  # only the exponent of the eigenvalues matters here
+    eta_f = scale_eta(eta, frame)
+    rho = rate_of(lam_f, eta_f)
+    top = stable_eta_max_of(lam_f)
+    result = {
         "rate": rho,
-        "stable_eta_max": stable_eta_max_of(lam),
+        "stable_eta_max": top if top in (0.0, float("inf")) else unscale(top, -e, "stable_eta_max"),
         "stable": bool(rho < 1),
+    }
+    if layers is None:
+        return result
+    frame_full = frame_of(X, np.zeros(1), c, gamma)
+    Xf, _, cf, gf, _, _ = to_frame(frame_full, X, np.zeros(1), c, gamma)
+    N = residual_operator(Xf, mask, cf, gf)
+    n = X.shape[0]
+    peak, layer, _ = transient(np.eye(n) - eta_f * N, layers)
+    safe = depth_safe_eta(N, lam_f, layers, max_growth)
+    result.update({
         "transient_peak": peak,
         "peak_layer": layer,
-        "depth_safe_eta": depth_safe_eta(N, lam, layers, max_growth),
-    }
+        "depth_safe_eta": safe if safe in (0.0, float("inf")) else unscale(safe, -e, "depth_safe_eta"),
+    })
+    return result

@@ -12,11 +12,13 @@ import numpy as np
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
+from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..limits import MAX_LAYERS, check_array, check_layers
 from ..lsa import lsa_forward
 from ..matrix_text import guard_text
 from ..prompt import split_tokens, tokens
-from ..rates import rate_of, spectrum
+from ..rates import rate_of, spectrum_in_frame
+from ..threads import blas_threads
 from .common import add_model_options, check_eta, load_model, squeeze
 
 
@@ -54,38 +56,76 @@ def check_schedule_options(eta, schedule, layers) -> None:
         raise PromptError(f"eta: --eta {eta:g} and --eta-schedule give different step sizes; give one of them")
 
 
+#: target tokens per chunk of the literal forward (scores are ``(n + m) x FORWARD_CHUNK``)
+FORWARD_CHUNK = 1024
+#: ``--layers`` is refused up front beyond this many multiply-adds of the literal stack ...
+MAX_WORK = 5e11
+#: ... or beyond this many floats of stored token states (every layer is reported)
+MAX_STATE_FLOATS = 2e8
+
+
+def check_work(layers: int, n: int, m: int, d: int, k: int) -> None:
+    """Refuse a depth whose literal stack cannot finish in time or memory, naming the limit."""
+    tokens = n + m
+    per_layer = 2.0 * tokens * min(tokens, n) * (d + k)
+    if layers * per_layer > MAX_WORK:
+        raise PromptError(f"layers: {layers} layers of the literal stack on {tokens} tokens exceed the work limit "
+                          f"({MAX_WORK:.0e} multiply-adds: at most {int(MAX_WORK // per_layer)} layers here); "
+                          "give a smaller --layers")
+    if (layers + 1) * tokens * (d + k) * 2 > MAX_STATE_FLOATS:
+        limit = int(MAX_STATE_FLOATS // (tokens * (d + k) * 2)) - 1
+        raise PromptError(f"layers: {layers} layers of {tokens} tokens exceed the memory limit for the reported "
+                          f"states ({MAX_STATE_FLOATS:.0e} floats: at most {limit} layers here); "
+                          "give a smaller --layers")
+
+
 def simulate(model, etas) -> dict:
-    """LSA stack and weight-space algorithm, layer by layer; returns the JSON result."""
+    """LSA stack and weight-space algorithm, layer by layer; returns the JSON result.
+
+    Runs in the power-of-two frame of the prompt (``verify.frame``): tokens
+    ``[x_f; y_f]``, step sizes ``2^lam eta``; residuals, predictions and gaps map back
+    by ``2^e_y`` exactly, so the answer is covariant under rescaling X and y.
+    """
     p = model.prompt
-    Z0 = tokens(p.X, p.Y, p.Xq, model.W0)
-    constructions = [paper(eta, p.d, p.k, model.gamma) for eta in etas]
-    with np.errstate(all="ignore"):
-        states = np.stack(lsa_forward(Z0, constructions, model.mask, model.c))
+    frame = frame_of(p.X, p.Y, model.c, model.gamma)
+    X, Y, c, gamma, W0, Xq = to_frame(frame, p.X, p.Y, model.c, model.gamma, model.W0, p.Xq)
+    etas_f = [scale_eta(eta, frame) for eta in etas]
+    Z0 = tokens(X, Y, Xq, W0)
+    constructions = [paper(eta, p.d, p.k, gamma) for eta in etas_f]
+    with np.errstate(all="ignore"):  # also for the map back below: a diverging stack overflows
+        states = np.stack(lsa_forward(Z0, constructions, model.mask, c, FORWARD_CHUNK))
         residuals, predictions = split_tokens(states, p.n, p.d)  # (L+1, n, k), (L+1, m, k)
         if model.is_prefix:
-            weights = np.stack(gradient_descent(p.X, p.Y, etas, model.c[0], model.W0, model.gamma))
-            algorithm = np.einsum("md,lkd->lmk", p.Xq, weights)
+            weights = np.stack(gradient_descent(X, Y, etas_f, c[0], W0, gamma))
+            algorithm = np.einsum("md,lkd->lmk", Xq, weights)
         else:
-            weights = online_dynamics(p.X, p.Y, model.mask, model.c, etas, model.W0, model.gamma)
-            algorithm = np.einsum("md,lmkd->lmk", p.Xq, weights[:, p.n:])
+            weights = online_dynamics(X, Y, model.mask, c, etas_f, W0, gamma)
+            algorithm = np.einsum("md,lmkd->lmk", Xq, weights[:, p.n:])
         gap = np.abs(predictions - algorithm)
-    lam = spectrum(p.X, model.mask, model.c, model.gamma)
-    rates = [rate_of(lam, eta) for eta in etas]
+    lam, e = spectrum_in_frame(p.X, model.mask, model.c, model.gamma)
+    rates = [rate_of(lam, scale_eta(eta, Frame(c=-e))) for eta in etas]
+    # a diverging stack overflows: its values are a result, written as null (README), not an error
+    back = lambda a, what: unscale(a, frame.y, what, allow_inf=True, overflow_is_inf=True)  # noqa: E731
     result = {
         "attention": model.attention,
         "layers": len(etas),
-        "query_predictions": squeeze(predictions, p),
-        "example_residuals": squeeze(residuals, p),
-        "algorithm_query_predictions": squeeze(algorithm, p),
-        "max_abs_gap": float(np.max(gap)) if gap.size else 0.0,
+        "query_predictions": squeeze(back(predictions, "query_predictions"), p),
+        "example_residuals": squeeze(back(residuals, "example_residuals"), p),
+        "algorithm_query_predictions": squeeze(back(algorithm, "algorithm_query_predictions"), p),
+        # an error measure far below the data may underflow without loss: no refusal for it
+        "max_abs_gap": float(np.ldexp(np.max(gap), frame.y)) if gap.size else 0.0,
         "stable": bool(all(r < 1 for r in rates)),
         "rate": max(rates) if rates else 0.0,
-        "finite": bool(np.all(np.isfinite(states))),
+        "finite": True,
     }
+    result["finite"] = bool(np.all(np.isfinite(states)) and all(
+        np.all(np.isfinite(np.asarray(result[key], dtype=float)))
+        for key in ("query_predictions", "example_residuals", "algorithm_query_predictions")))
     if p.yq is not None:
         with np.errstate(all="ignore"):
-            err = predictions - p.yq.reshape(p.m, p.k)[None]
-            result["query_mse"] = np.mean(err**2, axis=(1, 2)) if p.m else np.zeros(len(etas) + 1)
+            err = predictions - scaled(p.yq, frame.y).reshape(p.m, p.k)[None]
+            mse = np.mean(err**2, axis=(1, 2)) if p.m else np.zeros(len(etas) + 1)
+            result["query_mse"] = np.ldexp(mse, 2 * frame.y)  # an error measure: may underflow without loss
     return result
 
 
@@ -104,8 +144,10 @@ def run(args):
     # every layer's tokens, and every layer's per-token weights of the weight-space algorithm
     check_array("layers", (layers + 1, p.n + p.m, p.d + p.k), what="the states of the stack")
     check_array("layers", (layers + 1, p.n + p.m, p.k, p.d), what="the weights of every layer")
+    check_work(layers, p.n, p.m, p.d, p.k)
     etas = eta_schedule(args.eta, schedule, layers)
-    result = simulate(model, etas)
+    with blas_threads(p.n + p.m):
+        result = simulate(model, etas)
     return result, summary(result), True
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..frame import exponent, scaled, unscale
 from ..lemma import stationary_weights
 from ..masks import attention_mask
 from ..normalizers import normalizer
+from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
 
 
@@ -27,9 +29,13 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         # the query weight does not depend on m: compute it for one phantom query
         mask = attention_mask(model.attention, p.n, 1)
         c = normalizer(normalization, mask, scale)
-    W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
+    with blas_threads(p.d):
+        W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
     ex, qw = W[: p.n], W[p.n:]
-    preds = np.einsum("md,mkd->mk", p.Xq, qw[: p.m])
+    # predictions in the frame of the data (x / 2^e_x, w 2^e_x / 2^e_y), mapped back by 2^e_y: exactly covariant
+    e_x, e_y = exponent(p.X), exponent(p.Y)
+    preds_f = np.einsum("md,mkd->mk", scaled(p.Xq, e_x), scaled(qw[: p.m], e_y - e_x))
+    preds = unscale(preds_f, e_y, "query_predictions")
     one = (lambda a: a[..., 0, :]) if p.y.ndim == 1 else (lambda a: a)
     result = {
         "attention": model.attention,
@@ -39,7 +45,11 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         "query_predictions": squeeze(preds, p),
     }
     if p.yq is not None:
-        result["query_mse"] = float(np.mean((preds - p.yq.reshape(p.m, p.k)) ** 2)) if p.m else 0.0
+        # in the frame of y: the squared error would overflow or underflow long before y does
+        err = preds_f - scaled(p.yq.reshape(p.m, p.k), e_y)
+        # an error measure far below the data may underflow without loss: no refusal for it
+        with np.errstate(under="ignore", over="ignore"):
+            result["query_mse"] = float(np.ldexp(np.mean(err**2), 2 * e_y)) if p.m else 0.0
     return result
 
 

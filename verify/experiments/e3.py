@@ -25,13 +25,19 @@ MODELS = {"prefix": "prefix", "causal": "causal"}
 
 def task_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.ndarray:
     """Transient peaks of one task ``X (n, d)`` at ``eta = f * stable_eta_max``, one per fraction."""
-    n = X.shape[0]
+    return tasks_peaks(X[None], spec, fractions, layers, scale)[0]
+
+
+def tasks_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.ndarray:
+    """Transient peaks of tasks ``X (T, n, d)``, ``(T, len(fractions))``: one stack of every task and fraction."""
+    n = X.shape[1]
     mask = attention_mask(spec, n, 0)
     c = normalizer("constant", mask, scale)
-    N = residual_operator(X, mask, c)
-    top = stable_eta_max_of(spectrum(X, mask, c))
-    etas = top * np.asarray(fractions, dtype=float)
-    return transient(np.eye(n) - etas[:, None, None] * N, layers)[0]  # one stack over the fractions
+    N = np.stack([residual_operator(x, mask, c) for x in X])
+    top = np.array([stable_eta_max_of(spectrum(x, mask, c)) for x in X])
+    etas = top[:, None] * np.asarray(fractions, dtype=float)[None, :]
+    stack = np.eye(n) - etas[..., None, None] * N[:, None]  # (T, fractions, n, n)
+    return transient(stack, layers)[0]
 
 
 def e3_transient(tasks: int = 64, seed: int = 0, d: int = 16, n: int = 40, mus=MU_X, fractions=FRACTIONS,
@@ -46,7 +52,7 @@ def e3_transient(tasks: int = 64, seed: int = 0, d: int = 16, n: int = 40, mus=M
                for index, mu_x in enumerate(mus)]
     rows = []
     for index, mu_x, label in progress(jobs, "E3 transient peaks", show):
-        peaks = np.stack([task_peaks(X, models[label], fractions, layers) for X in samples[index]])
+        peaks = tasks_peaks(samples[index], models[label], fractions, layers)
         rows += [{"mu_x": mu_x, "eta_fraction": f, "model": label, "median_peak": float(np.median(peaks[:, i]))}
                  for i, f in enumerate(fractions)]
     return rows

@@ -1,0 +1,295 @@
+"""``||B^l||_2`` over layers without an SVD per power: bounds decide, exact norms only where they cannot (issue 13).
+
+For a power ``P = B^l`` and an orthonormal block ``V`` (``n x p``, warm-started
+from the previous layer, refined by a few block power steps on ``P^T P``):
+
+- lower bound ``sigma_max(P V) <= ||P||_2``;
+- upper bound: in the basis ``[V, V_perp]``, ``P^T P = [[A, C^T], [C, E]]`` with
+  ``A = (PV)^T PV``, ``||C||_2 = ||P^T P V - V A||_2 <= gamma`` (Frobenius) and
+  ``lambda_max(E) <= trace(E) = ||P||_F^2 - trace(A) = beta``, so
+  ``||P||_2^2 <= lambda_max([[lambda_max(A), gamma], [gamma, beta]])``; with
+  ``||P||_2 <= min(||P||_F, sqrt(||P||_1 ||P||_inf))`` too.
+
+The upper bound closes on the lower one quadratically in the residual ``gamma``
+when a few singular values dominate (a large transient is close to rank one), so
+most layers are decided by bounds: a layer whose upper bound is below the best
+lower bound so far cannot hold the peak.  Layers that remain undecided get an
+exact norm of their power (recomputed by repeated squaring): a full SVD for
+small matrices, Lanczos otherwise.  Powers of a lower-triangular ``B`` (every
+triangular mask) are multiplied by BLAS ``trmm``, half the dense work.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: relative accuracy of a norm that may be the peak (the peak and its first layer are exact to this)
+NORM_RTOL = 1e-12
+#: a layer within this relative distance of the peak counts as attaining it (ties of exact arithmetic)
+TIE_RTOL = 1e-9
+#: block size of the power iteration
+BLOCK = 6
+#: dense products below this size (recursion leaf of the block-triangular product)
+LEAF = 96
+
+
+def is_lower(B: np.ndarray) -> bool:
+    """True when ``B`` is lower triangular (every triangular mask in its natural order)."""
+    return not np.any(np.triu(B, 1))
+
+
+def product(P: np.ndarray, B: np.ndarray, lower: bool) -> np.ndarray:
+    """``P B``; for lower-triangular ``B`` by BLAS ``trmm`` (half the work of a dense product)."""
+    if lower and P.shape[0] > LEAF:
+        from scipy.linalg.blas import dtrmm
+
+        return dtrmm(1.0, B, P, side=1, lower=1)
+    return P @ B
+
+
+def cheap_bounds(P: np.ndarray) -> tuple[float, float, float]:
+    """``(||P||_F^2, lower, upper)``: ``||P||_F / sqrt(n) <= ||P||_2 <= min(||P||_F, sqrt(||P||_1 ||P||_inf))``."""
+    fro2 = float(np.einsum("ij,ij->", P, P))
+    absP = np.abs(P)
+    upper = min(np.sqrt(fro2), np.sqrt(absP.sum(axis=0).max() * absP.sum(axis=1).max()))
+    return fro2, float(np.sqrt(fro2 / max(P.shape[0], 1))), float(upper)
+
+
+def bounds(P: np.ndarray, V: np.ndarray, steps: int, fro2: float, cheap: float) -> tuple[float, float, np.ndarray]:
+    """``(lower, upper, V)`` for ``||P||_2`` after ``steps`` block power steps from ``V`` (module doc)."""
+    for _ in range(steps):
+        V, _ = np.linalg.qr(P.T @ (P @ V))
+    W = P @ V
+    A = W.T @ W
+    top = float(np.linalg.eigvalsh((A + A.T) / 2)[-1])
+    G = P.T @ W - V @ A
+    gamma = float(np.sqrt(np.einsum("ij,ij->", G, G)))
+    beta = max(fro2 - float(np.trace(A)), 0.0)
+    upper2 = (top + beta) / 2 + np.hypot((top - beta) / 2, gamma)
+    return float(np.sqrt(max(top, 0.0))), float(min(cheap, np.sqrt(upper2))), V
+
+
+#: above this size an exact norm is the top singular value by Lanczos (ARPACK) instead of a full SVD
+LANCZOS_MIN = 200
+
+
+def _exact(P: np.ndarray) -> float:
+    """``||P||_2`` to rounding: a full SVD for small ``P``, else Lanczos on ``P^T P`` (ARPACK, tight tolerance),
+    which resolves clustered top singular values that defeat block power steps."""
+    if P.shape[0] > LANCZOS_MIN:
+        from scipy.sparse.linalg import svds
+
+        try:
+            return float(svds(P, k=1, tol=1e-14, return_singular_vectors=False, random_state=0)[0])
+        except Exception:  # no convergence: the full SVD below
+            pass
+    return float(np.linalg.svd(P, compute_uv=False)[0])
+
+
+def power(B: np.ndarray, layer: int, lower: bool) -> np.ndarray:
+    """``B^l`` by repeated squaring (``O(log l)`` products)."""
+    result, base, e = np.eye(B.shape[0]), B, layer
+    while e:
+        if e & 1:
+            result = product(result, base, lower)
+        e >>= 1
+        if e:
+            base = base @ base
+    return result
+
+
+def start_block(n: int) -> np.ndarray:
+    """A fixed orthonormal start block: the all-ones direction and seeded random ones (reproducible)."""
+    rng = np.random.default_rng(0)
+    V = np.concatenate([np.ones((n, 1)), rng.standard_normal((n, min(BLOCK, n) - 1))], axis=1)
+    return np.linalg.qr(V)[0]
+
+
+def _undecided(lo: float, hi: float, best: float, limit: float | None) -> bool:
+    """Whether ``[lo, hi]`` still matters: it may hold the peak (or cross ``limit``), or may end the scan."""
+    if hi - lo <= NORM_RTOL * hi:
+        return False
+    if limit is not None:
+        return lo <= limit < hi
+    return hi >= best * (1 - TIE_RTOL) or lo <= 1 < hi
+
+
+def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
+    """Lower and upper bounds on ``||B^l||_2`` for ``l = 0..L``, tight where the peak may be.
+
+    Without ``limit`` the bounds are made tight (``NORM_RTOL``) at every layer that
+    may hold the peak.  With ``limit`` they only decide whether every norm is at most
+    ``limit``, and the scan stops at the first layer whose lower bound exceeds it.
+    The scan also stops at the first layer ``l >= 1`` with ``||B^l||_2 <= 1`` (every
+    later power is bounded by an earlier one).  Returns ``(lower, upper, stopped_at,
+    direction)`` with ``direction`` the unit vector ``B^l`` stretched most at the layer
+    of the best lower bound (a witness to reuse at nearby step sizes).
+    """
+    B = np.asarray(B, dtype=float)
+    n = B.shape[0]
+    lower, upper = np.zeros(layers + 1), np.zeros(layers + 1)
+    lower[0] = upper[0] = 1.0
+    if n == 0:
+        return np.ones(layers + 1), np.ones(layers + 1), layers, np.zeros((0, 1))
+    lower_triangular = is_lower(B)
+    V = start_block(n)
+    direction = V[:, :1]
+    rounds = 20 if n <= LANCZOS_MIN else 3
+    best, P, stop = 1.0, None, layers
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(1, layers + 1):
+            P = B.copy() if P is None else product(P, B, lower_triangular)
+            if not np.all(np.isfinite(P)):
+                lower[layer] = upper[layer] = np.inf
+                stop = layer
+                break
+            fro2, lo, hi = cheap_bounds(P)
+            if hi <= 1 or (limit is not None and hi <= limit):  # decided without a power step
+                lower[layer], upper[layer] = lo, hi
+                if hi <= 1:
+                    stop = layer
+                    break
+                continue
+            cheap = hi
+            lo, hi, V = bounds(P, V, 2, fro2, cheap)
+
+            if _undecided(lo, hi, best, limit):
+                for _ in range(rounds):
+                    lo, hi, V = bounds(P, V, 4, fro2, cheap)
+                    if not _undecided(lo, hi, best, limit):
+                        break
+                if _undecided(lo, hi, best, limit) and (n <= LANCZOS_MIN or limit is not None or lo <= 1 < hi):
+                    lo = hi = _exact(P)
+            lower[layer], upper[layer] = lo, hi
+            if lo > best:
+                _, _, right = np.linalg.svd(P @ V, full_matrices=False)
+                direction = V @ right[:1].T
+            best = max(best, lo)
+            if hi <= 1 or (limit is not None and lo > limit):
+                stop = layer
+                break
+    if limit is None:  # layers left undecided that could still hold the peak: exact, from a recomputed power
+        for layer in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
+            if upper[layer] >= best * (1 - TIE_RTOL) and np.isfinite(upper[layer]):
+                lower[layer] = upper[layer] = _exact(power(B, int(layer), lower_triangular))
+                best = max(best, lower[layer])
+    return lower, upper, stop, direction
+
+
+def peak_norm(B: np.ndarray, layers: int):
+    """``(peak, peak_layer, norms)`` of ``||B^l||_2``, ``l <= L`` (see ``verify.rates.transient``)."""
+    B = np.asarray(B, dtype=float)
+    if np.array_equal(B, B.T):  # symmetric: ||B^l|| = max |mu|^l (spectral theorem)
+        mu = float(np.max(np.abs(np.linalg.eigvalsh(B)), initial=0.0))
+        with np.errstate(over="ignore"):
+            norms = mu ** np.arange(layers + 1, dtype=float)
+        norms[0] = 1.0
+        stop = next((layer for layer in range(1, layers + 1) if norms[layer] <= 1), layers)
+        norms[stop + 1:] = 0.0
+    else:
+        lower, upper, stop, _ = norm_bounds(B, layers)
+        norms = lower.copy()
+        norms[stop + 1:] = 0.0
+    peak = float(np.max(norms))
+    if not np.isfinite(peak):
+        return peak, int(np.argmax(norms)), norms
+    layer = int(np.argmax(norms >= peak * (1 - TIE_RTOL)))
+    return peak, layer, norms
+
+
+def within(B: np.ndarray, layers: int, max_growth: float) -> tuple[bool, np.ndarray]:
+    """``(safe, direction)``: safe when ``||B^l||_2 <= max_growth`` for every ``l <= layers``.
+
+    Stops at the first layer decided either way (a lower bound above the limit, or a
+    power of norm at most 1).  ``direction`` is the unit vector stretched most (see
+    :func:`norm_bounds`), a witness for nearby step sizes.
+    """
+    B = np.asarray(B, dtype=float)
+    if np.array_equal(B, B.T):  # symmetric: the peak is max(1, max |mu|^L), no powers needed
+        mu, vectors = np.linalg.eigh(B)
+        top = float(np.max(np.abs(mu), initial=0.0))
+        with np.errstate(over="ignore"):
+            peak = max(1.0, top ** layers) if layers else 1.0
+        return bool(peak <= max_growth), vectors[:, [int(np.argmax(np.abs(mu)))]] if mu.size else np.zeros((0, 1))
+    lower, upper, stop, direction = norm_bounds(B, layers, max_growth)
+    return bool(np.all(lower[: stop + 1] <= max_growth)), direction
+
+
+def vector_growth(B: np.ndarray, V: np.ndarray, layers: int, max_growth: float) -> bool:
+    """True when some column of ``V`` (unit vectors) grows beyond ``max_growth`` under ``B^l``, ``l <= L``:
+    a cheap certificate that a step size is not depth-safe (``O(L n^2 p)``)."""
+    W = V
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(layers):
+            W = B @ W
+            norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+            if not np.all(np.isfinite(norms)) or norms.max() > max_growth:
+                return True
+            if norms.max() < 1e-300:
+                return False
+    return False
+
+
+#: a stack whose powers fit in this many floats is handled all at once (every power kept)
+STACK_FLOATS = 3e7
+
+
+def stack_peaks(B: np.ndarray, layers: int):
+    """:func:`peak_norm` for a stack ``(T, n, n)`` of small matrices, all at once.
+
+    Every power is kept (``T (L + 1) n^2`` floats); the bounds of the module doc (one
+    vector per matrix) are computed for all powers in a few batched products, and an
+    SVD is taken only of the powers whose bounds leave them a candidate for the peak.
+    Returns ``(peak (T,), peak_layer (T,), norms (T, L + 1))``.
+    """
+    B = np.asarray(B, dtype=float)
+    T, n = B.shape[0], B.shape[-1]
+    symmetric = np.all(B == np.swapaxes(B, -1, -2), axis=(-2, -1))
+    if symmetric.any():  # ||B^l|| = max |mu|^l (spectral theorem): no powers at all
+        peak, layer, norms = np.zeros(T), np.zeros(T, dtype=int), np.zeros((T, layers + 1))
+        for t in np.flatnonzero(symmetric):
+            peak[t], layer[t], norms[t] = peak_norm(B[t], layers)
+        if (~symmetric).any():
+            rest = stack_peaks(B[~symmetric], layers)
+            peak[~symmetric], layer[~symmetric], norms[~symmetric] = rest
+        return peak, layer, norms
+    with np.errstate(over="ignore", invalid="ignore"):
+        powers = [np.broadcast_to(np.eye(n), B.shape)]
+        for _ in range(layers):
+            powers.append(powers[-1] @ B)
+        P = np.stack(powers, axis=1)  # (T, L + 1, n, n)
+        finite = np.all(np.isfinite(P), axis=(-2, -1))
+        P = np.where(finite[..., None, None], P, 0.0)
+        fro2 = np.einsum("tlij,tlij->tl", P, P)
+        absP = np.abs(P)
+        hi = np.minimum(np.sqrt(fro2), np.sqrt(absP.sum(axis=-2).max(axis=-1) * absP.sum(axis=-1).max(axis=-1)))
+        PT = np.swapaxes(P, -1, -2)
+        v = np.broadcast_to(start_block(n)[:, :1], P.shape[:2] + (n, 1)).copy()
+        for _ in range(4):
+            v = PT @ (P @ v)
+            v /= np.maximum(np.linalg.norm(v, axis=-2, keepdims=True), 1e-300)
+        w = P @ v
+        top = np.einsum("tlik,tlik->tl", w, w)
+        residual = (PT @ w - top[..., None, None] * v)[..., 0]
+        gamma = np.linalg.norm(residual, axis=-1)
+        beta = np.maximum(fro2 - top, 0.0)
+        hi = np.minimum(hi, np.sqrt((top + beta) / 2 + np.hypot((top - beta) / 2, gamma)))
+        lo = np.sqrt(top)
+        lo[:, 0] = hi[:, 0] = 1.0
+        lo = np.where(finite, lo, np.inf)
+        hi = np.where(finite, hi, np.inf)
+        best = lo.max(axis=1, keepdims=True)
+        candidate = finite & (hi >= best * (1 - TIE_RTOL)) & (hi - lo > NORM_RTOL * hi)
+        candidate |= finite & (lo <= 1) & (hi > 1)  # where a power of norm <= 1 ends the scan
+        if candidate.any():
+            exact = np.linalg.svd(P[candidate], compute_uv=False)[:, 0]
+            lo[candidate] = hi[candidate] = exact
+    norms = lo
+    ends = (hi <= 1) | ~np.isfinite(hi)
+    ends[:, 0] = False
+    for t in range(T):  # later norms are 0 after the first power of norm <= 1 (see verify.rates.transient)
+        stop = np.flatnonzero(ends[t])
+        if stop.size:
+            norms[t, stop[0] + 1:] = 0.0
+    peak = norms.max(axis=1)
+    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
+    return peak, layer, norms
