@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from helpers import random_prompt, run_cli, run_json, save_prompt
+
 from verify.algorithms import causal_stationary, count_causal_stationary, gradient_descent, least_squares
 
 

@@ -11,11 +11,19 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-
 from helpers import run_cli
-from verify.algorithms import (causal_stationary, causal_stationary_batch, count_causal_stationary, gradient_descent,
-                               least_squares, least_squares_prefixes, online_dynamics)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.algorithms import (
+    causal_stationary,
+    causal_stationary_batch,
+    count_causal_stationary,
+    gradient_descent,
+    least_squares,
+    least_squares_prefixes,
+    online_dynamics,
+)
 from verify.experiments import e1_convergence, e2_stationary, e3_transient
 from verify.experiments.e2 import e2_tasks
 from verify.experiments.e3 import task_peaks
@@ -50,7 +58,8 @@ def test_files_columns_and_sizes(figures_dir):
         with open(figures_dir / name, newline="") as fh:
             assert next(csv.reader(fh)) == columns
     e1, e2, e3 = (read_rows(figures_dir / name) for name in COLUMNS)
-    assert sorted({(r["model"], r["layer"]) for r in e1}) == sorted((m, l) for m in ("causal", "prefix") for l in range(51))
+    assert sorted({(r["model"], r["layer"]) for r in e1}) == sorted((m, l) for m in ("causal", "prefix")
+                                                                     for l in range(51))
     assert sorted({(r["n"], r["mu_x"]) for r in e2}) == [(n, mu) for n in (20, 40, 60) for mu in range(4)]
     assert len(e3) == 4 * 5 * 2
     assert {r["eta_fraction"] for r in e3} == {0.1, 0.3, 0.5, 0.7, 0.9}

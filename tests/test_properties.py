@@ -15,11 +15,17 @@ import math
 
 import numpy as np
 import sympy as sp
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.linalg import solve_triangular
 
-from verify.algorithms import (causal_stationary, count_causal_stationary, gradient_descent, least_squares,
-                               online_dynamics)
+from verify.algorithms import (
+    causal_stationary,
+    count_causal_stationary,
+    gradient_descent,
+    least_squares,
+    online_dynamics,
+)
 from verify.construction import paper
 from verify.lemma import iteration_matrix, residual_operator, stationary_weights
 from verify.lsa import lsa_forward, lsa_layer

@@ -10,20 +10,32 @@ import math
 
 import numpy as np
 import pytest
+from helpers import run_json, save_prompt
 from hypothesis import given
 from hypothesis import strategies as st
 
 import verify.profiles  # noqa: F401  (loads the profile named by HYPOTHESIS_PROFILE)
-from helpers import run_json, save_prompt
 from verify.lemma import iteration_matrix, residual_operator
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
 from verify.rates import analyse, transient
 from verify.strategies import ALL_ATTENTIONS, attentions, cases, prompts
 from verify.tolerances import EPS, FACTOR, agreement_tol, power_norm_rtol
-from verify.transient import (causal_parts, causal_peak_bound, causal_peak_lower_bound, expansion_bound,
-                              geometric_sum, majorant_peak_bound, n2_entries, n2_norm, n2_offdiag, n2_offdiag_argmax,
-                              n2_offdiag_peak, n2_peak, prefix_norms)
+from verify.transient import (
+    causal_parts,
+    causal_peak_bound,
+    causal_peak_lower_bound,
+    expansion_bound,
+    geometric_sum,
+    majorant_peak_bound,
+    n2_entries,
+    n2_norm,
+    n2_offdiag,
+    n2_offdiag_argmax,
+    n2_offdiag_peak,
+    n2_peak,
+    prefix_norms,
+)
 
 LAYERS = 30
 SHIFTED = st.sampled_from([0.0, 1.0, 2.0])
@@ -261,7 +273,9 @@ def test_depth_safe_eta_catches_the_stable_bound():
     mask = attention_mask("causal", 40, 0)
     c = normalizer("constant", mask, 1.0)
     result = analyse(X, mask, c, 0.01, layers=50, max_growth=10.0)
-    peak_at = lambda eta: transient(iteration_matrix(X, mask, c, eta), 50)[0]
+    def peak_at(eta):
+        return transient(iteration_matrix(X, mask, c, eta), 50)[0]
+
     assert peak_at(result["depth_safe_eta"]) <= 10.0
     assert peak_at(result["stable_eta_max"]) > 10.0
     assert peak_at(0.5 * result["stable_eta_max"]) > 10.0

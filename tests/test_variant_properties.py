@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import given, reject, strategies as st
+from hypothesis import given, reject
+from hypothesis import strategies as st
+from test_properties import CONVERGED, assert_close, growth, identity, layers_to_converge, run_stack, stack_tol
 
-from test_properties import (CONVERGED, assert_close, growth, identity, layers_to_converge, run_stack,
-                             stack_tol)
 from verify.algorithms import gradient_descent, online_dynamics
 from verify.construction import paper
 from verify.errors import PromptError
@@ -25,8 +25,16 @@ from verify.lsa import lsa_layer
 from verify.masks import attention_mask
 from verify.normalizers import normalizer
 from verify.rates import analyse
-from verify.strategies import (ALL_ATTENTIONS, attentions, custom_masks, initial_weights, normalizers,
-                               preconditioners, prompts, stable_eta_max)
+from verify.strategies import (
+    ALL_ATTENTIONS,
+    attentions,
+    custom_masks,
+    initial_weights,
+    normalizers,
+    preconditioners,
+    prompts,
+    stable_eta_max,
+)
 from verify.tolerances import agreement_tol, rank_tol
 
 

@@ -6,7 +6,7 @@ the LSA layer so that comparing the two checks the theorems.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

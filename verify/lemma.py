@@ -283,6 +283,7 @@ def forward_substitution(parts, X, R, mask, c, gamma=None, runs=None) -> np.ndar
         else:
             order = np.argsort(index, kind="stable")
             u = np.empty((index.size, k * d))
+            assert tree is not None  # built above whenever a component reads runs of other components
             u[order] = run_sums(runs, tree, index[order])
         rhs = R[index] - np.einsum("jkd,jd->jk", u.reshape(index.size, k, d), X[index]) / c[index, None]
         if all(p.component.kind == "single" and p.zeros == 0 for p in chunk):

@@ -62,7 +62,8 @@ def reads(spec: str, i, j, n):
     (broadcast boolean arrays; ``attention_mask`` is built this way) or SymPy
     integer symbols (a SymPy Boolean, which the proofs read at symbolic ``n``).
     """
-    name, param = parse_attention(spec)
+    name, parsed = parse_attention(spec)
+    param = 0 if parsed is None else parsed  # prefix and causal take no parameter
     source_is_example = i < n
     target_is_example = j < n
     if name == "prefix":
@@ -132,12 +133,14 @@ def check_mask(mask, n: int, m: int, field: str = "attention-mask") -> np.ndarra
     if mask.dtype != bool:
         raise PromptError(f"{field}: expected a boolean array, got dtype {mask.dtype}; save it with dtype=bool")
     if mask.shape != (n + m, n + m):
-        raise PromptError(f"{field}: expected shape ({n + m}, {n + m}) for n = {n} examples and m = {m} queries, got {mask.shape}")
+        raise PromptError(f"{field}: expected shape ({n + m}, {n + m}) for n = {n} examples and m = {m} queries, "
+                          f"got {mask.shape}")
     if mask[n:, :].any():
         raise PromptError(f"{field}: a token reads a query (rows {n}.. must be false); queries are never sources")
     if m and not mask[:n, n:].any(axis=0).all():
         q = int(np.flatnonzero(~mask[:n, n:].any(axis=0))[0])
-        raise PromptError(f"{field}: query {q} reads no example; give every query column at least one true entry in rows 0..{n - 1}")
+        raise PromptError(f"{field}: query {q} reads no example; give every query column at least one true entry "
+                          f"in rows 0..{n - 1}")
     return mask
 
 
@@ -148,7 +151,8 @@ def load_mask(path: str, n: int, m: int) -> np.ndarray:
     except FileNotFoundError:
         raise PromptError(f"attention-mask: file {path!r} not found; give the path of a boolean .npy array") from None
     except Exception:
-        raise PromptError(f"attention-mask: {path!r} is not a readable .npy array of booleans; write it with numpy.save") from None
+        raise PromptError(f"attention-mask: {path!r} is not a readable .npy array of booleans; "
+                          "write it with numpy.save") from None
     return check_mask(mask, n, m)
 
 

@@ -140,13 +140,13 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
             P = B.copy() if P is None else product(P, B, lower_triangular)
             if not np.all(np.isfinite(P)):
                 lower[layer] = upper[layer] = np.inf
-                stop = layer
+                stop = int(layer)
                 break
             fro2, lo, hi = cheap_bounds(P)
             if hi <= 1 or (limit is not None and hi <= limit):  # decided without a power step
                 lower[layer], upper[layer] = lo, hi
                 if hi <= 1:
-                    stop = layer
+                    stop = int(layer)
                     break
                 continue
             cheap = hi
@@ -165,13 +165,13 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
                 direction = V @ right[:1].T
             best = max(best, lo)
             if hi <= 1 or (limit is not None and lo > limit):
-                stop = layer
+                stop = int(layer)
                 break
     if limit is None:  # layers left undecided that could still hold the peak: exact, from a recomputed power
-        for layer in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
-            if upper[layer] >= best * (1 - TIE_RTOL) and np.isfinite(upper[layer]):
-                lower[layer] = upper[layer] = _exact(power(B, int(layer), lower_triangular))
-                best = max(best, lower[layer])
+        for undecided in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
+            if upper[undecided] >= best * (1 - TIE_RTOL) and np.isfinite(upper[undecided]):
+                lower[undecided] = upper[undecided] = _exact(power(B, int(undecided), lower_triangular))
+                best = max(best, lower[undecided])
     return lower, upper, stop, direction
 
 
@@ -246,8 +246,8 @@ def stack_peaks(B: np.ndarray, layers: int):
     symmetric = np.all(B == np.swapaxes(B, -1, -2), axis=(-2, -1))
     if symmetric.any():  # ||B^l|| = max |mu|^l (spectral theorem): no powers at all
         peak, layer, norms = np.zeros(T), np.zeros(T, dtype=int), np.zeros((T, layers + 1))
-        for t in np.flatnonzero(symmetric):
-            peak[t], layer[t], norms[t] = peak_norm(B[t], layers)
+        for s in np.flatnonzero(symmetric):
+            peak[s], layer[s], norms[s] = peak_norm(B[s], layers)
         if (~symmetric).any():
             rest = stack_peaks(B[~symmetric], layers)
             peak[~symmetric], layer[~symmetric], norms[~symmetric] = rest
@@ -287,9 +287,9 @@ def stack_peaks(B: np.ndarray, layers: int):
     ends = (hi <= 1) | ~np.isfinite(hi)
     ends[:, 0] = False
     for t in range(T):  # later norms are 0 after the first power of norm <= 1 (see verify.rates.transient)
-        stop = np.flatnonzero(ends[t])
-        if stop.size:
-            norms[t, stop[0] + 1:] = 0.0
+        ended = np.flatnonzero(ends[t])
+        if ended.size:
+            norms[t, ended[0] + 1:] = 0.0
     peak = norms.max(axis=1)
     layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
     return peak, layer, norms

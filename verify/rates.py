@@ -108,7 +108,7 @@ def transient(B: np.ndarray, layers: int):
     batch = B.shape[:-2]
     if not batch:
         return peak_norm(B, layers)
-    flat = B.reshape((-1,) + B.shape[-2:])
+    flat: np.ndarray = B.reshape((-1, *B.shape[-2:]))
     if flat.shape[0] * (layers + 1) * flat.shape[-1] ** 2 <= STACK_FLOATS:
         peak, layer, norms = stack_peaks(flat, layers)
         return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))

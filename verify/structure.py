@@ -86,7 +86,7 @@ def _split(block: np.ndarray) -> list:
     keep = a != b
     edges = np.unique(np.stack([a[keep], b[keep]], axis=1), axis=0) if keep.any() else np.zeros((0, 2), int)
     indegree = np.bincount(edges[:, 1], minlength=count)
-    successors = [[] for _ in range(count)]
+    successors: list[list[int]] = [[] for _ in range(count)]
     for u, v in edges:
         successors[u].append(v)
     # Kahn's algorithm; ties by smallest first example, so a triangular order is kept as it is

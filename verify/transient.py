@@ -29,7 +29,6 @@ import math
 
 import numpy as np
 
-
 #: below this relative gap |p - q| / max(|p|, |q|) the closed form (p^l - q^l)/(p - q)
 #: loses about eps / gap relative accuracy to cancellation, more than summing the
 #: l terms directly (about l eps); above it the closed form is within 100 eps

@@ -26,12 +26,12 @@ import time
 
 import numpy as np
 
-from ..output import replace_file
 from ..construction import paper
 from ..fit import Setting, fit_stack, relative_gap, stack_gap, stack_predictions
 from ..lsa import lsa_forward
 from ..masks import attention_mask
 from ..normalizers import normalizer
+from ..output import replace_file
 from ..prompt import split_tokens
 from ..regression import TaskDistribution, token_batch
 

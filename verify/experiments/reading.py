@@ -93,7 +93,8 @@ def read_e3(rows) -> list:
         "in floating point, or with any noise in the tokens, a stack that amplifies by 10^5 or more is useless "
         "even though it is 'stable'. For prefix attention any eta inside the bound is safe at every depth. "
         "For causal attention on inputs with a non-zero mean, pick eta as a small fraction of the bound"
-        + (f" (here the median peak stays within 10 for every mu_x only at fractions {', '.join(f'{f:g}' for f in safe)})"
+        + (" (here the median peak stays within 10 for every mu_x only at fractions "
+           f"{', '.join(f'{f:g}' for f in safe)})"
            if safe else " (here no tested fraction keeps the median peak within 10 for every mu_x)")
         + ", and check a given prompt with `icl-verify rate --attention causal --eta E --layers L --max-growth G`, "
         "whose `depth_safe_eta` is the largest step size that keeps the growth within G over L layers. A smaller "
