@@ -234,7 +234,7 @@ def test_report_skip_proofs(tmp_path, capsys):
     e3 = read_rows(out / "e3_transient.csv")
     peak = [r["median_peak"] for r in e3 if r["model"] == "causal" and r["mu_x"] == 2 and r["eta_fraction"] == 0.5][0]
     assert f"{peak:.3g}" in text and "depth_safe_eta" in text
-    assert json.loads((out / "theorems.json").read_text()) == {"skipped": True, "theorems": []}
+    assert json.loads((out / "theorems.json").read_text()) == {"skipped": True, "theorems": [], "assumptions": []}
 
 
 def _fake_theorems(statuses):
@@ -253,7 +253,7 @@ def test_report_theorem_table_and_exit_status(tmp_path, capsys, monkeypatch, sta
     monkeypatch.setattr(registry, "theorems", lambda: _fake_theorems(statuses))
     got, out, text = _report(tmp_path, capsys)
     assert got == code
-    assert "| id | title | status | scope | seconds |" in text
+    assert "| id | title | status | assumes | scope | seconds |" in text
     for i, s in enumerate(statuses):
         assert f"| T{i} | fake {s} |" in text
     assert ("**FAILED**" in text) == ("failed" in statuses)
