@@ -15,7 +15,6 @@ from ..errors import PromptError
 from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..limits import MAX_LAYERS, check_array, check_layers
 from ..lsa import lsa_forward
-from ..matrix_text import guard_text
 from ..prompt import split_tokens, tokens
 from ..rates import rate_of, spectrum_in_frame
 from ..threads import blas_threads
@@ -35,6 +34,8 @@ def parse_schedule(text: str | None) -> list | None:
     """``"0.1,0.05"`` as ``[0.1, 0.05]``; bounded in length before it is split (``verify.limits``)."""
     if text is None:
         return None
+    from ..matrix_text import guard_text  # it imports sympy: only when a schedule is given
+
     guard_text(text, "eta-schedule", max_depth=0)
     parts = text.split(",")
     if len(parts) > MAX_LAYERS:
