@@ -38,6 +38,7 @@ COMMANDS = {
     "figures": "figures",
     "report": "report",
     "train": "train",
+    "sweep": "sweep",
 }
 
 #: options whose value may name a file the command reads (an output must never be one of them)
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
         sys.stderr.write(f"{prefix}: error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        sys.stderr.write(f"{prefix}: interrupted; no partial output was written\n")
+        sys.stderr.write(f"{prefix}: interrupted; {getattr(args, 'interrupted', 'no partial output was written')}\n")
         return EXIT_INTERRUPTED
     except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
         sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "

@@ -1,0 +1,117 @@
+"""Run a grid's cells as Dask tasks and write each result as it arrives.
+
+By default an embedded ``LocalCluster`` of worker processes (one thread each, no dashboard,
+random ports on 127.0.0.1) is started and stopped; ``scheduler`` connects to an existing one
+(``dask scheduler`` / ``dask worker``, dask-jobqueue, dask-kubernetes).  Each cell is one task,
+:func:`verify.sweep.cell.run_cell`.  The client writes each row when its task finishes
+(:func:`verify.sweep.store.write_cell`), so the workers need no shared file system.  Finished
+cells are skipped; a worker that dies loses only the tasks it held, which the scheduler gives
+to another worker (and a task lost too often is submitted again, up to ``RESUBMIT`` times,
+before it becomes a row with its error).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from ..errors import PromptError
+from . import store
+from .cell import run_cell
+from .grid import Grid, cell_key
+
+#: times a cell whose workers kept dying is submitted again before it is recorded as failed
+RESUBMIT = 2
+#: seconds to wait for an existing scheduler
+CONNECT_TIMEOUT = "20s"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a sweep did: cells in the grid, computed now, skipped (already finished), failed now."""
+
+    cells: int
+    computed: int
+    skipped: int
+    failed: int
+    seconds: float
+
+
+def open_client(scheduler: str | None, workers: int | None):
+    """``(client, cluster)``: a client of ``scheduler``, or of a new ``LocalCluster`` (``cluster`` to close)."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise PromptError(f"scheduler: cannot connect to {scheduler!r} ({' '.join(str(exc).split())[:200]}); "
+                              "start one with `dask scheduler` or leave --scheduler out") from None
+    # processes, one thread each: the numerics hold the GIL and BLAS runs single-threaded on small problems
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def _lost_row(cell: dict, key: str, why: str) -> dict:
+    from ..cli import version
+
+    return {**cell, "cell": key, "version": version(), "error": why, "seconds": None}
+
+
+def sweep(grid: Grid, out: str, scheduler: str | None = None, workers: int | None = None,
+          show: bool = True) -> Summary:
+    """Compute every unfinished cell of ``grid`` into the dataset ``out`` (created if missing)."""
+    from dask.distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    start = time.perf_counter()
+    cells = grid.cells()
+    done = store.finished(out)
+    todo = [(key, cell) for key, cell in ((cell_key(grid.measure, c), c) for c in cells) if key not in done]
+    os.makedirs(out, exist_ok=True)
+    failed = 0
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="sweep", unit="cell", file=sys.stderr,
+               disable=not show, dynamic_ncols=True)
+    bar.set_postfix(failed=0)
+    client = cluster = None
+    meta: dict = {}
+    try:
+        if todo:
+            client, cluster = open_client(scheduler, workers)
+            for key, cell in todo:
+                meta[client.submit(run_cell, grid.measure, cell, key, key=f"icl-verify-{key}-0")] = (key, cell, 0)
+            pending = as_completed(list(meta))
+            for future in pending:
+                key, cell, attempt = meta.pop(future)
+                try:
+                    row = future.result()
+                except KilledWorker as exc:
+                    if attempt < RESUBMIT:
+                        again = client.submit(run_cell, grid.measure, cell, key, key=f"icl-verify-{key}-{attempt + 1}")
+                        meta[again] = (key, cell, attempt + 1)
+                        pending.add(again)
+                        continue
+                    row = _lost_row(cell, key, f"sweep: workers died running this cell {attempt + 1} times ({exc})")
+                except Exception as exc:  # the task could not run (e.g. a worker without icl-verify)
+                    row = _lost_row(cell, key, f"sweep: the task failed ({type(exc).__name__}: {exc})"[:400])
+                store.write_cell(out, row)
+                future.release()
+                failed += row["error"] is not None
+                bar.update(1)
+                bar.set_postfix(failed=failed)
+    finally:
+        bar.close()
+        if client is not None:
+            if meta:  # interrupted: the unfinished tasks are not wanted any more
+                client.cancel(list(meta))
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    store.compact(out)
+    return Summary(len(cells), len(todo), len(cells) - len(todo), failed, time.perf_counter() - start)
