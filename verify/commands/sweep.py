@@ -36,10 +36,12 @@ def register(parser) -> None:
     parser.add_argument("--plot", metavar="DIR", help="optional: plot the sweep in DIR instead of running a grid")
     parser.add_argument("--x", help="with --plot, required: the column on the x axis (an axis such as n)")
     parser.add_argument("--y", help="with --plot, required: the column to show, e.g. causal_gap, rate.rate, "
-                                    "stationary.query_mse (mean over the axes not shown)")
+                                    "stationary.query_mse (see --stat)")
     parser.add_argument("--hue", help="with --plot, optional: one line per value of this column (heatmap: the rows)")
     parser.add_argument("--kind", choices=("line", "heatmap"), default="line",
                         help="with --plot, optional: line plot or heatmap (default line)")
+    parser.add_argument("--stat", choices=("median", "mean"), default="median",
+                        help="with --plot, optional: how cells are combined over the axes not shown (default median)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs,
                         interrupted="finished cells are kept; run the same command again to resume")
@@ -92,7 +94,7 @@ def run(args):
         if not os.path.isdir(args.plot):
             raise PromptError(f"plot: {args.plot!r} is not a directory; give the --out DIR of a sweep")
         df = frame(args.plot)
-        plot(df, args.x, args.y, args.hue, args.kind, args.out)
+        plot(df, args.x, args.y, args.hue, args.kind, args.out, args.stat)
         return {"figure": args.out, "cells": len(df)}, f"wrote {args.out} ({len(df)} cells)", True
     from ..sweep.grid import load_grid
     from ..sweep.run import sweep

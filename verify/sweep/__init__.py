@@ -19,8 +19,9 @@ EXTRA = ("dask.distributed", "pyarrow", "pyarrow.parquet", "pandas")
 def require_extra() -> None:
     """Import the ``[sweep]`` extra's modules, or refuse in one line saying what to install."""
     import importlib
+    import sys
 
-    for name in EXTRA:
+    for name in EXTRA + (("tomli",) if sys.version_info < (3, 11) else ()):
         try:
             importlib.import_module(name)
         except ImportError:

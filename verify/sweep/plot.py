@@ -10,8 +10,9 @@ Derived columns (added by :func:`frame` when the dataset has what they need):
 - ``causal_ratio = stationary.query_mse / ls_mse`` on the same cells (null where ``ls_mse`` is 0).
 
 They need an ``attention`` axis holding ``prefix`` and ``causal`` and ``stationary`` among the measured
-commands.  Plots average ``y`` over every axis that is not ``x`` or ``hue`` (seeds, for instance) and
-leave failed cells out.
+commands.  Plots show the median (or ``stat="mean"``) of ``y`` over every axis that is not ``x`` or ``hue``
+(seeds, for instance) and leave failed cells out; the median because errors are heavy-tailed (at ``d = 1``
+the causal weight is ``y_n / x_n``, which explodes when an input is near 0).
 """
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ def _column(df, field: str, name: str | None) -> None:
     raise PromptError(f"{field}: no column {name!r} in the sweep; use one of {shown}")
 
 
-def summarise(df, x: str, y: str, hue: str | None):
-    """Mean of ``y`` per ``(hue, x)`` over the other axes, failed cells and missing values left out."""
+def summarise(df, x: str, y: str, hue: str | None, stat: str = "median"):
+    """``stat`` (median or mean) of ``y`` per ``(hue, x)`` over the other axes, failed cells and missing values
+    left out."""
     _column(df, "x", x)
     _column(df, "y", y)
     _column(df, "hue", hue)
@@ -75,17 +77,18 @@ def summarise(df, x: str, y: str, hue: str | None):
     data = df[df[y].notna()]
     if data.empty:
         raise PromptError(f"y: the sweep has no values of {y} (every cell failed or lacks it)")
-    return data.groupby(keys, sort=True)[y].mean().reset_index()
+    return data.groupby(keys, sort=True)[y].agg(stat).reset_index()
 
 
-def plot(df, x: str, y: str, hue: str | None, kind: str, path: str) -> str:
-    """Write a line plot (one line per ``hue`` value) or a heatmap (rows ``hue``, columns ``x``) of mean ``y``."""
+def plot(df, x: str, y: str, hue: str | None, kind: str, path: str, stat: str = "median") -> str:
+    """Write a line plot (one line per ``hue`` value) or a heatmap (rows ``hue``, columns ``x``) of ``stat`` of ``y``
+    over the other axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = summarise(df, x, y, hue)
+    table = summarise(df, x, y, hue, stat)
     # a derived column lives on the causal cells only: attention is not averaged over
     averaged = [a for a in axes_of(df) if a not in (x, hue) and not (y in DERIVED and a == "attention")]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -107,7 +110,7 @@ def plot(df, x: str, y: str, hue: str | None, kind: str, path: str) -> str:
             ax.legend()
         ax.grid(True, alpha=0.3)
     ax.set_xlabel(x)
-    ax.set_title(f"mean {y}" + (f" over {', '.join(averaged)}" if averaged else ""), fontsize=10)
+    ax.set_title(f"{stat} of {y}" + (f" over {', '.join(averaged)}" if averaged else ""), fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
@@ -127,15 +130,16 @@ def report_lines(out: str) -> list[str]:
         lines.append(f"- {count} cell(s) failed: {error}")
     if "causal_gap" not in df.columns:
         return lines + ["", "No `causal_gap` here: it needs " + DERIVED["causal_gap"] + "."]
-    keys = [a for a in ("d", "n", "mu_x", "sigma_x", "noise") if a in axes_of(df)]
     causal = df[df["causal_gap"].notna()]
-    table = causal.groupby(keys)["causal_gap"].agg(["mean", "count"]).reset_index() if keys else None
+    keys = [a for a in ("d", "n", "mu_x", "sigma_x", "noise") if a in axes_of(df) and causal[a].nunique() > 1]
     lines += ["", "`causal_gap` is causalLM's stationary query MSE minus least squares' on the same prompt "
-              "(the prefix cell); mean over the other axes (seeds):", ""]
-    if table is None:
-        return lines + [f"mean causal_gap: {causal['causal_gap'].mean():.4g} over {len(causal)} cells"]
-    lines += ["| " + " | ".join(keys) + " | mean causal_gap | cells |", "|" + "---|" * (len(keys) + 2)]
+              "(the prefix cell), over the other axes (seeds):", ""]
+    if not keys:
+        gap = causal["causal_gap"]
+        return lines + [f"causal_gap: median {gap.median():.4g}, mean {gap.mean():.4g} over {len(causal)} cells"]
+    table = causal.groupby(keys)["causal_gap"].agg(["median", "mean", "count"]).reset_index()
+    lines += ["| " + " | ".join(keys) + " | median causal_gap | mean | cells |", "|" + "---|" * (len(keys) + 3)]
     for row in table.itertuples(index=False):
         values = [str(v) for v in row[: len(keys)]]
-        lines.append("| " + " | ".join(values) + f" | {row[-2]:.4g} | {row[-1]} |")
+        lines.append("| " + " | ".join(values) + f" | {row[-3]:.4g} | {row[-2]:.4g} | {row[-1]} |")
     return lines
