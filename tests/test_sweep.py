@@ -526,3 +526,32 @@ def test_example_prompt_mean_and_scale(tmp_path, capsys):
     assert np.allclose(b["y"], b["X"] @ w) and np.allclose(b["yq"], b["Xq"] @ w)
     code, _, err = run_cli(capsys, "example-prompt", tmp_path / "c.npz", "--sigma-x", "0")
     assert code == 2 and "sigma_x" in err and not (tmp_path / "c.npz").exists()
+
+
+# ---------------------------------------------------------------- one schema for the whole dataset
+
+
+def cells_with_a_failure(out):
+    """A failed cell (no result columns) whose file sorts first, then a finished one with a null value."""
+    out.mkdir()
+    store.write_cell(str(out), {"n": 3, "cell": "0" * 24, "version": "x", "error": "stationary: refused",
+                                "seconds": 0.1})
+    store.write_cell(str(out), {"n": 4, "cell": "f" * 24, "version": "x", "error": None,
+                                "rate.rate": 0.5, "rate.stable_eta_max": None, "seconds": 0.2})
+
+
+def test_compacted_dataset_reads_as_one_table(tmp_path):
+    out = tmp_path / "out"
+    cells_with_a_failure(out)
+    assert store.compact(str(out)) == 2 and store.compact(str(out)) == 0
+    df = pd.read_parquet(out).sort_values("n")
+    assert df["rate.rate"].isna().tolist() == [True, False] and df["rate.rate"].iloc[1] == 0.5
+    assert df["error"].iloc[0] == "stationary: refused" and df["error"].isna().tolist() == [False, True]
+
+
+def test_mutant_without_compaction_is_caught(tmp_path):
+    out = tmp_path / "out"
+    cells_with_a_failure(out)
+    with pytest.raises(KeyError):  # the first file's schema hides rate.rate
+        df = pd.read_parquet(out).sort_values("n")
+        assert df["rate.rate"].isna().tolist() == [True, False]

@@ -34,14 +34,14 @@ def register(parser) -> None:
                              "not with --scheduler")
     parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar")
     parser.add_argument("--plot", metavar="DIR", help="optional: plot the sweep in DIR instead of running a grid")
-    parser.add_argument("--x", help="with --plot, required: the column on the x axis (an axis such as n)")
-    parser.add_argument("--y", help="with --plot, required: the column to show, e.g. causal_gap, rate.rate, "
+    parser.add_argument("--x", help="required with --plot: the column on the x axis (an axis such as n)")
+    parser.add_argument("--y", help="required with --plot: the column to show, e.g. causal_gap, rate.rate, "
                                     "stationary.query_mse (see --stat)")
-    parser.add_argument("--hue", help="with --plot, optional: one line per value of this column (heatmap: the rows)")
+    parser.add_argument("--hue", help="optional, with --plot: one line per value of this column (heatmap: the rows)")
     parser.add_argument("--kind", choices=("line", "heatmap"), default="line",
-                        help="with --plot, optional: line plot or heatmap (default line)")
+                        help="optional, with --plot: line plot or heatmap (default line)")
     parser.add_argument("--stat", choices=("median", "mean"), default="median",
-                        help="with --plot, optional: how cells are combined over the axes not shown (default median)")
+                        help="optional, with --plot: how cells are combined over the axes not shown (default median)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs,
                         interrupted="finished cells are kept; run the same command again to resume")

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from ..errors import PromptError
 
-#: the modules of the [sweep] extra and what to install when one is missing
-EXTRA = ("dask.distributed", "pyarrow", "pyarrow.parquet", "pandas")
+#: the top-level packages of the [sweep] extra
+EXTRA = ("dask", "distributed", "pyarrow", "pandas")
 
 
 def require_extra() -> None:
-    """Import the ``[sweep]`` extra's modules, or refuse in one line saying what to install."""
-    import importlib
+    """Check that the ``[sweep]`` extra is installed (without importing it: a finished grid starts
+    no cluster), or refuse in one line saying what to install."""
+    import importlib.util
     import sys
 
     for name in EXTRA + (("tomli",) if sys.version_info < (3, 11) else ()):
-        try:
-            importlib.import_module(name)
-        except ImportError:
+        if sys.modules.get(name, True) is None or importlib.util.find_spec(name) is None:
             raise PromptError(f"sweep: needs the [sweep] extra ({name} is missing); "
-                              "install it with pip install 'icl-verify[sweep]'") from None
+                              "install it with pip install 'icl-verify[sweep]'")

@@ -67,9 +67,6 @@ def _lost_row(cell: dict, key: str, why: str) -> dict:
 def sweep(grid: Grid, out: str, scheduler: str | None = None, workers: int | None = None,
           show: bool = True) -> Summary:
     """Compute every unfinished cell of ``grid`` into the dataset ``out`` (created if missing)."""
-    from dask.distributed import as_completed
-    from distributed.scheduler import KilledWorker
-
     start = time.perf_counter()
     cells = grid.cells()
     done = store.finished(out)
@@ -82,7 +79,10 @@ def sweep(grid: Grid, out: str, scheduler: str | None = None, workers: int | Non
     client = cluster = None
     meta: dict = {}
     try:
-        if todo:
+        if todo:  # dask is imported only when there is work: a finished grid is read and left alone
+            from dask.distributed import as_completed
+            from distributed.scheduler import KilledWorker
+
             client, cluster = open_client(scheduler, workers)
             for key, cell in todo:
                 meta[client.submit(run_cell, grid.measure, cell, key, key=f"icl-verify-{key}-0")] = (key, cell, 0)

@@ -65,19 +65,23 @@ def compact(out: str) -> int:
 
     A cell that failed has no ``COMMAND.KEY`` columns and a key that was null has type null;
     afterwards every file has every column with one type, so any Parquet reader sees one table.
+    Only the files' footers are read unless a file needs rewriting.
     """
-    tables = _cell_tables(out)
-    if not tables:
-        return 0
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    schema = pa.concat_tables(tables, promote_options="permissive").schema
+    keys = sorted(finished(out))
+    schemas = [pq.read_schema(cell_path(out, key)).remove_metadata() for key in keys]
+    if not schemas:
+        return 0
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
     rewritten = 0
-    for table in tables:
-        if table.schema.equals(schema):
+    for key, own in zip(keys, schemas):
+        if own.equals(schema):
             continue
+        table = pq.read_table(cell_path(out, key))
         columns = [table.column(f.name).cast(f.type) if f.name in table.column_names
                    else pa.nulls(table.num_rows, f.type) for f in schema]
-        _write(out, table.column("cell")[0].as_py(), pa.Table.from_arrays(columns, schema=schema))
+        _write(out, key, pa.Table.from_arrays(columns, schema=schema))
         rewritten += 1
     return rewritten
