@@ -369,9 +369,12 @@ def test_mutant_that_recomputes_finished_cells_is_caught(cluster, tmp_path, monk
 def test_ctrl_c_exits_130_keeps_finished_cells_and_rerun_resumes(cluster, tmp_path):
     grid = write_grid(tmp_path, SLOW)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "verify", "sweep", str(grid), "--out", str(out), "--workers", "1",
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    thread, state = when_cells(out, 2, lambda: proc.send_signal(signal.SIGINT))
+    # in its own process group, and the SIGINT goes to the whole group, as a Ctrl-C at a terminal does:
+    # the worker processes get it too and must stay quiet
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "sweep", str(grid), "--out", str(out), "--workers", "2",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    thread, state = when_cells(out, 2, lambda: os.killpg(proc.pid, signal.SIGINT))
     _, err = proc.communicate(timeout=900)
     thread.join(timeout=60)
     assert proc.returncode == 130, err
