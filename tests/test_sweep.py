@@ -490,7 +490,8 @@ def test_refused_options_and_directories(tmp_path, capsys):
     cases = [(("--out", afile), "out:"), (("--out", other), "not sweep results"),
              (("--out", tmp_path / "o", "--workers", "0"), "workers: must be >= 1"),
              (("--out", tmp_path / "o", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"), "workers:"),
-             ((), "out: give the dataset directory")]
+             ((), "out: give the dataset directory"),
+             (("--out", tmp_path / "o", "--json", tmp_path / "o" / "s.json"), "json: the summary would go inside")]
     for args, message in cases:
         code, _, err = run_cli(capsys, "sweep", grid, *args)
         assert code == 2 and message in err and err.count("\n") == 1, (args, err)

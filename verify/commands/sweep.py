@@ -67,8 +67,7 @@ def outputs(args) -> list:
         for field in ("x", "y", "out"):
             if getattr(args, field) is None:
                 raise PromptError(f"{field}: --plot needs --x, --y and --out FIG.png")
-        if os.path.isdir(args.plot) and os.path.realpath(os.path.dirname(os.path.abspath(args.out))) == \
-                os.path.realpath(args.plot):
+        if _inside(args.out, args.plot):
             raise PromptError("out: the figure would go inside the dataset directory; write it elsewhere")
         return [Output("out", args.out)]
     if args.grid is None:
@@ -81,7 +80,14 @@ def outputs(args) -> list:
     if args.workers is not None and args.workers < 1:
         raise PromptError(f"workers: must be >= 1, got {args.workers}")
     check_dataset_dir(args.out)
+    if args.json not in (None, "-") and _inside(args.json, args.out):
+        raise PromptError("json: the summary would go inside the dataset directory; write it elsewhere")
     return []
+
+
+def _inside(path: str, directory: str) -> bool:
+    """True when ``path`` would be written directly in ``directory`` (where only cell files belong)."""
+    return os.path.realpath(os.path.dirname(os.path.abspath(path))) == os.path.realpath(directory)
 
 
 def run(args):
