@@ -12,6 +12,7 @@ before it becomes a row with its error).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -30,6 +31,8 @@ from .grid import Grid, cell_key
 
 #: times a cell whose workers kept dying is submitted again before it is recorded as failed
 RESUBMIT = 2
+#: tasks submitted at a time (each finished cell lets the next one in)
+IN_FLIGHT = 2000
 #: seconds between checks for finished tasks (and for Ctrl-C)
 POLL_SECONDS = 0.05
 #: seconds to wait for an existing scheduler
@@ -118,7 +121,8 @@ def _compute(measure, todo: list, out: str, scheduler, workers, bar, interrupted
         return future
 
     try:
-        pending = as_completed([submit(key, cell, 0) for key, cell in todo])
+        waiting = iter(todo)  # at most IN_FLIGHT tasks at a time: the scheduler's memory stays bounded
+        pending = as_completed([submit(key, cell, 0) for key, cell in itertools.islice(waiting, IN_FLIGHT)])
         while not pending.is_empty():
             if interrupted.is_set():
                 raise KeyboardInterrupt
@@ -141,6 +145,8 @@ def _compute(measure, todo: list, out: str, scheduler, workers, bar, interrupted
                 failed += row["error"] is not None
                 bar.update(1)
                 bar.set_postfix(failed=failed)
+                for key, cell in itertools.islice(waiting, 1):
+                    pending.add(submit(key, cell, 0))
     finally:
         if meta:  # interrupted: the unfinished tasks are not wanted any more
             client.cancel(list(meta))
