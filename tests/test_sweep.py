@@ -378,10 +378,10 @@ def test_ctrl_c_exits_130_keeps_finished_cells_and_rerun_resumes(cluster, tmp_pa
     thread, state = when_cells(out, 2, lambda: os.killpg(proc.pid, signal.SIGINT))
     _, err = proc.communicate(timeout=900)
     thread.join(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted; finished cells are kept" in err and err.strip().count("\n") == 0
     kept = store.finished(str(out))
-    assert state["at"] <= len(kept) < 16
+    assert proc.returncode == 130, (err, state, len(kept))
+    assert "interrupted; finished cells are kept" in err and err.strip().count("\n") == 0, err
+    assert state["at"] <= len(kept) < 16, (state, len(kept))
     before = mtimes(out)
     summary = sweep_run.sweep(parse_grid(tomllib.loads(SLOW)), str(out), cluster.scheduler_address, show=False)
     assert summary.computed == 16 - len(kept)

@@ -148,12 +148,27 @@ def _compute(measure, todo: list, out: str, scheduler, workers, bar, interrupted
                 for key, cell in itertools.islice(waiting, 1):
                     pending.add(submit(key, cell, 0))
     finally:
-        if meta:  # interrupted: the unfinished tasks are not wanted any more
-            client.cancel(list(meta))
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with _quiet_teardown(bool(meta)):
+            if meta:  # interrupted: the unfinished tasks are not wanted any more
+                client.cancel(list(meta))
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return failed
+
+
+@contextlib.contextmanager
+def _quiet_teardown(interrupted: bool) -> Iterator[None]:
+    """After an interruption, Dask's complaints about tasks cancelled mid-flight are not news: the user
+    gets the one line of the CLI."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    if interrupted:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def sweep(grid: Grid, out: str, scheduler: str | None = None, workers: int | None = None,
