@@ -74,16 +74,16 @@ def oracle_stable(mask, X, c, eta) -> bool:
     null(N)."""
     n = X.shape[0]
     N = oracle_N(mask, X, c)
-    scale = max(np.abs(N).max(), 1e-300)
-    tol = 1e-9 * scale * n
+    scale = max(np.linalg.norm(N, 2), 1e-300)
+    tol = 1e-11 * scale * n  # rounding of N's null directions, far below any eigenvalue these prompts have
     lam = np.linalg.eigvals(N)
     nonzero = lam[np.abs(lam) > 1e-7 * scale]
-    if np.any(np.abs(1 - eta * nonzero) >= 1):
-        return False
-    if np.linalg.matrix_rank(N @ N, tol=tol * scale) != np.linalg.matrix_rank(N, tol=tol):
+    if np.any(eta * np.abs(nonzero) ** 2 >= 2 * nonzero.real):  # |1 - eta lambda| < 1, without rounding 1 - eta lambda
         return False
     _, sv, Vt = np.linalg.svd(N)
     null = Vt[int(np.sum(sv > tol)):].T  # (n, z)
+    if lam.size - nonzero.size > null.shape[1]:  # (b): algebraic multiplicity of 0 above its geometric one
+        return False
     for q in range(n, mask.shape[1]):
         seen = sum((np.outer(null[i], X[i]) for i in range(n) if mask[i, q]), np.zeros((null.shape[1], X.shape[1])))
         if np.abs(seen).max(initial=0.0) > 1e-6 * max(np.abs(X).max(), 1e-300):
