@@ -298,7 +298,7 @@ def stack_peaks(B: np.ndarray, layers: int):
 # ----------------------------------------------------------------------------- structured operators (issue 21)
 
 #: power rounds on ``(B^l)^T B^l`` at the best layer found by the start block
-KRYLOV_ROUNDS = 4
+KRYLOV_ROUNDS = 3
 #: layers at which the vector is sharpened (the best layer, then the best layer of the sharpened vector)
 KRYLOV_REFINE = 2
 #: columns of the start block of the structured transient
@@ -370,27 +370,37 @@ def _power_vector(op, eta: float, V: np.ndarray, layer: int) -> np.ndarray:
     return v
 
 
+#: bisection steps of the structured depth search (each runs one vector through every layer)
+DEPTH_STEPS = 16
+
+
 def krylov_depth_safe_eta(op, top: float, layers: int, max_growth: float, witness: np.ndarray,
                           rtol: float = 1e-2) -> float:
     """An estimate of the largest ``eta`` in ``(0, top]`` whose transient peak stays within ``max_growth``.
 
-    Bisection on ``eta`` with the growth of two explicit vectors (the all-ones direction and
-    ``witness``, the vector :func:`krylov_peak` sharpened): a step size whose vectors grow
-    beyond the limit is proven unsafe, one whose vectors stay within it is *not* proven
-    safe (the norm may be larger).  So the answer is an estimate from above of the
-    depth-safe step sizes found by these vectors, to a relative ``rtol``.
+    Bisection on ``eta`` (at most ``DEPTH_STEPS`` steps, to a relative ``rtol``) with the
+    growth of one explicit vector, ``witness`` (the vector :func:`krylov_peak` sharpened):
+    a step size whose vector grows beyond the limit is proven unsafe, one whose vector
+    stays within it is *not* proven safe (the norm may be larger).  So the answer is an
+    estimate, from above, of the depth-safe step sizes.
     """
     if not np.isfinite(top) or top <= 0:
         return float(top) if top == 0 else float("inf")
-    V = np.concatenate([np.ones((op.n, 1)), witness], axis=1)
-
     def safe(eta: float) -> bool:
-        return bool(np.max(_powers(op, eta, V, layers)) <= max_growth)
+        return bool(np.max(_powers(op, eta, witness, layers)) <= max_growth)
 
     if safe(top):
         return float(top)
-    lo, hi = 0.0, top
-    while hi - lo > rtol * hi:
+    # down by factors of 4 to a safe step size, then bisect: DEPTH_STEPS runs in all (0 if none was found)
+    lo, hi, steps = 0.0, top, 0
+    while steps < DEPTH_STEPS and lo == 0:
+        steps += 1
+        if safe(hi / 4):
+            lo = hi / 4
+        else:
+            hi = hi / 4
+    while steps < DEPTH_STEPS and hi - lo > rtol * hi and lo > 0:
+        steps += 1
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if safe(mid) else (lo, mid)
     return float(lo)

@@ -245,14 +245,14 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
 
 
 #: dense transient work (``L`` powers of an ``n x n`` matrix, and the depth-safe search) in units of ``n^3 L / 3``
-#: multiply-adds admitted up front: about half a minute on one idle core (issue 21: n = 1000, L = 100 took 7 s)
-MAX_DENSE_WORK = 1.5e11
-#: structured transient work in element operations (``O(n d)`` per product, ``KRYLOV_PRODUCTS`` products per layer)
-MAX_KRYLOV_WORK = 2.5e10
-#: products per layer of the structured transient: start block, power rounds, the final vector, the depth search
-KRYLOV_PRODUCTS = 40
-#: elementwise operations of one structured product per example and feature (interval sums, both directions)
-KRYLOV_OPS = 10
+#: multiply-adds admitted up front: n = 1000, L = 100 (3.3e10) took 7 s on an idle core, 60 s on a busy one
+MAX_DENSE_WORK = 5e10
+#: structured transient work in column-products times ``n d`` (one product costs about 1e-7 s per ``n d`` on a
+#: busy 2-core machine, 1e-8 s idle): about a minute at the limit, busy
+MAX_KRYLOV_WORK = 6e8
+#: column-products per layer of the structured transient, at most: start block 4, two sharpenings of at most
+#: 12 each (verify.peak.krylov_peak), the depth search 17 (verify.peak.krylov_depth_safe_eta)
+KRYLOV_PRODUCTS = 45
 
 
 def transient_method(n: int, d: int, layers: int, named: bool) -> tuple[str, float]:
@@ -262,14 +262,14 @@ def transient_method(n: int, d: int, layers: int, named: bool) -> tuple[str, flo
     dense = n**3 * layers / 3
     if dense <= MAX_DENSE_WORK:
         return "dense", dense
-    krylov = KRYLOV_PRODUCTS * KRYLOV_OPS * layers * n * max(d, 1)
+    krylov = KRYLOV_PRODUCTS * layers * n * max(d, 1)
     if named and krylov <= MAX_KRYLOV_WORK:
         return "krylov", krylov
     if named:
-        limit = int(MAX_KRYLOV_WORK / (KRYLOV_PRODUCTS * KRYLOV_OPS * n * max(d, 1)))
+        limit = int(MAX_KRYLOV_WORK / (KRYLOV_PRODUCTS * n * max(d, 1)))
         raise PromptError(f"layers: {layers} layers of the structured operator at n = {n}, d = {d} need about "
-                          f"{krylov:.1e} operations, above the limit of {MAX_KRYLOV_WORK:.0e} (at most {limit} layers "
-                          "here); give a smaller --layers")
+                          f"{krylov:.1e} column-products x n d, above the limit of {MAX_KRYLOV_WORK:.0e} "
+                          f"(at most {limit} layers here); give a smaller --layers")
     limit = int(MAX_DENSE_WORK * 3 / max(n, 1) ** 3)
     raise PromptError(f"layers: {layers} powers of a {n} x {n} matrix need about {dense:.1e} multiply-adds, above the "
                       f"limit of {MAX_DENSE_WORK:.0e} (at most {limit} layers at n = {n}); give a smaller --layers, "

@@ -337,27 +337,31 @@ class Operator:
     """``N = D^{-1} M`` of a named attention on the examples as products (module doc), ``O(n d)`` per column.
 
     Interval sums are differences of running sums: fine for norm estimates (whose lower
-    bounds are checked on explicit vectors), not used for the stationary point.
+    bounds are checked on explicit vectors), not used for the stationary point.  Arrays are
+    kept feature-major (``(d, n)``) so the running sums run along contiguous memory.
     """
 
     def __init__(self, shape: Shape, Xt, c):
         self.n = shape.n
-        self.Xt = np.asarray(Xt, dtype=float)
+        self.XT = np.ascontiguousarray(np.asarray(Xt, dtype=float).T)  # (d, n)
         self.c = np.asarray(c, dtype=float)[: shape.n]
         self.lo, self.hi = shape.lo[: shape.n], shape.hi[: shape.n]
         self.rlo, self.rhi = shape.readers()
 
-    @staticmethod
-    def _interval(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        run = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
-        return run[hi] - run[lo]
+    def _apply(self, V: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """``x~_j^T sum_{i in [lo_j, hi_j)} V_i x~_i`` for every ``j``: ``(n, p)``."""
+        n, p = V.shape
+        d = self.XT.shape[0]
+        run = np.zeros((p * d, n + 1))
+        np.cumsum((V.T[:, None, :] * self.XT[None]).reshape(p * d, n), axis=1, out=run[:, 1:])
+        # one running sum; no subtraction when every lo is 0 (prefix, causal, block, hybrid)
+        S = run[:, hi] if not lo.any() else run[:, hi] - run[:, lo]
+        return np.einsum("pdj,dj->jp", S.reshape(p, d, n), self.XT)
 
     def matvec(self, V: np.ndarray) -> np.ndarray:
         """``N V`` for ``V (n, p)``."""
-        S = self._interval(V[:, :, None] * self.Xt[:, None, :], self.lo, self.hi)  # (n, p, d)
-        return np.einsum("jpd,jd->jp", S, self.Xt) / self.c[:, None]
+        return self._apply(V, self.lo, self.hi) / self.c[:, None]
 
     def rmatvec(self, V: np.ndarray) -> np.ndarray:
         """``N^T V`` for ``V (n, p)``: example ``i`` collects from its readers ``[rlo_i, rhi_i)``."""
-        S = self._interval((V / self.c[:, None])[:, :, None] * self.Xt[:, None, :], self.rlo, self.rhi)
-        return np.einsum("ipd,id->ip", S, self.Xt)
+        return self._apply(V / self.c[:, None], self.rlo, self.rhi)
