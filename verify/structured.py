@@ -157,9 +157,9 @@ def _full_blocks(shape, Xt, R0, c, starts, size: int, sums, examples) -> None:
     """Consecutive full blocks of one size, in order: ``v_C = X~_C^+ (c r_C - X~_C u)``, ``u += v_C``.
 
     A block of full column rank resets the weight (``u + v_C = X~_C^+ c r_C``), so those are
-    solved all at once (semi-normal equations with one refinement step); blocks of full
-    row rank are solved a chunk at a time by :func:`_chunk`; a large block by a QR; and a
-    rank-deficient one by its pseudo-inverse (a batched SVD), one block after the other.
+    solved all at once (semi-normal equations with one refinement step); the others one
+    block after the other with pseudo-inverses from batched inverses of their Gram matrices
+    (full row rank, well conditioned) or SVDs, and a large block through a QR.
     Where ``s_C`` itself is not formed, the block's sources (summing to ``v_C``) are kept on
     its first row: every reader of a block reads all of it.
     """
@@ -172,7 +172,7 @@ def _full_blocks(shape, Xt, R0, c, starts, size: int, sums, examples) -> None:
     Xb = Xt[first:stop].reshape(starts.size, size, d)
     sigma2 = np.concatenate([_block_sigma2(Xb[p: p + SVD_BATCH]) for p in range(0, starts.size, SVD_BATCH)])
     full = bool(np.all(_rank(np.sqrt(sigma2[:, ::-1]), size)))
-    if full and size >= d:
+    if full and size >= d and bool(np.all(sigma2[:, -1] < GRAM_COND2 * sigma2[:, 0])):
         cR = (c[first:stop, None] * R0[first:stop]).reshape(starts.size, size, k)
         G = np.swapaxes(Xb, 1, 2) @ Xb
         after = np.linalg.solve(G, np.swapaxes(Xb, 1, 2) @ cR)  # (G, d, k)
@@ -180,12 +180,8 @@ def _full_blocks(shape, Xt, R0, c, starts, size: int, sums, examples) -> None:
         u0 = sums.total.reshape(k, d).T
         V = np.diff(np.concatenate([u0[None], after]), axis=0)
         _store(starts, size, V, after, sums, examples)
-    elif full:
-        per = max(1, CHUNK // size) * size
-        for a in range(first, stop, per):
-            _chunk(shape, Xt, R0, c, sums, examples, a, min(stop, a + per))
     else:
-        _blocks_one_by_one(Xt, R0, c, starts, size, sums, examples)
+        _blocks_one_by_one(Xt, R0, c, starts, size, sums, examples, sigma2)
 
 
 def _store(starts, size: int, V, after, sums, examples) -> None:
@@ -198,8 +194,36 @@ def _store(starts, size: int, V, after, sums, examples) -> None:
                                                                  size, axis=0)
 
 
-def _blocks_one_by_one(Xt, R0, c, starts, size: int, sums, examples) -> None:
-    """The recursion ``u += X~_C^+ (c r_C - X~_C u)`` block by block (large or rank-deficient blocks)."""
+#: a block whose squared condition number is below this takes its pseudo-inverse from its Gram matrix's inverse
+GRAM_COND2 = 1e6
+
+
+def _pinv_stack(Xb: np.ndarray, sigma2: np.ndarray | None) -> np.ndarray:
+    """``X_C^+`` of a stack of small blocks ``(G, b, d)`` -> ``(G, d, b)``.
+
+    Full row rank and well conditioned (``sigma2`` known, ``cond^2 < GRAM_COND2``): ``X^T (X X^T)^{-1}``
+    (one batched inverse, relative error about ``cond^2 eps``); otherwise the SVD with the rank
+    convention of :func:`_rank`.
+    """
+    size, d = Xb.shape[1:]
+    P = np.empty((Xb.shape[0], d, size))
+    easy = np.zeros(Xb.shape[0], dtype=bool)
+    if sigma2 is not None and size <= d:
+        top, low = sigma2[:, -1], sigma2[:, 0]
+        easy = (low > 0) & (top < GRAM_COND2 * low)
+    if easy.any():
+        Xe = Xb[easy]
+        P[easy] = np.swapaxes(Xe, 1, 2) @ np.linalg.inv(Xe @ np.swapaxes(Xe, 1, 2))
+    if (~easy).any():
+        U, sigma, Vt = np.linalg.svd(Xb[~easy], full_matrices=False)
+        inv = np.where(_rank(sigma, size), 1.0 / np.where(sigma > 0, sigma, 1.0), 0.0)
+        P[~easy] = np.swapaxes(Vt, 1, 2) * inv[:, None, :] @ np.swapaxes(U, 1, 2)
+    return P
+
+
+def _blocks_one_by_one(Xt, R0, c, starts, size: int, sums, examples, sigma2=None) -> None:
+    """The recursion ``u += X~_C^+ (c r_C - X~_C u)`` block by block (blocks of full row rank, large or
+    rank-deficient blocks); ``sigma2``: each block's ``sigma^2`` ascending, when known."""
     d = Xt.shape[1]
     k = R0.shape[1]
     u = sums.total.reshape(k, d).T.copy()  # (d, k)
@@ -212,9 +236,7 @@ def _blocks_one_by_one(Xt, R0, c, starts, size: int, sums, examples) -> None:
         Xb = Xt[first:stop].reshape(batch.size, size, d)
         cR = (c[first:stop, None] * R0[first:stop]).reshape(batch.size, size, k)
         if size <= LARGE_BLOCK:
-            U, sigma, Vt = np.linalg.svd(Xb, full_matrices=False)
-            inv = np.where(_rank(sigma, size), 1.0 / np.where(sigma > 0, sigma, 1.0), 0.0)
-            P = np.swapaxes(Vt, 1, 2) * inv[:, None, :] @ np.swapaxes(U, 1, 2)  # X_C^+ (batch, d, size)
+            P = _pinv_stack(Xb, None if sigma2 is None else sigma2[p: p + step])
             for q in range(batch.size):
                 v = P[q] @ (cR[q] - Xb[q] @ u)
                 u = u + v
