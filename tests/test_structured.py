@@ -19,7 +19,7 @@ from verify.masks import attention_mask
 from verify.normalizers import normalizer
 from verify.peak import krylov_peak
 from verify.rates import analyse, transient
-from verify.shapes import PROPERTIES, mask_property, named_shape
+from verify.shapes import PROPERTIES, diagonal_blocks, kind_of, mask_facts, mask_property, named_shape
 from verify.structured import Operator
 
 # ----------------------------------------------------------------------------- oracles (from SPEC / README)
@@ -307,14 +307,20 @@ def test_shape_is_the_mask(spec):
 
 
 def test_shape_properties_agree_with_the_prover():
-    """The prover's brute-force cross-check and the engines read one decision (verify.shapes.mask_property)."""
-    from proofs.variants.structure import _brute, named
+    """The prover's brute-force cross-check and the engines read one decision (verify.shapes.mask_property),
+    and the kinds and blocks the prover derives from z3's answers are the engines' too."""
+    from proofs.variants.structure import _brute, blocks, decide, named
 
     for spec in ("prefix", "causal", "sliding:2", "block:3", "hybrid:2"):
         attention = named(spec)
         for n in range(1, 8):
+            mask = attention.mask(n, 1)
             for prop in PROPERTIES:
-                assert mask_property(attention.mask(n, 1), n, prop) == _brute(attention, prop, n), (spec, n, prop)
+                assert mask_property(mask, n, prop) == _brute(attention, prop, n), (spec, n, prop)
+            assert diagonal_blocks(mask, n) == blocks(mask, n)
+            if n == 7:
+                assert kind_of(decide(attention).holds) == decide(attention).kind
+                assert kind_of(mask_facts(mask, n).get) == named_shape(spec, n, 1).kind
 
 
 # ----------------------------------------------------------------------------- step sizes within rounding of 1
@@ -330,3 +336,57 @@ def test_tiny_eta_is_stable_everywhere(capsys, tmp_path):
         assert out["stable"] is True and out["certified_stable"] is True and 0 < out["rate_gap"] < 1e-14
         lo, hi = out["rate_gap_interval"]
         assert 0 < lo <= out["rate_gap"] * (1 + 1e-12) and hi >= out["rate_gap"] * (1 - 1e-12)
+
+
+def test_sink_window_with_a_zero_example():
+    """Issue 20: an attention sink with a window of 2, the sink itself a zero example: its null direction is
+    read by everyone but shows in no read-out (x_0 = 0), so the stack is stable below the bound of (a)."""
+    n, m = 6, 1
+    X = np.array([[0.0], [1.0], [2.0], [-1.0], [1.5], [0.5]])
+    mask = np.zeros((n + m, n + m), dtype=bool)
+    for q in range(n + m):
+        for kv in range(n):
+            mask[kv, q] = q >= n or (kv <= q and (q - kv < 2 or kv == 0))
+    c = np.ones(n + m)
+    out = analyse(X, mask, c, 0.1)
+    assert out["stable"] is True and oracle_stable(mask, X, c, 0.1)
+    assert abs(out["stable_eta_max"] - 2 / 4.0) <= 1e-12  # the largest nonzero eigenvalue is x_2^2 = 4
+    assert analyse(X, mask, c, 0.6)["stable"] is False and not oracle_stable(mask, X, c, 0.6)
+
+
+def test_simulate_verdict_is_the_criterion():
+    """A schedule's verdict (simulate's keys) is stable at 1e-17 and says why a partial-read mask never is."""
+    from verify.rates import schedule_verdict
+
+    X = np.random.default_rng(5).standard_normal((6, 2))
+    out = schedule_verdict(X, None, np.ones(7), [1e-17, 0.05], attention="causal")
+    assert out["stable"] is True and out["rate"] <= 1.0 and 0 < out["rate_gap"] < 1e-15
+    X = np.array([[1.0], [2.0], [3.0], [1.0], [1.0]])
+    mask = np.zeros((6, 6), dtype=bool)
+    for j in range(6):
+        for i in range(5):
+            mask[i, j] = j >= 5 or i // 4 == j // 4 or (i // 4 < j // 4 and i % 4 == 0)
+    out = schedule_verdict(X, mask, np.ones(6), [0.01])
+    assert out["stable"] is False and out["rate"] >= 1 and "null vector" in out["unstable_because"]
+
+
+def test_transient_work_follows_the_method(monkeypatch):
+    """The up-front estimate names the method that will run: dense powers, the structured operator, or a refusal."""
+    from verify import rates
+    from verify.errors import PromptError
+
+    assert rates.transient_method(100, 20, 100, named=False)[0] == "dense"
+    assert rates.transient_method(10_000, 20, 9, named=True)[0] == "krylov"  # issue 24: not 3e12 of dense work
+    for n, layers, named in ((10_000, 9, False), (100_000, 100, True), (10**6, 10, True)):
+        with pytest.raises(PromptError, match="layers"):
+            rates.transient_method(n, 20, layers, named)
+    # the structured path's keys say what they are, and its lower bound never exceeds the exact peak
+    X = np.random.default_rng(2).uniform(-1, 1, (60, 3)) + 1
+    c = np.ones(61)
+    exact = analyse(X, None, c, 0.05, layers=15, attention="causal")
+    monkeypatch.setattr(rates, "MAX_DENSE_WORK", 0.0)
+    lower = analyse(X, None, c, 0.05, layers=15, attention="causal")
+    assert exact["transient_peak_kind"] == "exact" and lower["transient_peak_kind"] == "lower_bound"
+    assert lower["depth_safe_eta_kind"] == "estimate" and exact["depth_safe_eta_kind"] == "certified"
+    assert 1 <= lower["transient_peak"] <= exact["transient_peak"] * (1 + 1e-9)
+    assert lower["depth_safe_eta"] >= exact["depth_safe_eta"] * (1 - 2e-2)  # an estimate from above

@@ -244,6 +244,25 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
     return float(lo)
 
 
+def schedule_verdict(X, mask, c, etas, gamma=None, attention=None) -> dict:
+    """``stable``, ``rate`` and ``rate_gap`` of a stack with one step size per layer (``simulate``'s keys).
+
+    The eigenvalues are computed once; ``stable`` is True when every step size is stable by the
+    criterion of the module doc (never from a rounded rate), ``rate`` the largest per-layer
+    rate and ``rate_gap`` the smallest gap; ``unstable_because`` when (b) or (c) fails.
+    """
+    lam_f, e, defect = stability_in_frame(X, mask, c, gamma, attention)
+    top = 0.0 if defect else stable_eta_max_of(lam_f)
+    etas_f = [scale_eta(eta, Frame(c=-e)) for eta in etas]
+    rates = [rate_of(lam_f, eta) for eta in etas_f]
+    gaps = [rate_gap_of(lam_f, eta) for eta in etas_f]
+    out = {"stable": bool(defect is None and all(0 < eta < top for eta in etas_f)),
+           "rate": max(rates) if rates else 0.0, "rate_gap": min(gaps) if gaps else 1.0}
+    if defect:
+        out.update(rate=max(out["rate"], 1.0), rate_gap=min(out["rate_gap"], 0.0), unstable_because=defect)
+    return out
+
+
 #: dense transient work (``L`` powers of an ``n x n`` matrix, and the depth-safe search) in units of ``n^3 L / 3``
 #: multiply-adds admitted up front: n = 1000, L = 100 (3.3e10) took 7 s on an idle core, 60 s on a busy one
 MAX_DENSE_WORK = 5e10

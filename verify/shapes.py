@@ -13,8 +13,10 @@ every ``n`` (z3, ``proofs/variants/structure.py``) or read off a concrete mask:
 - ``queries_read_all``: every query reads every example.
 
 :data:`PROPERTIES` names them and :func:`mask_property` decides one on a concrete mask
-(the prover's brute-force cross-check and the engines use this one function);
-:func:`kind_of` turns decided properties into the kind the engines dispatch on.
+(the prover's brute-force cross-check and the engines use this one function, and
+:func:`mask_facts` all of them); :func:`kind_of` turns decided properties, from z3 or from
+a mask, into the kind both dispatch on; :func:`diagonal_blocks` lists the blocks of a
+``block`` rule at one size.
 
 A *named* attention has more: every token reads one interval ``[lo_j, hi_j)`` of
 examples, both ends non-decreasing in ``j`` (the count certificate of
@@ -80,6 +82,26 @@ def mask_property(mask, n: int, prop: str) -> bool:
         if row.size and row[-1] + 1 != row.size:
             return False
     return True
+
+
+def mask_facts(mask, n: int) -> dict:
+    """Every property of :data:`PROPERTIES` decided on one concrete mask: ``{name: bool}``."""
+    return {prop: mask_property(mask, n, prop) for prop in PROPERTIES}
+
+
+def diagonal_blocks(mask, n: int) -> list[list[int]]:
+    """The classes of mutual reading ``S`` at size ``n``, in order: the diagonal blocks of a ``block`` rule."""
+    reads_ = np.asarray(mask)[:n, :n]
+    S = reads_ & reads_.T
+    out: list[list[int]] = []
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and S[start, end]:
+            end += 1
+        out.append(list(range(start, end)))
+        start = end
+    return out
 
 
 @dataclass(frozen=True)
