@@ -256,10 +256,10 @@ def schedule_verdict(X, mask, c, etas, gamma=None, attention=None) -> dict:
     etas_f = [scale_eta(eta, Frame(c=-e)) for eta in etas]
     rates = [rate_of(lam_f, eta) for eta in etas_f]
     gaps = [rate_gap_of(lam_f, eta) for eta in etas_f]
-    out = {"stable": bool(defect is None and all(0 < eta < top for eta in etas_f)),
-           "rate": max(rates) if rates else 0.0, "rate_gap": min(gaps) if gaps else 1.0}
+    rate, gap = (max(rates) if rates else 0.0), (min(gaps) if gaps else 1.0)
+    out: dict = {"stable": bool(defect is None and all(0 < eta < top for eta in etas_f)), "rate": rate, "rate_gap": gap}
     if defect:
-        out.update(rate=max(out["rate"], 1.0), rate_gap=min(out["rate_gap"], 0.0), unstable_because=defect)
+        out.update(rate=max(rate, 1.0), rate_gap=min(gap, 0.0), unstable_because=defect)
     return out
 
 
@@ -337,10 +337,17 @@ def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_g
         from .structured import Operator, tilde
 
         Xt, _ = tilde(Xf, gf)  # a named attention admitted to krylov has a structured operator (else NotStructured)
-        op = Operator(named_shape(attention, n, len(cf) - n), Xt, cf)
-        peak, layer, witness = krylov_peak(op, eta_f, layers)
-        safe = krylov_depth_safe_eta(op, top, layers, max_growth, witness)
-        kinds = ("lower_bound", "estimate")
+        shape = named_shape(attention, n, len(cf) - n)
+        if shape.kind == "all" and bool(np.all(cf[:n] == cf[0])):
+            # prefix: N is symmetric, ||B^l|| = max |1 - eta lambda|^l (zero eigenvalues give 1): exact
+            peak, layer, _ = peak_norm(np.diag(np.concatenate([1 - eta_f * lam_f.real, [1.0]])), layers)
+            safe, kinds = (top if rate_of(lam_f, top) ** layers <= max_growth else depth_safe_eta(
+                np.diag(lam_f.real), lam_f, layers, max_growth)), ("exact", "certified")
+        else:
+            op = Operator(shape, Xt, cf)
+            peak, layer, witness = krylov_peak(op, eta_f, layers)
+            safe = krylov_depth_safe_eta(op, top, layers, max_growth, witness)
+            kinds = ("lower_bound", "estimate")
     else:
         N = residual_operator(Xf, dense_mask(mask, attention, n, len(cf) - n), cf, gf)
         peak, layer, _ = transient(np.eye(n) - eta_f * N, layers)
