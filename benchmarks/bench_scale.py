@@ -21,8 +21,9 @@ Prints one row per (n, mask, command): seconds, peak MB, baseline seconds (or
 prefix, causal, sliding:8 and block:16 (issue 21: the structured ``O(n d^2)`` engine,
 ``verify.structured``), each in a fresh process, with a column for numpy's ``lstsq``
 on the same prompt in the same run (the physical reference for prefix) and the ratio
-to it; for prefix also the relative distance of the stationary query prediction to
-``lstsq``'s.  The engine is called through the API (``verify.lemma.stationary_weights``,
+to it; for prefix and causal also the relative distance of the stationary query
+predictions to the closed forms (``lstsq``'s, and the online-GD recursion run token by
+token).  The engine is called through the API (``verify.lemma.stationary_weights``,
 ``verify.rates.analyse`` with ``attention=``), so the rows measure the engine itself.
 """
 from __future__ import annotations
@@ -128,6 +129,20 @@ np.save(sys.argv[2], p.Xq @ w[:, 0])
 print(f"@@ 0 {time.perf_counter() - start} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
 """
 
+#: the online-GD recursion (SPEC P6) token by token: the closed form the causal stationary point must equal
+ONLINE = r"""
+import sys
+import numpy as np
+from verify.prompt import load_prompt
+
+p = load_prompt(sys.argv[1])
+w = np.zeros(p.d)
+for x, y in zip(p.X, p.Y[:, 0]):
+    w += (y - w @ x) / (x @ x) * x
+np.save(sys.argv[2], p.Xq @ w)
+print("@@ 0 0 0", file=sys.stderr)
+"""
+
 LARGE_MASKS = ("prefix", "causal", "sliding:8", "block:16")
 
 
@@ -139,6 +154,8 @@ def large_rows(sizes: list, tmp: str) -> list:
         prompt(path, n)
         ls_pred = os.path.join(tmp, "lstsq.npy")
         ls = run(LSTSQ, [path, ls_pred])
+        online_pred = os.path.join(tmp, "online.npy")
+        online = run(ONLINE, [path, online_pred])
         print(f"n={n:8d} numpy lstsq {ls[0]:8.2f} s {ls[1]:7.0f} MB" if ls else f"n={n:8d} numpy lstsq failed",
               flush=True)
         for spec in LARGE_MASKS:
@@ -151,10 +168,11 @@ def large_rows(sizes: list, tmp: str) -> list:
                 line = (f"n={n:8d} {spec:11s} {command:11s} "
                         + (f"{ours[0]:8.2f} s {ours[1]:7.0f} MB  {row['ratio_to_lstsq']:6.2f}x lstsq" if ours
                            else "failed"))
-                if ours and ls and spec == "prefix" and command == "stationary":
-                    a, b = np.load(pred), np.load(ls_pred)
-                    row["relative_to_lstsq"] = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-                    line += f"  predictions within {row['relative_to_lstsq']:.1e} of lstsq"
+                reference = {"prefix": (ls, ls_pred, "lstsq"), "causal": (online, online_pred, "online GD")}.get(spec)
+                if ours and command == "stationary" and reference and reference[0]:
+                    a, b = np.load(pred), np.load(reference[1])
+                    row["relative_to_closed_form"] = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                    line += f"  predictions within {row['relative_to_closed_form']:.1e} of {reference[2]}"
                 rows.append(row)
                 print(line, flush=True)
     return rows

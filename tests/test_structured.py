@@ -390,3 +390,24 @@ def test_transient_work_follows_the_method(monkeypatch):
     assert lower["depth_safe_eta_kind"] == "estimate" and exact["depth_safe_eta_kind"] == "certified"
     assert 1 <= lower["transient_peak"] <= exact["transient_peak"] * (1 + 1e-9)
     assert lower["depth_safe_eta"] >= exact["depth_safe_eta"] * (1 - 2e-2)  # an estimate from above
+
+
+def test_example_weights_that_drift_are_omitted_while_queries_converge(capsys, tmp_path):
+    """A later example reads part of a singular block (only its first member, orthogonal to itself): its
+    weight drifts along a null vector of N, the queries' do not, so stationary answers for the queries only,
+    and that answer is where the literal stack (simulate) goes."""
+    from helpers import run_json, save_prompt
+
+    X = np.array([[1.0, 0], [0, 1], [1, 1], [1, -1], [0, 1]])
+    path = save_prompt(tmp_path / "p.npz", X, [1.0, 2, 3, 4, 5], [[1.0, 2]])
+    mask = np.zeros((6, 6), dtype=bool)
+    for j in range(6):
+        for i in range(5):
+            mask[i, j] = j >= 5 or i // 4 == j // 4 or (i // 4 < j // 4 and i % 4 == 0)
+    mask_path = tmp_path / "mask.npy"
+    np.save(mask_path, mask)
+    out = run_json(capsys, "stationary", path, "--attention-mask", mask_path)
+    assert out["example_weights"] is None and "drifts" in out["note"]
+    sim = run_json(capsys, "simulate", path, "--attention-mask", mask_path, "--eta", 0.1, "--layers", 400)
+    assert sim["stable"] is True
+    assert abs(sim["query_predictions"][-1][0] - out["query_predictions"][0]) <= 1e-9 * abs(out["query_predictions"][0])
