@@ -119,8 +119,14 @@ def spectrum(shape: Shape, Xt, c) -> tuple[np.ndarray, int]:
 
 
 def _r_factor(XC: np.ndarray) -> np.ndarray:
-    """The triangular factor ``R`` of ``X_C = Q R`` (same singular values, ``d x d``)."""
-    return np.asarray(np.linalg.qr(XC, mode="r")) if XC.shape[0] > XC.shape[1] else XC
+    """The triangular factor ``R`` of ``X_C = Q R`` (same singular values, ``d x d``); a tall block is large
+    enough for the BLAS default thread count (``verify.threads``)."""
+    from .threads import blas_threads
+
+    if XC.shape[0] <= XC.shape[1]:
+        return XC
+    with blas_threads(XC.shape[0]):
+        return np.asarray(np.linalg.qr(XC, mode="r"))
 
 
 def _pinv_apply(XC: np.ndarray, b: np.ndarray) -> np.ndarray:
