@@ -411,3 +411,17 @@ def test_example_weights_that_drift_are_omitted_while_queries_converge(capsys, t
     sim = run_json(capsys, "simulate", path, "--attention-mask", mask_path, "--eta", 0.1, "--layers", 400)
     assert sim["stable"] is True
     assert abs(sim["query_predictions"][-1][0] - out["query_predictions"][0]) <= 1e-9 * abs(out["query_predictions"][0])
+
+
+def test_example_weights_left_out_on_long_prompts(capsys, tmp_path, monkeypatch):
+    """Issue 21 item 6: n-length example weights only when asked for above the size limit."""
+    from helpers import random_prompt, run_json, save_prompt
+
+    from verify.commands import stationary
+
+    monkeypatch.setattr(stationary, "EXAMPLE_WEIGHTS_MAX", 5)
+    path = save_prompt(tmp_path / "p.npz", *random_prompt(np.random.default_rng(4), 8, 2))
+    short = run_json(capsys, "stationary", path, "--attention", "causal")
+    assert short["example_weights"] is None and "--example-weights" in short["note"]
+    full = run_json(capsys, "stationary", path, "--attention", "causal", "--example-weights")
+    assert np.asarray(full["example_weights"]).shape == (8, 2) and full["query_weight"] == short["query_weight"]

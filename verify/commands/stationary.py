@@ -20,9 +20,15 @@ from ..shapes import named_shape
 from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
 
+#: above this many examples the n-length ``example_weights`` are left out unless asked for (issue 21 item 6)
+EXAMPLE_WEIGHTS_MAX = 10_000
+
 
 def register(parser) -> None:
     add_model_options(parser, eta=None)
+    parser.add_argument("--example-weights", action="store_true",
+                        help=f"optional: include example_weights (n x d) even above n = {EXAMPLE_WEIGHTS_MAX:,} "
+                             "examples, where they are left out by default")
     parser.set_defaults(run=run)
 
 
@@ -78,6 +84,10 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
 def run(args):
     model = load_model(args)
     result = stationary(model, args.normalization, args.scale)
+    if model.prompt.n > EXAMPLE_WEIGHTS_MAX and not args.example_weights and result["example_weights"] is not None:
+        result["example_weights"] = None
+        result["note"] = (f"example_weights omitted above n = {EXAMPLE_WEIGHTS_MAX:,} examples (n x d numbers); "
+                          "pass --example-weights to include them")
     lines = [f"{result['attention']} stationary point",
              f"query weight: {np.array2string(np.asarray(result['query_weight']), precision=6, threshold=8)}",
              f"query predictions: {np.array2string(np.asarray(result['query_predictions']), precision=6, threshold=8)}"]
