@@ -317,10 +317,9 @@ def stationary_sums(shape: Shape, Xt, R0, c) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chunk(shape, Xt, R0, c, sums, examples, a: int, e: int) -> None:
-    """Solve the examples ``a..e-1`` together: ``T s = c r - X~ u`` with ``T_ji = [i in A(j)] x~_j^T x~_i`` inside
-    the chunk and ``u`` what each reads before it.  Single examples give a lower-triangular ``T`` (a zero
-    example is a null direction nobody sees: ``s_j = 0``, the group inverse); nonsingular full blocks a
-    block lower triangular one (an LU solve)."""
+    """Solve the single examples ``a..e-1`` together: ``T s = c r - X~ u`` with the lower-triangular
+    ``T_ji = [i in A(j)] x~_j^T x~_i`` inside the chunk and ``u`` what each reads before it (a zero example
+    is a null direction nobody sees: ``s_j = 0``, the group inverse)."""
     from scipy.linalg import solve_triangular
 
     k = R0.shape[1]
@@ -328,18 +327,15 @@ def _chunk(shape, Xt, R0, c, sums, examples, a: int, e: int) -> None:
     lo = np.minimum(shape.lo[a:e], a)
     u = sums.past(lo, a)  # (b, k d)
     XC = Xt[a:e]
-    band, lower = _reads(np.maximum(shape.lo[a:e] - a, 0), np.minimum(shape.hi[a:e], e) - a)
+    band, whole = _reads(np.maximum(shape.lo[a:e] - a, 0))
     T = XC @ XC.T
-    if not lower or not band[:, 0].all():  # a window or blocks: mask the scores (triangular solves read below only)
+    if not whole:  # a window inside the chunk (sliding); solve_triangular reads only the lower triangle
         T *= band
     rhs = c[a:e, None] * R0[a:e] - np.einsum("jkd,jd->jk", u.reshape(-1, k, d), XC)
-    if lower:
-        zero = np.flatnonzero(np.einsum("jd,jd->j", XC, XC) == 0)
-        T[zero, zero] = 1.0
-        rhs[zero] = 0.0
-        s = solve_triangular(T, rhs, lower=True, check_finite=False)
-    else:
-        s = np.linalg.solve(T, rhs)
+    zero = np.flatnonzero(np.einsum("jd,jd->j", XC, XC) == 0)
+    T[zero, zero] = 1.0
+    rhs[zero] = 0.0
+    s = solve_triangular(T, rhs, lower=True, check_finite=False)
     rows = (s[:, :, None] * XC[:, None, :]).reshape(e - a, k * d)
     sums.add(a, rows)
     examples[a:e] = u + band @ rows
@@ -348,16 +344,16 @@ def _chunk(shape, Xt, R0, c, sums, examples, a: int, e: int) -> None:
 _READS: dict = {}
 
 
-def _reads(first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``([first_j <= i < stop_j] as floats, whether it is lower triangular)`` for a chunk (cached: every
-    aligned chunk of a named attention has one of a few patterns)."""
-    key = first.tobytes() + stop.tobytes()
+def _reads(first: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``([first_j <= i <= j] as floats, whether that is the whole lower triangle)`` for a chunk of single
+    examples (cached: every aligned chunk of a named attention has one of a few patterns)."""
+    key = first.tobytes()
     if key not in _READS:
         if len(_READS) > 64:
             _READS.clear()
         idx = np.arange(first.size)
-        band = ((idx[None, :] < stop[:, None]) & (idx[None, :] >= first[:, None])).astype(float)
-        _READS[key] = (band, bool(np.all(stop <= idx + 1)))
+        band = ((idx[None, :] <= idx[:, None]) & (idx[None, :] >= first[:, None])).astype(float)
+        _READS[key] = (band, not bool(np.any(first)))
     return _READS[key]
 
 
