@@ -16,9 +16,10 @@ and nothing of size ``n^2`` is needed (the associative, recurrent form of linear
   examples.  Every reader of a block reads all of it, so ``N v = 0`` for these ``v`` and
   no query sees them: conditions (b) and (c) of SPEC section 7 hold by structure.
 - the stationary point (:func:`stationary_sums`): ``N s = r_0`` on the range of ``N`` by
-  forward substitution in the order of the blocks: a full block solves
-  ``X~_C X~_C^T s_C = c (r_C - X~_C u / c)`` with ``u`` the sources it reads before it
-  (``s_C = U S^{-2} U^T b``: ``X~_C^T s_C = X~_C^+ b``, least squares for prefix, SPEC P3);
+  forward substitution in the order of the blocks: a full block's sources sum to
+  ``v_C = X~_C^+ (c r_C - X~_C u)`` with ``u`` the sources it reads before it (the group
+  inverse's solution; least squares for prefix, SPEC P3), from a QR (large blocks),
+  batched pseudo-inverses (small ones) or, for blocks of full column rank, all at once;
   single examples are solved a chunk of ``CHUNK`` at a time by one triangular solve
   (online gradient descent with step ``c_j / ||x~_j||^2``, SPEC P6).  What a chunk reads
   before it is a suffix sum inside a chunk plus whole chunk totals: no differences of
