@@ -73,9 +73,9 @@ def run(args):
             result.update(certify(p.X, mask, model.c, eta, model.gamma))
     lines = [summary(model.attention, eta, result)]
     if args.layers is not None:
-        peak = "transient peak" if result["transient_peak_kind"] == "exact" else "transient peak at least"
+        peak = "" if result["transient_peak_kind"] == "exact" else "at least "
         safe = "" if result["depth_safe_eta_kind"] == "certified" else " (estimate: not certified)"
-        lines.append(f"{peak} over {args.layers} layers: {result['transient_peak']:.4g} at layer "
+        lines.append(f"transient peak over {args.layers} layers: {peak}{result['transient_peak']:.4g} at layer "
                      f"{result['peak_layer']}; the largest stable eta keeping it within {args.max_growth:g} is "
                      f"{result['depth_safe_eta']:.4g}{safe}")
     if args.certify:
