@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import masks, normalizers  # the model, looked up at call time
 from ..frame import exponent, scaled, unscale
 from ..lemma import stationary_weights
-from ..masks import attention_mask
-from ..normalizers import normalizer
 from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
 
@@ -27,8 +26,8 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
     mask, c = model.mask, model.c
     if p.m == 0 and model.attention != "custom":
         # the query weight does not depend on m: compute it for one phantom query
-        mask = attention_mask(model.attention, p.n, 1)
-        c = normalizer(normalization, mask, scale)
+        mask = masks.attention_mask(model.attention, p.n, 1)
+        c = normalizers.normalizer(normalization, mask, scale)
     with blas_threads(p.d):
         W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
     ex, qw = W[: p.n], W[p.n:]
