@@ -283,3 +283,23 @@ def _scaled(value):
     if value.dtype == bool:
         return np.ones_like(value) & value[:, :1]
     return 2 * value
+
+
+def test_replacing_attend_changes_what_the_simulate_command_prints(monkeypatch, capsys, tmp_path):
+    """From outside, through the CLI: ``verify.lsa.attend`` replaced, ``icl-verify simulate`` prints other numbers."""
+    from helpers import run_cli
+
+    rng = np.random.default_rng(5)
+    prompt = tmp_path / "p.npz"
+    np.savez(prompt, X=rng.standard_normal((6, 2)), y=rng.standard_normal(6), Xq=rng.standard_normal((2, 2)))
+
+    def predictions() -> list:
+        code, out, err = run_cli(capsys, "simulate", prompt, "--eta", "0.1", "--layers", "3", "--attention", "causal",
+                                 "--json", "-")
+        assert code == 0, err
+        return json.loads(out)["query_predictions"]
+
+    before = predictions()
+    _, _, half = attend_half_step(verify.lsa.attend)
+    monkeypatch.setattr(verify.lsa, "attend", half)
+    assert predictions() != before
