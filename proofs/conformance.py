@@ -26,7 +26,9 @@ reference built only from the symbolic objects, instantiated:
 - the stack: the lemma's per-token update above in an independent loop (float64 for
   large sizes, exact ``Fraction`` arithmetic for the adversarial small prompts), query
   predictions ``-u_q``; stationary weights ``W_j = W_0 + (1/c_j) sum_{i in A(j)} s_i x_i^T
-  Gamma`` with ``N s = r^(0)`` solved exactly; rates from the exact ``N`` by mpmath.
+  Gamma`` with ``N s = r^(0)`` (exactly for exact prompts; a dense float64 solve otherwise, never
+  the engine's structured one); rates from the eigenvalues of the reference ``N`` (mpmath at 50
+  digits for exact prompts, dense LAPACK otherwise).
 
 Agreement is relative to the size of the numbers: the reference loop also propagates
 the majorant ``a_j <- a_j + (eta/c_j) sum_{i in A(j)} a_i |x_i|^T |Gamma| |x_j|`` (the
@@ -36,12 +38,20 @@ magnitude of every term a float sum adds), and an entry may differ by
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
+from .instantiate import (
+    construction_check,
+    eigenvalues_reference,
+    lemma_stack,
+    package_module,
+    reference_normalizers,
+    reference_sets,
+    residual_operator_float,
+    stationary_reference,
+)
 from .registry import Result, Theorem
 
 STATEMENT = (
@@ -125,8 +135,19 @@ CASES = (
     Case(R, "prefix", "count", 8, 2, 3, prompt="exact", seed=22),
     Case(R, "sliding:5", "count", 8, 2, 2, prompt="exact", seed=23),
     Case(R, "block:2", "constant", 6, 2, 3, scale=1.5, prompt="exact", seed=24),
+    Case(R, "causal", "count", 150, 5, 4, seed=33),
+    Case(R, "prefix", "constant", 160, 8, 6, scale=2.0, gamma=True, w0=True, seed=34),
+    Case(R, "sliding:9", "constant", 150, 3, 3, scale=1.5, seed=35),
+    Case(R, "block:4", "constant", 150, 2, 5, seed=36),
+    Case(R, "hybrid:3", "constant", 150, 2, 4, scale=0.5, k=2, seed=37),
     Case(T, "causal", "constant", 9, 1, 3, scale=2.0, prompt="exact", seed=25),
-    Case(T, "prefix", "constant", 8, 1, 3, prompt="exact", seed=26),
+    Case(T, "causal", "count", 150, 1, 4, seed=38),
+    Case(T, "causal", "count", 12, 1, 2, layers=12, seed=42),
+    Case(T, "prefix", "count", 200, 1, 5, gamma=True, seed=39),
+    Case(T, "sliding:5", "constant", 150, 1, 3, scale=1.5, seed=40),
+    Case(T, "block:4", "constant", 160, 1, 5, seed=41),
+    Case(T, "block:4", "constant", 12, 1, 5, layers=16, seed=43),
+    Case(T, "prefix", "constant", 8, 1, 3, layers=10, prompt="exact", seed=26),
     Case(T, "prefix", "count", 3, 1, 4, gamma=True, prompt="exact", seed=27),
     Case(T, "hybrid:2", "count", 8, 1, 2, prompt="exact", seed=28),
     Case(T, "block:3", "count", 9, 1, 3, prompt="exact", seed=29),
@@ -136,183 +157,6 @@ CONSTRUCTION_DIMS = (1, 3, 6)
 
 
 # ---------------------------------------------------------------- the symbolic objects, instantiated
-
-
-def _symbols():
-    from .symbolic import I_SRC, J_TGT, D, M, N
-
-    return D, I_SRC, J_TGT, M, N
-
-
-def evaluate(expr, values: dict):
-    """A SymPy integer expression or Boolean at concrete integers: ``values`` maps symbols to numpy
-    integer arrays (broadcast).  Written here, not lambdified: only the operations the attention
-    rules and the count certificates use (And/Or/Not, relations, +, *, floor, Max, Min, Piecewise);
-    anything else raises, so nothing is evaluated by guesswork."""
-    import sympy as sp
-
-    relations = {sp.StrictLessThan: np.less, sp.LessThan: np.less_equal, sp.StrictGreaterThan: np.greater,
-                 sp.GreaterThan: np.greater_equal, sp.Equality: np.equal, sp.Unequality: np.not_equal}
-
-    def _relation(e):
-        # lhs - rhs scaled to integers (q > 0 keeps the relation), so no Fraction arrays are formed
-        diff = e.lhs - e.rhs
-        q = int(sp.ilcm(1, *[r.q for r in diff.atoms(sp.Rational)]))
-        return relations[type(e)](ev(sp.expand(q * diff)), 0)
-
-    def ev(e):
-        if e in values:
-            return values[e]
-        if e is sp.true or e is sp.false:
-            return bool(e)
-        if e.is_Integer:
-            return int(e)
-        if e.is_Rational:
-            return Fraction(int(e.p), int(e.q))
-        if isinstance(e, sp.floor):  # floor(p x / q) of integers: scale to integers, then floor-divide exactly
-            q = int(sp.ilcm(1, *[r.q for r in e.args[0].atoms(sp.Rational)]))
-            return np.floor_divide(ev(sp.expand(q * e.args[0])), q)
-        if isinstance(e, sp.core.relational.Relational):
-            return _relation(e)
-        args = [ev(a) for a in e.args]
-        if isinstance(e, sp.And):
-            return _fold(np.logical_and, args)
-        if isinstance(e, sp.Or):
-            return _fold(np.logical_or, args)
-        if isinstance(e, sp.Not):
-            return np.logical_not(args[0])
-        if isinstance(e, sp.Add):
-            return _fold(np.add, args)
-        if isinstance(e, sp.Mul):
-            return _fold(np.multiply, args)
-        if isinstance(e, (sp.Max, sp.Min)):
-            return _fold(np.maximum if isinstance(e, sp.Max) else np.minimum, args)
-        if isinstance(e, sp.Piecewise):
-            out = args[-1][0]
-            for value, cond in reversed(args[:-1]):
-                out = np.where(cond, value, out)
-            return out
-        if isinstance(e, sp.Tuple) or isinstance(e, sp.logic.boolalg.BooleanAtom):
-            return args
-        raise ValueError(f"cannot evaluate {type(e).__name__} in {expr}")
-
-    return ev(expr)
-
-
-def _fold(op, args):
-    out = args[0]
-    for a in args[1:]:
-        out = op(out, a)
-    return out
-
-
-def reference_sets(setup, spec: str, n: int, m: int) -> list[np.ndarray]:
-    """``A(j)`` for every token: the SymPy Boolean ``setup.reads(spec, i, j, n)`` at symbols, evaluated on integers."""
-    _, i, j, _, size = _symbols()
-    sources, targets = np.indices((n + m, n + m))
-    rule = setup.reads(spec, i, j, size)
-    grid = np.broadcast_to(np.asarray(evaluate(rule, {i: sources, j: targets, size: n}), dtype=bool), sources.shape)
-    return [np.flatnonzero(grid[:, t]) for t in range(n + m)]
-
-
-def reference_normalizers(setup, spec: str, kind: str, scale, n: int, m: int, cache: dict | None = None) -> list:
-    """``c_j`` from the symbolic normalizer (for ``count`` the certificate's ``Lambda``, derived from ``reads`` and
-    checked by z3) at ``j = 0..n+m-1`` and the concrete ``n``, ``m``; exact (Fractions)."""
-    import sympy as sp
-
-    _, _, j, queries, size = _symbols()
-    key = (spec, kind, scale)
-    if cache is None or key not in cache:
-        c = setup.normalizer(kind, setup.mask(spec, size, queries), sp.Rational(Fraction(scale)))
-        if cache is not None:
-            cache[key] = c
-    else:
-        c = cache[key]
-    tokens = np.arange(n + m)
-    values = np.broadcast_to(np.asarray(evaluate(c(j), {j: tokens, size: n, queries: m}), dtype=object), (n + m,))
-    return [Fraction(v) for v in values]
-
-
-def construction_check(setup, d: int, k: int, eta: float, gamma) -> str:
-    """'' when the numeric ``paper(eta, d, k, gamma)`` has the ``K^T Q`` and ``P V`` of the symbolic
-    ``setup.construction(ETA, D, k, Gamma)`` instantiated: each of ``K, Q, V, P`` with ``D := d``,
-    ``ETA := eta``, ``Gamma := gamma`` and ``.as_explicit()``, the products in exact rationals.
-    Only the products are compared: the layer reads nothing else (an entry of ``P`` that ``V``'s
-    zero rows remove, or ``Q^T K`` for ``K^T Q`` when they are equal, changes no number)."""
-    import sympy as sp
-
-    from verify.construction import Construction
-
-    from .symbolic import ETA
-
-    D = _symbols()[0]
-    g = None if gamma is None else sp.MatrixSymbol("Gamma", D, D)
-    symbolic = setup.construction(ETA, D, k, g)
-    values = {ETA: sp.Rational(eta)}
-    if gamma is not None:
-        values[sp.MatrixSymbol("Gamma", d, d)] = sp.ImmutableMatrix(_exact(gamma))
-
-    def explicit(block):
-        out = sp.Matrix(block.subs(D, d).subs(values).as_explicit())
-        return np.array([[Fraction(int(v.p), int(v.q)) for v in row] for row in out.tolist()], dtype=object)
-
-    instance = Construction(*(explicit(getattr(symbolic, name)) for name in "KQVP"))
-    numeric = _model("verify.construction").paper(eta, d, k, gamma)
-    for name in ("kq", "pv"):
-        want = getattr(instance, name)
-        got = np.array(_exact(np.asarray(getattr(numeric, name), dtype=float)), dtype=object)
-        if want.shape != got.shape or not (want == got).all():
-            return f"numeric paper(eta, {d}, {k}).{name} is not the symbolic construction at d = {d}"
-    return ""
-
-
-def _exact(a) -> list:
-    return [[Fraction(float(v)) for v in row] for row in np.atleast_2d(a)]
-
-
-def _model(name: str):
-    """A module of the package, imported at call time (its attributes are what the commands use now)."""
-    return importlib.import_module(name)
-
-
-# ---------------------------------------------------------------- the lemma's stack, with its own loop
-
-
-def lemma_stack(X, Y, Xq, W0, gamma, sets, c, etas, exact: bool):
-    """The general lemma applied layer by layer, one token at a time.
-
-    Token ``t`` carries ``x_t`` (unchanged) and ``u_t``: ``y_t - W0 x_t`` for examples,
-    ``-W0 x_t`` for queries; ``u_t <- u_t - (eta/c_t) sum_{i in A(t)} u_i (x_i^T Gamma x_t)``.
-    Returns ``(states, majorants)``, each a list over layers of ``(n + m, k)`` arrays (object
-    arrays of Fractions when ``exact``); the majorant runs the same loop on absolute values.
-    """
-    n, d = X.shape
-    allx = np.vstack([X, Xq])
-    G = np.eye(d) if gamma is None else np.asarray(gamma, dtype=float)
-    W = np.zeros((Y.shape[1], d)) if W0 is None else np.asarray(W0, dtype=float)
-    if exact:
-        allx, G, W, Y = (np.array(_exact(a), dtype=object) for a in (allx, G, W, Y))
-        c = np.array(c, dtype=object)
-    else:
-        c = np.array([float(v) for v in c])
-    labels = np.vstack([Y, np.zeros((Xq.shape[0], Y.shape[1]), dtype=Y.dtype)])
-    u = labels - allx @ W.T
-    a = np.abs(labels) + np.abs(allx) @ np.abs(W).T
-    # row t: x_i^T Gamma x_t over sources i (and its majorant |x_i|^T |Gamma| |x_t|)
-    scores, bounds = (allx @ G @ allx.T).T.copy(), (np.abs(allx) @ np.abs(G) @ np.abs(allx).T).T.copy()
-    states, majorants = [u], [a]
-    for eta in etas:
-        eta = Fraction(eta) if exact else float(eta)
-        new_u, new_a = u.copy(), a.copy()
-        for t, sources in enumerate(sets):
-            if sources.size:
-                step = eta / c[t]
-                new_u[t] = u[t] - step * (scores[t, sources] @ u[sources])
-                new_a[t] = a[t] + step * (bounds[t, sources] @ a[sources])
-        u, a = new_u, new_a
-        states.append(u)
-        majorants.append(a)
-    return states, majorants
 
 
 # ---------------------------------------------------------------- prompts
@@ -365,7 +209,7 @@ def step_size(X, Xq, gamma, sets, c, exact: bool) -> float:
 
 def conformance_tol(majorant, terms: int):
     """What two float evaluations of sums whose terms are bounded by ``majorant`` may differ by."""
-    return _model("verify.tolerances").conformance_tol(majorant, terms)
+    return package_module("verify.tolerances").conformance_tol(majorant, terms)
 
 
 def _compare(name: str, got, want, majorant, terms: int, failures: list, worst: list) -> None:
@@ -400,10 +244,10 @@ def run_simulate(setup, case: Case, failures: list, worst: list, cache: dict | N
     exact = case.prompt == "exact"
     eta = step_size(X, Xq, gamma, sets, c, exact)
     etas = [eta * (1.0 if l % 3 else 0.5) for l in range(case.layers)]  # a schedule, not one step size
-    prompt = _model("verify.prompt").make_prompt(X, Y, Xq)
-    model = _model("verify.commands.common").model_of(prompt, case.attention, case.normalization, case.scale,
+    prompt = package_module("verify.prompt").make_prompt(X, Y, Xq)
+    model = package_module("verify.commands.common").model_of(prompt, case.attention, case.normalization, case.scale,
                                                       W0, gamma)
-    out = _model("verify.commands.simulate").simulate(model, etas)
+    out = package_module("verify.commands.simulate").simulate(model, etas)
     states, majorants = lemma_stack(X, Y, Xq, W0, gamma, sets, c, etas, exact)
     n = case.n
     want_r = np.array([s[:n] for s in states], dtype=float)
@@ -418,81 +262,70 @@ def run_simulate(setup, case: Case, failures: list, worst: list, cache: dict | N
              worst)
 
 
-def residual_operator_exact(X, gamma, sets, c, n: int):
-    """``N = D^{-1} M`` over examples, exact: ``N_{ji} = [i in A(j)] x_i^T Gamma x_j / c_j``."""
-    import sympy as sp
-
-    G = sp.eye(X.shape[1]) if gamma is None else sp.Matrix(_exact(gamma))
-    Xs = sp.Matrix(_exact(X))
-    S = Xs * G * Xs.T
-    return sp.Matrix(n, n, lambda j, i: S[i, j] / sp.Rational(c[j]) if i in set(sets[j].tolist()) else 0)
-
-
 def run_stationary(setup, case: Case, failures: list, worst: list, cache: dict | None = None) -> None:
-    """The stationary weights: ``N s = r^(0)`` solved exactly (``N^+`` for the symmetric prefix
-    iteration), ``W_t = W_0 + (1/c_t) sum_{i in A(t)} s_i x_i^T Gamma`` (the lemma's read-out)."""
-    import sympy as sp
-
+    """``verify.commands.stationary.stationary`` against :func:`stationary_reference`."""
     X, Y, Xq, W0, gamma = make_case_prompt(case)
     sets, c = _reference(setup, case, cache)
-    n, d, k = case.n, case.d, case.k
-    N = residual_operator_exact(X, gamma, sets, c, n)
-    W0s = sp.zeros(k, d) if W0 is None else sp.Matrix(_exact(W0))
-    Xs, Ys = sp.Matrix(_exact(X)), sp.Matrix(_exact(Y))
-    r0 = Ys - Xs * W0s.T
-    s = N.LUsolve(r0) if N.det() != 0 else N.pinv() * r0
-    G = sp.eye(d) if gamma is None else sp.Matrix(_exact(gamma))
-    allx = sp.Matrix(_exact(np.vstack([X, Xq])))
-    want, size = [], []
-    for t, sources in enumerate(sets):
-        total = sp.zeros(k, d)
-        bound = np.zeros((k, d))
-        for i in sources.tolist():
-            if i < n:
-                total += s[i, :].T * (allx[i, :] * G) / sp.Rational(c[t])
-                bound += np.abs(np.outer(np.asarray(s[i, :], dtype=float), np.asarray(allx[i, :] * G, dtype=float)))
-        want.append(np.array(W0s + total, dtype=float))
-        size.append(bound / float(c[t]) + np.abs(np.array(W0s, dtype=float)))
-    prompt = _model("verify.prompt").make_prompt(X, Y, Xq)
-    model = _model("verify.commands.common").model_of(prompt, case.attention, case.normalization, case.scale,
+    want, size = stationary_reference(case, X, Y, Xq, W0, gamma, sets, c)
+    prompt = package_module("verify.prompt").make_prompt(X, Y, Xq)
+    model = package_module("verify.commands.common").model_of(prompt, case.attention, case.normalization, case.scale,
                                                       W0, gamma)
-    out = _model("verify.commands.stationary").stationary(model, case.normalization, case.scale)
+    out = package_module("verify.commands.stationary").stationary(model, case.normalization, case.scale)
     got = np.concatenate([np.asarray(out["example_weights"]), np.asarray(out["query_weights"])])
-    Nf = np.array(N, dtype=float)
-    sv = np.linalg.svd(Nf, compute_uv=False)
-    cond = float(sv[0] / sv[sv > sv[0] * 1e-12].min())
-    _compare(f"{case.label}: stationary weights", got.reshape(len(want), k, d), np.array(want), np.array(size) * cond,
-             n + d, failures, worst)
+    _compare(f"{case.label}: stationary weights", got.reshape(want.shape), want, size, case.n + case.d, failures,
+             worst)
 
 
 def run_rate(setup, case: Case, failures: list, worst: list, cache: dict | None = None) -> None:
-    """``rate = max |1 - eta lambda|`` and ``stable_eta_max = min 2 Re(lambda) / |lambda|^2`` over the
-    eigenvalues of the exact ``N`` (50 digits, mpmath), zero eigenvalues of the symmetric prefix
-    iteration dropped (P4's ``lambda_min^+``)."""
-    import mpmath
-
+    """``verify.rates.analyse``: ``rate = max |1 - eta lambda|`` and ``stable_eta_max = min 2 Re(lambda) /
+    |lambda|^2`` over :func:`eigenvalues_reference`, at ``eta`` = 0.9 of the reference's stable bound."""
     X, Y, Xq, W0, gamma = make_case_prompt(case)
     sets, c = _reference(setup, case, cache)
-    n = case.n
-    N = residual_operator_exact(X, gamma, sets, c, n)
-    with mpmath.workdps(50):
-        exact_N = mpmath.matrix([[mpmath.mpf(v.p) / v.q for v in row] for row in N.tolist()])
-        lam = mpmath.eig(exact_N, left=False, right=False)
-        top = max(abs(v) for v in lam)
-        lam = [v for v in lam if abs(v) > top * mpmath.mpf(10) ** -30] if N.is_symmetric() else list(lam)
-        eta = 0.9 * float(min(2 * mpmath.re(v) / abs(v) ** 2 for v in lam))
-        rate = max(abs(1 - eta * v) for v in lam)
-        stable = min(2 * mpmath.re(v) / abs(v) ** 2 for v in lam)
-        want = (float(rate), float(stable))
-        # eigenvalues computed in floats err by about n eps ||N||: relative to the smallest one, that is the spread
-        spread = float(mpmath.mnorm(exact_N, 1) / min(abs(v) for v in lam))
-    mask = _model("verify.masks").attention_mask(case.attention, n, case.m)
-    cvec = _model("verify.normalizers").normalizer(case.normalization, mask, case.scale)
-    out = _model("verify.rates").analyse(X, mask, cvec, eta, gamma)
+    lam, spread = eigenvalues_reference(case, X, gamma, sets, c)
+    stable = min(2 * v.real / abs(v) ** 2 for v in lam)
+    eta = 0.9 * stable
+    want = (max(abs(1 - eta * v) for v in lam), stable)
+    mask = package_module("verify.masks").attention_mask(case.attention, case.n, case.m)
+    cvec = package_module("verify.normalizers").normalizer(case.normalization, mask, case.scale)
+    out = package_module("verify.rates").analyse(X, mask, cvec, eta, gamma)
     # the size of the terms: |1 - eta lambda| <= 1 + eta |lambda|, and 2 Re(lambda) / |lambda|^2, both times the spread
-    size = np.array([1.0 + eta * float(top), want[1]]) * max(spread, 1.0)
-    _compare(f"{case.label}: rate, stable_eta_max", [out["rate"], out["stable_eta_max"]], want, size, n, failures,
-             worst)
+    size = np.array([1.0 + eta * max(abs(v) for v in lam), stable]) * max(spread, 1.0)
+    _compare(f"{case.label}: rate, stable_eta_max", [out["rate"], out["stable_eta_max"]], want, size, case.n,
+             failures, worst)
+    if case.layers > 1:
+        transient_check(case, X, gamma, mask, cvec, eta, sets, c, failures, worst)
+
+
+#: ``rate --max-growth`` used by the transient cases
+MAX_GROWTH = 10.0
+
+
+def reference_peak(N: np.ndarray, eta: float, layers: int) -> tuple[float, float]:
+    """``(max_{l <= L} ||(I - eta N)^l||_2, size)`` by dense powers; ``size`` bounds the rounding of the powers
+    (``l || |B|^l ||_2``, as ``verify.tolerances.power_norm_rtol``)."""
+    B = np.eye(N.shape[0]) - eta * N
+    power, absolute = np.eye(N.shape[0]), np.eye(N.shape[0])
+    peak, size = 0.0, 0.0
+    for layer in range(layers + 1):
+        norm = float(np.linalg.norm(power, 2))
+        peak = max(peak, norm)
+        size = max(size, max(layer, 1) * max(float(np.linalg.norm(absolute, 2)), norm))
+        power, absolute = power @ B, absolute @ np.abs(B)
+    return peak, size
+
+
+def transient_check(case: Case, X, gamma, mask, cvec, eta, sets, c, failures: list, worst: list) -> None:
+    """``analyse(..., layers=L)``: ``transient_peak`` equals the reference's dense powers, and the returned
+    ``depth_safe_eta`` keeps the reference's peak within ``MAX_GROWTH``."""
+    N = residual_operator_float(X, gamma, sets, c, case.n)
+    out = package_module("verify.rates").analyse(X, mask, cvec, eta, gamma, case.layers, MAX_GROWTH)
+    peak, size = reference_peak(N, eta, case.layers)
+    _compare(f"{case.label}: transient_peak", [out["transient_peak"]], [peak], [size], case.n, failures, worst)
+    safe = float(out["depth_safe_eta"])
+    safe_peak, safe_size = reference_peak(N, safe, case.layers)
+    if not np.isfinite(safe) or safe_peak > MAX_GROWTH + conformance_tol(safe_size, case.n):
+        failures.append(f"{case.label}: depth_safe_eta {safe:.6g} gives a transient peak of {safe_peak:.6g} > "
+                        f"{MAX_GROWTH:g} over {case.layers} layers")
 
 
 RUNNERS = {S: run_simulate, R: run_stationary, T: run_rate}
@@ -507,9 +340,11 @@ def scope(cases=CASES) -> str:
             f"normalizers {', '.join(sorted({c.normalization for c in cases}))} (constant c in "
             f"{{{', '.join(f'{s:g}' for s in sorted({c.scale for c in cases if c.normalization == 'constant'}))}}}); "
             f"n + m up to {max(c.n + c.m for c in sim)} (chunk threshold "
-            f"{_model('verify.commands.simulate').FORWARD_CHUNK}), n up to {max(c.n for c in sim)}, "
+            f"{package_module('verify.commands.simulate').FORWARD_CHUNK}), n up to {max(c.n for c in sim)}, "
             f"d up to {max(c.d for c in cases)}, m up to {max(c.m for c in cases)}, L up to "
-            f"{max(c.layers for c in sim)}, k up to {max(c.k for c in cases)}; Gamma and w0; random float64 and "
+            f"{max(c.layers for c in sim)} (rate's transient keys up to L = "
+            f"{max(c.layers for c in cases if c.entry == T)}), k up to {max(c.k for c in cases)}; Gamma and w0; "
+            "random float64 and "
             f"exact adversarial prompts; construction K^T Q, P V exact at d in {list(CONSTRUCTION_DIMS)}")
 
 
@@ -525,10 +360,12 @@ def prove(setup) -> Result:
             if why:
                 failures.append(f"construction: {why}")
     cache: dict = {}  # one symbolic normalizer (one z3 certificate) per attention within this run
-    for case in CASES:
-        why = _guarded(RUNNERS[case.entry], setup, case, failures, worst, cache)
-        if why:
-            failures.append(f"{case.label}: {why}")
+    # small dense problems: one BLAS thread is faster than a pool on a busy machine (verify.threads)
+    with package_module("verify.threads").blas_threads(1):
+        for case in CASES:
+            why = _guarded(RUNNERS[case.entry], setup, case, failures, worst, cache)
+            if why:
+                failures.append(f"{case.label}: {why}")
     detail = "; ".join(failures[:6] + ([f"... {len(failures) - 6} more"] if len(failures) > 6 else []))
     if not failures:
         detail = f"largest disagreement {max(worst, default=0.0):.2g} x the size of the terms"

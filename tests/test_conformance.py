@@ -146,10 +146,39 @@ def rate_off_from_9_examples(original):
     return verify.rates, "analyse", analyse
 
 
+def stationary_weights_off_from_100_examples(original):
+    import verify.lemma
+
+    def stationary_weights(X, Y, mask, c, W0=None, gamma=None):
+        W = original(X, Y, mask, c, W0, gamma)
+        return W * (1 + 1e-6) if np.shape(X)[0] >= 100 else W
+    return verify.lemma, "stationary_weights", stationary_weights
+
+
+def stable_range_off_from_100_examples(original):
+    def analyse(X, mask, c, eta, gamma=None, layers=None, max_growth=10.0):
+        out = dict(original(X, mask, c, eta, gamma, layers, max_growth))
+        if np.shape(X)[0] >= 100:
+            out["stable_eta_max"] *= 1.001
+        return out
+    return verify.rates, "analyse", analyse
+
+
+def depth_safe_eta_unsafe_from_10_layers(original):
+    def analyse(X, mask, c, eta, gamma=None, layers=None, max_growth=10.0):
+        out = dict(original(X, mask, c, eta, gamma, layers, max_growth))
+        if layers is not None and layers >= 10:
+            out["depth_safe_eta"] *= 1.5
+        return out
+    return verify.rates, "analyse", analyse
+
+
 MISTAKES = [attend_half_step, paper_double_step_from_d5, causal_reads_ahead_from_example_100,
             count_off_by_one_from_7_examples, layer_perturbed_above_40_tokens, stack_skips_last_layer_from_9,
             mask_ignored_above_40_columns, chunked_branch_wrong_c, value_sign_flipped_from_d20,
-            schedule_ignored_from_30_layers, seventh_query_misses_an_example, rate_off_from_9_examples]
+            schedule_ignored_from_30_layers, seventh_query_misses_an_example, rate_off_from_9_examples,
+            stationary_weights_off_from_100_examples, stable_range_off_from_100_examples,
+            depth_safe_eta_unsafe_from_10_layers]
 
 
 def plant(monkeypatch, mistake) -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import masks, normalizers  # the model, looked up at call time
+from .. import lemma, masks, normalizers  # the model and its engines, looked up at call time
 from ..frame import exponent, scaled, unscale
-from ..lemma import stationary_weights
 from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
 
@@ -29,7 +28,7 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         mask = masks.attention_mask(model.attention, p.n, 1)
         c = normalizers.normalizer(normalization, mask, scale)
     with blas_threads(p.d):
-        W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
+        W = lemma.stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
     ex, qw = W[: p.n], W[p.n:]
     # predictions in the frame of the data (x / 2^e_x, w 2^e_x / 2^e_y), mapped back by 2^e_y: exactly covariant
     e_x, e_y = exponent(p.X), exponent(p.Y)
