@@ -40,7 +40,7 @@ def evaluate(expr, values: dict):
     def _relation(e):
         # lhs - rhs scaled to integers (q > 0 keeps the relation), so no Fraction arrays are formed
         diff = e.lhs - e.rhs
-        q = int(sp.ilcm(1, *[r.q for r in diff.atoms(sp.Rational)]))
+        q = int(sp.ilcm(1, 1, *[r.q for r in diff.atoms(sp.Rational)]))
         return relations[type(e)](ev(sp.expand(q * diff)), 0)
 
     def ev(e):
@@ -53,7 +53,7 @@ def evaluate(expr, values: dict):
         if e.is_Rational:
             return Fraction(int(e.p), int(e.q))
         if isinstance(e, sp.floor):  # floor(p x / q) of integers: scale to integers, then floor-divide exactly
-            q = int(sp.ilcm(1, *[r.q for r in e.args[0].atoms(sp.Rational)]))
+            q = int(sp.ilcm(1, 1, *[r.q for r in e.args[0].atoms(sp.Rational)]))
             return np.floor_divide(ev(sp.expand(q * e.args[0])), q)
         if isinstance(e, sp.core.relational.Relational):
             return _relation(e)

@@ -332,3 +332,18 @@ def test_replacing_attend_changes_what_the_simulate_command_prints(monkeypatch, 
     _, _, half = attend_half_step(verify.lsa.attend)
     monkeypatch.setattr(verify.lsa, "attend", half)
     assert predictions() != before
+
+
+def test_the_evaluator_computes_rules_exactly_and_refuses_what_it_does_not_know():
+    import sympy as sp
+
+    from proofs.instantiate import evaluate
+
+    i, j = sp.symbols("i j", integer=True)
+    grid = np.arange(12)
+    assert (evaluate(sp.floor(i / 3) <= sp.floor(j / 3), {i: grid, j: 5}) == (grid // 3 <= 1)).all()
+    assert (evaluate(sp.Piecewise((i + 1, i < 4), (sp.Max(4, j - 2), True)), {i: grid, j: 9})
+            == np.where(grid < 4, grid + 1, 7)).all()
+    assert (evaluate(sp.Rational(1, 3) * i < 2, {i: grid}) == (grid < 6)).all()
+    with pytest.raises(ValueError, match="cannot evaluate"):
+        evaluate(sp.sin(i) > 0, {i: grid})
