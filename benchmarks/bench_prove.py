@@ -65,7 +65,7 @@ def main() -> None:
         print(f"{entry['id']:<5} {entry['status']:<11} {entry['seconds']:7.2f} s")
     verdict = "within" if wall <= BUDGET_SECONDS else "OVER"
     print(f"all {len(entries)} theorems: {wall:.2f} s ({verdict} the {BUDGET_SECONDS:.0f} s budget); "
-          f"{cpu:.2f} s of CPU (the wall time of an otherwise idle machine, at most)")
+          f"{cpu:.2f} s of CPU (about the wall time on an idle machine; a busy one inflates the wall)")
 
     block = block_p1_step()
     print(f"P1 induction step, symbolic n and d (block matrices): {block:.3f} s")
