@@ -14,8 +14,9 @@ largest *stable* eta whose peak stays within ``--max-growth`` (``depth_safe_eta_
 """
 from __future__ import annotations
 
+from .. import rates  # looked up at call time: a replaced verify.rates.analyse is what runs
 from ..errors import PromptError
-from ..rates import analyse, dense_mask, transient_method
+from ..rates import dense_mask, transient_method
 from ..threads import blas_threads
 from .common import add_model_options, check_eta, load_model
 
@@ -64,7 +65,7 @@ def run(args):
     dense = args.layers is not None and transient_method(p.n, p.d, args.layers, named)[0] == "dense"
     with blas_threads(p.n if dense else p.d):
         result = {"attention": model.attention, "eta": eta,
-                  **analyse(p.X, model.mask, model.c, eta, model.gamma, args.layers, args.max_growth,
+                  **rates.analyse(p.X, model.mask, model.c, eta, model.gamma, args.layers, args.max_growth,
                             attention=model.attention)}
         if args.certify:
             from ..certify import certify

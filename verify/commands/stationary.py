@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import lemma, rates  # the model's engines, looked up at call time
 from ..errors import PromptError
 from ..frame import exponent, scaled, unscale
-from ..lemma import stationary_weights
-from ..rates import stability_in_frame, stable_eta_max_of
 from ..shapes import named_shape
 from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
@@ -42,12 +41,12 @@ def stationary(model, normalization: str = "constant", scale: float = 1.0) -> di
         c = np.append(np.asarray(c, dtype=float)[: p.n], count if normalization == "count" else float(scale))
         mask = None
     with blas_threads(p.d):
-        W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma, model.attention)  # (n + m', k, d)
+        W = lemma.stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma, model.attention)  # (n + m', k, d)
         if model.attention == "custom" or model.gamma is not None:
             # a fixed point no step size converges to is not a stationary prediction (SPEC section 7); a named
             # attention with Gamma = I has only positive eigenvalues, so the check is needed only here
-            lam, _, _ = stability_in_frame(p.X, mask, c, model.gamma, model.attention)
-            if stable_eta_max_of(lam) == 0:
+            lam, _, _ = rates.stability_in_frame(p.X, mask, c, model.gamma, model.attention)
+            if rates.stable_eta_max_of(lam) == 0:
                 raise PromptError("attention: no step size is stable (an eigenvalue of N = D^-1 M has a real part "
                                   "<= 0), so the stack converges to no stationary prediction; check --preconditioner "
                                   "or the mask")
