@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import attention_mask, load_mask, parse_attention
+from ..masks import NamedMask, load_mask, named_mask, parse_attention
 from ..normalizers import normalizer
 from ..prompt import Prompt, check_npy_file, load_prompt
 
@@ -70,7 +70,7 @@ class Model:
 
     prompt: Prompt
     attention: str
-    mask: np.ndarray
+    mask: np.ndarray | NamedMask  # a named attention stays its rule (verify.masks.NamedMask); a file is dense
     c: np.ndarray
     W0: np.ndarray | None
     gamma: np.ndarray | None
@@ -101,13 +101,17 @@ def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
 def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
     """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options.
 
-    Conflicting options are refused first (:func:`check_conflicts`), and a prompt whose
-    ``(n+m) x (n+m)`` attention matrices the machine cannot hold (``verify.limits``).
+    Conflicting options are refused first (:func:`check_conflicts`).  A named attention
+    is kept as its rule (:class:`verify.masks.NamedMask`: nothing of size ``(n+m)^2``, the
+    ``count`` normalizer in ``O(n + m)``); only an ``--attention-mask`` file is a dense
+    ``(n+m) x (n+m)`` matrix, refused up front when the machine cannot hold its float
+    counterparts (``verify.limits``).
     """
     check_conflicts(args)
     prompt = load_prompt(args.prompt)
     n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
-    check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
+    if args.attention_mask:
+        check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
     files = (("attention-mask", args.attention_mask), ("w0", args.w0), ("preconditioner", args.preconditioner))
     for field, path in files:
         if path:
@@ -120,7 +124,7 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
         if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
             raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
                               f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
-        mask = attention_mask(args.attention, n, m)
+        mask = named_mask(args.attention, n, m)
         attention = args.attention
     c = normalizer(args.normalization, mask, args.scale)
     W0 = None
