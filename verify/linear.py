@@ -35,7 +35,7 @@ CHUNK = 32
 #: the direct pieces of chunks are padded to a multiple of this width (one product per width class)
 WIDTH_STEP = 16
 #: target tokens per group: bounds the temporaries (scores are ``group x piece width``)
-GROUP_TOKENS = 4096
+GROUP_TOKENS = 16384
 
 
 def chunk_size(width: int) -> int:
@@ -64,8 +64,8 @@ def _plan(lo: np.ndarray, hi: np.ndarray, n: int, T: int) -> dict:
     return {"lo": lo2, "hi": hi2, "f0": f0, "f1": f1, "common": common, "pieces": pieces, "chunks": chunks}
 
 
-def _chunk_sums(A, B, n: int, T: int) -> DyadicSums:
-    """The tree of ``S_c = sum_{i in chunk c} a_i b_i^T`` over the source chunks (the last one partial)."""
+def _chunk_sums(A, B, n: int, T: int) -> np.ndarray:
+    """``S_c = sum_{i in chunk c} a_i b_i^T`` over the source chunks (the last one partial): ``(chunks, p, q)``."""
     full, p, q = n // T, A.shape[1], B.shape[1]
     sums = np.empty((-(-n // T), p, q))
     step = max(1, (1 << 20) // (T * max(p, q)))  # chunks per product: bounded temporaries
@@ -75,7 +75,26 @@ def _chunk_sums(A, B, n: int, T: int) -> DyadicSums:
         sums[c0:c1] = np.matmul(A[rows].reshape(c1 - c0, T, p).transpose(0, 2, 1), B[rows].reshape(c1 - c0, T, q))
     if full * T < n:
         sums[full] = A[full * T:n].T @ B[full * T:n]
-    return DyadicSums(sums)
+    return sums
+
+
+def _common_sums(plan: dict, A, B, n: int, T: int) -> np.ndarray:
+    """``sum_{f0_t <= c < f1_t} S_c`` for every target chunk ``t`` (zero where it has no common run).
+
+    Runs that all start at chunk 0 (prefix, causal, block, hybrid) are running sums of the
+    chunk sums (additions only); others (a long sliding window) are read from a tree of
+    aligned power-of-two blocks (``verify.structure.DyadicSums``), never as a difference.
+    """
+    f0, f1, common = plan["f0"], plan["f1"], plan["common"]
+    sums = _chunk_sums(A, B, n, T)
+    if not np.any(f0[common]):
+        running = np.zeros((sums.shape[0] + 1,) + sums.shape[1:])
+        np.cumsum(sums, axis=0, out=running[1:])
+        return running[f1]  # f1 = 0 (an empty run) picks the zero row
+    out = np.zeros((f0.size,) + sums.shape[1:])
+    at = np.flatnonzero(common)
+    out[at] = DyadicSums(sums).query(f0[at], f1[at])
+    return out
 
 
 def interval_sums(lo, hi, A, B, U: Callable | None = None, chunk: int | None = None) -> Iterator[tuple]:
@@ -99,7 +118,7 @@ def interval_sums(lo, hi, A, B, U: Callable | None = None, chunk: int | None = N
     size = lo.size
     T = chunk or chunk_size(p * q)
     plan = _plan(lo, hi, n, T)
-    tree = _chunk_sums(A, B, n, T) if plan["common"].any() else None
+    common = _common_sums(plan, A, B, n, T) if plan["common"].any() else None
     per_group = max(1, GROUP_TOKENS // T)
     for g0 in range(0, plan["chunks"], per_group):
         g1 = min(plan["chunks"], g0 + per_group)
@@ -110,14 +129,12 @@ def interval_sums(lo, hi, A, B, U: Callable | None = None, chunk: int | None = N
             u[:rows.stop - rows.start] = U(rows)
             u = u.reshape(g1 - g0, T, q)
         out = np.zeros((g1 - g0, T, p) if U is not None else (g1 - g0, T, p, q))
-        common = plan["common"][g0:g1]
-        if tree is not None and common.any():
-            at = np.flatnonzero(common)
-            S = tree.query(plan["f0"][g0:g1][at], plan["f1"][g0:g1][at])  # (chunks, p, q)
+        if common is not None:
+            S = common[g0:g1]  # (chunks, p, q)
             if u is not None:
-                out[at] += np.matmul(u[at], S.transpose(0, 2, 1))
+                out += np.matmul(u, S.transpose(0, 2, 1))
             else:
-                out[at] += S[:, None]
+                out += S[:, None]
         for start, stop in plan["pieces"]:
             _add_pieces(out, start[g0:g1], stop[g0:g1], plan["lo"][g0:g1], plan["hi"][g0:g1], A, B, u, T)
         flat = out.reshape(((g1 - g0) * T,) + out.shape[2:])
@@ -139,10 +156,11 @@ def _add_pieces(out, start, stop, lo, hi, A, B, u, T: int) -> None:
     q = B.shape[1]
     for W in np.unique(classes[live]):
         at = np.flatnonzero(live & (classes == W))
-        idx = start[at, None] + np.arange(W)[None, :]  # (chunks, W)
-        valid = idx < stop[at, None]
+        first = start[at, None]
+        idx = first + np.arange(W)[None, :]  # (chunks, W)
         src = np.minimum(idx, n - 1)
-        reads = valid[:, :, None] & (idx[:, :, None] >= lo[at, None, :]) & (idx[:, :, None] <= hi[at, None, :])
+        # offsets from the piece's start, clipped to the piece: the same reads, and equal patterns compare equal
+        reads = _piece_reads(idx - first, width[at], np.clip(lo[at] - first, 0, W), np.clip(hi[at] - first, -1, W))
         Aw = A[src]  # (chunks, W, p)
         Bw = B[src]
         if u is not None:
@@ -151,15 +169,26 @@ def _add_pieces(out, start, stop, lo, hi, A, B, u, T: int) -> None:
             out[at] += np.matmul(scores.transpose(0, 2, 1), Aw)
         else:
             V = (Aw[..., :, None] * Bw[..., None, :]).reshape(at.size, int(W), p * q)
-            out[at] += np.matmul(reads.transpose(0, 2, 1).astype(float), V).reshape(at.size, T, p, q)
+            out[at] += np.matmul(np.swapaxes(reads, -1, -2), V).reshape(at.size, T, p, q)
+
+
+def _piece_reads(offset, width, lo, hi) -> np.ndarray:
+    """``[i < start + width and lo_j <= i <= hi_j]`` over a piece, in offsets from its start: ``(chunks, W, T)``,
+    or one shared ``(W, T)`` float pattern when every chunk's is the same (causal, sliding: the rule is
+    translation invariant), which saves a pass over the scores per chunk."""
+    if np.all(width == width[0]) and np.all(lo == lo[0]) and np.all(hi == hi[0]):
+        w = offset[0][:, None]
+        return ((w < width[0]) & (w >= lo[0][None, :]) & (w <= hi[0][None, :])).astype(float)
+    w = offset[:, :, None]
+    return ((w < width[:, None, None]) & (w >= lo[:, None, :]) & (w <= hi[:, None, :])).astype(float)
 
 
 def interval_cost(lo, hi, n: int, p: int, q: int, with_u: bool = True, chunk: int | None = None) -> tuple:
     """``(multiply-adds, floats)`` of one :func:`interval_sums` call, from its plan (``O(N / T)``).
 
-    Multiply-adds: the chunk sums (``n p q``), the common runs (``p q`` per target, with
-    ``u``), and the direct pieces (``width x T x (p + q)`` per chunk with ``u``, ``width x T x
-    2 p q`` without).  Floats: the tree of chunk sums (``2 n / T p q``) and one group's
+    Multiply-adds: the chunk sums (``n p q``), the common runs (``p q`` per target), and
+    the direct pieces (``width x T x (p + q)`` per chunk with ``u``, ``width x T x 2 p q``
+    without).  Floats: the chunk sums and common sums (``2 N / T p q``) and one group's
     temporaries (its widest piece); the caller adds its own arrays.
     """
     lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
@@ -170,6 +199,6 @@ def interval_cost(lo, hi, n: int, p: int, q: int, with_u: bool = True, chunk: in
     work = float(n) * p * q + float(lo.size) * p * q + float(widths.sum()) * T * per_row
     per_group = max(1, GROUP_TOKENS // T)
     widest = float(widths.max(initial=0) + WIDTH_STEP)
-    floats = 2.0 * (-(-n // T)) * p * q + per_group * widest * (T + p + q + (p * q if not with_u else 0)) \
+    floats = 2.0 * (-(-lo.size // T)) * p * q + per_group * widest * (T + p + q + (p * q if not with_u else 0)) \
         + GROUP_TOKENS * (q + (p if with_u else p * q))
     return work, floats

@@ -220,7 +220,7 @@ def run(args):
                   ("query_predictions", "algorithm_query_predictions", "example_residuals", "example_residual_rms")}
         replace_file(args.npz, lambda fh: np.savez(fh, **arrays))
     if not shown:
-        del result["example_residuals"]
+        result.pop("example_residuals", None)
         result["note"] = (f"example_residuals ((L+1) x n) left out for n = {p.n:,} > {FULL_EXAMPLES:,}: "
                           "example_residual_rms has one value per layer; pass --full or --npz OUT.npz for them")
     return result, summary(result), True
