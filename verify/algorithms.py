@@ -128,14 +128,17 @@ def causal_stationary_batch(X, Y, W0=None) -> np.ndarray:
     norms = np.einsum("...d,...d->...", X, X)
     if np.any(norms == 0):  # the same message as the unbatched check, naming the row within its task
         _check_nonzero(X[tuple(np.argwhere(norms == 0)[0][:-1])])
-    W = np.broadcast_to(_start(W0, Y.shape[-1], X.shape[-1]), X.shape[:-2] + (Y.shape[-1], X.shape[-1]))
-    out = []
-    for j in range(X.shape[-2]):
-        x, nx = X[..., j, :], norms[..., j]
-        residual = Y[..., j, :] - np.einsum("...kd,...d->...k", W, x)
-        W = W + residual[..., :, None] * x[..., None, :] / nx[..., None, None]
-        out.append(W)
-    return np.stack(out, axis=-3) if out else np.zeros(X.shape[:-1] + (Y.shape[-1], X.shape[-1]))
+    k, n, d = Y.shape[-1], X.shape[-2], X.shape[-1]
+    W = np.broadcast_to(_start(W0, k, d), X.shape[:-2] + (k, d)).copy()
+    # positions first and contiguous: each step reads one slab instead of a strided slice of every task
+    Xp, Yp, Np = (np.ascontiguousarray(np.moveaxis(a, axis, 0)) for a, axis in ((X, -2), (Y, -2), (norms, -1)))
+    out = np.empty((n,) + W.shape)
+    for j in range(n):
+        x = Xp[j]
+        residual = Yp[j] - np.einsum("...kd,...d->...k", W, x)
+        W += residual[..., :, None] * x[..., None, :] / Np[j][..., None, None]
+        out[j] = W
+    return np.moveaxis(out, 0, -3)
 
 
 def count_causal_stationary(X, Y, W0=None) -> np.ndarray:

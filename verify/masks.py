@@ -163,10 +163,16 @@ class NamedMask:
         return (hi - lo + 1).astype(float)
 
     def dense(self) -> np.ndarray:
-        """The whole ``(n + m, n + m)`` boolean mask (:func:`attention_mask`); refused when too large for the
-        dense methods that ask for it (they hold float matrices of this shape)."""
+        """The whole ``(n + m, n + m)`` boolean mask (:func:`attention_mask`, read-only, built once per mask);
+        refused when too large for the dense methods that ask for it (they hold float matrices of this shape)."""
         check_array("PROMPT", self.shape, what="the dense attention matrices of n + m tokens")
-        return attention_mask(self.spec, self.n, self.m)
+        return self._dense
+
+    @cached_property
+    def _dense(self) -> np.ndarray:
+        dense = attention_mask(self.spec, self.n, self.m)
+        dense.flags.writeable = False
+        return dense
 
     def __array__(self, dtype=None, copy=None):
         dense = self.dense()

@@ -37,8 +37,8 @@ def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "requir
     parser.add_argument("prompt", metavar="PROMPT",
                         help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
     parser.add_argument("--attention", default="prefix", action=Explicit,
-                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix); "
-                             "not with --attention-mask")
+                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix; kept as "
+                             "its rule, no (n+m)^2 matrix); not with --attention-mask")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
                         help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "
                              "replaces --attention (give one or the other)")

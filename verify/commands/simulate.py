@@ -3,7 +3,10 @@
 The prediction for a query is minus the last coordinate of its token; example
 residuals are the last coordinate of each example token (SPEC section 2).  The
 algorithm is gradient descent for prefix attention (SPEC P1) and the per-position
-dynamics for every other mask (SPEC P2, section 6).
+dynamics for every other mask (SPEC P2, section 6).  A named attention runs through the
+associative form of the layer (``verify.lsa.associative_layer``, ``O(n d^2)`` per layer),
+so prompts of ``10^6`` examples fit; the result carries ``n``-length arrays only up to
+``FULL_EXAMPLES`` examples unless ``--full`` or ``--npz`` asks for them.
 """
 from __future__ import annotations
 
