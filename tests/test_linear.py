@@ -32,7 +32,6 @@ from verify.construction import Construction, paper
 from verify.lsa import attend, lsa_forward, lsa_layer
 from verify.masks import NamedMask, attention_mask, reads
 from verify.normalizers import normalizer
-from verify.prompt import Prompt
 from verify.tolerances import agreement_tol
 
 SPECS = ("prefix", "causal", "sliding:{K}", "block:{K}", "hybrid:{P}")
@@ -323,17 +322,22 @@ def test_npz_output_is_checked_before_computing(capsys, tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "missing")
 
 
-def long_model(spec: str, n: int = 10 ** 6, d: int = 20, m: int = 100):
-    """A model of a prompt of ``n`` examples without the memory of one (broadcast zeros)."""
-    from verify.commands.common import Model
-
-    X, Xq = np.broadcast_to(0.0, (n, d)), np.broadcast_to(0.0, (m, d))
-    mask = NamedMask(spec, n, m)
-    return Model(Prompt(X, np.broadcast_to(0.0, (n,)), Xq), spec, mask, normalizer("constant", mask, 1.0), None, None)
-
-
 @pytest.mark.parametrize("spec", ["prefix", "causal", "sliding:8", "block:16"])
 def test_a_million_examples_are_admitted_and_too_many_layers_refused_with_the_figure(spec):
-    simulate_command.check_work(10, long_model(spec), keep_residuals=False)
+    n, m, d, k = 10 ** 6, 100, 20, 1
+    simulate_command.check_work(10, n, m, d, k, NamedMask(spec, n, m), spec == "prefix", keep_residuals=False)
     with pytest.raises(Exception, match=r"layers: 100000 layers of the associative form .* at most \d+ layers"):
-        simulate_command.check_work(100_000, long_model(spec), keep_residuals=False)
+        simulate_command.check_work(100_000, n, m, d, k, NamedMask(spec, n, m), spec == "prefix", False)
+
+
+def test_a_refused_depth_is_refused_before_the_prompt_data_is_read(capsys, tmp_path, monkeypatch):
+    import verify.prompt as prompt
+
+    def never(*args, **kwargs):
+        raise AssertionError("the prompt was built before the depth was refused")
+
+    path = save_prompt(tmp_path / "p.npz", *random_prompt(np.random.default_rng(0), 50, 2)[:3])
+    monkeypatch.setattr(prompt, "make_prompt", never)
+    monkeypatch.setattr(simulate_command, "MAX_WORK", 1.0)
+    code, _, err = run_cli(capsys, "simulate", path, "--attention", "causal", "--eta", 0.1)
+    assert code == 2 and "work limit" in err and err.count("\n") == 1

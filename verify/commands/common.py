@@ -98,17 +98,23 @@ def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
     return a
 
 
-def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
+def load_model(args: argparse.Namespace, extra_queries: int = 0, check=None) -> Model:
     """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options.
 
     Conflicting options are refused first (:func:`check_conflicts`).  A named attention
     is kept as its rule (:class:`verify.masks.NamedMask`: nothing of size ``(n+m)^2``, the
     ``count`` normalizer in ``O(n + m)``); only an ``--attention-mask`` file is a dense
     ``(n+m) x (n+m)`` matrix, refused up front when the machine cannot hold its float
-    counterparts (``verify.limits``).
+    counterparts (``verify.limits``).  ``check(n, d, m, k)`` runs on the sizes of the prompt's
+    headers before its data is read (:func:`verify.prompt.load_prompt`).
     """
     check_conflicts(args)
-    prompt = load_prompt(args.prompt)
+    if not args.attention_mask:
+        _, param = parse_attention(args.attention)
+        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
+            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
+                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
+    prompt = load_prompt(args.prompt, check)
     n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
     if args.attention_mask:
         check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
@@ -120,10 +126,6 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
         mask = load_mask(args.attention_mask, n, m)
         attention = "custom"
     else:
-        _, param = parse_attention(args.attention)
-        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
-            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
-                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
         mask = named_mask(args.attention, n, m)
         attention = args.attention
     c = normalizer(args.normalization, mask, args.scale)

@@ -19,7 +19,7 @@ from ..errors import PromptError
 from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..limits import MAX_LAYERS, check_array, check_layers
 from ..linear import interval_cost
-from ..masks import NamedMask
+from ..masks import NamedMask, named_mask
 from ..output import Output, replace_file
 from ..prompt import split_tokens, tokens
 from ..rates import rate_of, spectrum_in_frame
@@ -84,25 +84,25 @@ def outputs(args) -> list:
     return [Output("npz", args.npz)] if getattr(args, "npz", None) else []
 
 
-def check_work(layers: int, model, keep_residuals: bool) -> None:
+def check_work(layers: int, n: int, m: int, d: int, k: int, mask, is_prefix: bool, keep_residuals: bool) -> None:
     """Refuse a depth whose stack cannot finish in time or memory, naming the figure that would be exceeded.
 
-    The estimate is the method's own: for a named attention the associative form
-    (``verify.linear.interval_cost``: ``O(n d^2)`` per layer for the tokens and for the
-    per-position weights) and no stored states; for a mask file the literal layer on
-    chunks of targets (``(n + m) x n`` scores per layer) and every layer's states.
+    The estimate is the method's own: for a named attention (``mask`` a
+    :class:`verify.masks.NamedMask`) the associative form (``verify.linear.interval_cost``:
+    ``O(n d^2)`` per layer for the tokens and for the per-position weights); for a mask file
+    (``mask`` None) the literal layer on chunks of targets (``(n + m) x n`` scores per layer).
+    No layer's tokens are kept beyond the next one.  Needs only the sizes: it runs before the
+    prompt's data is read.
     """
-    p = model.prompt
-    n, m, d, k = p.n, p.m, p.d, p.k
     tokens, width = n + m, d + k
     stored = (layers + 1) * (n * k if keep_residuals else 0) + 3 * (layers + 1) * m * k
-    if isinstance(model.mask, NamedMask):
-        lo, hi = model.mask.bounds()
+    if isinstance(mask, NamedMask):
+        lo, hi = mask.bounds()
         lsa_work, lsa_floats = interval_cost(lo, hi, n, width, width)
-        weight_work, weight_floats = (0.0, 0.0) if model.is_prefix else interval_cost(lo, hi, n, k, d, with_u=False)
+        weight_work, weight_floats = (0.0, 0.0) if is_prefix else interval_cost(lo, hi, n, k, d, with_u=False)
         per_layer = lsa_work + weight_work + 2.0 * tokens * width ** 2
         # tokens before and after a layer, the prompt and its frame, every position's weight
-        held = 3.0 * tokens * width + 2.0 * n * (d + k) + (0 if model.is_prefix else 2.0 * tokens * k * d)
+        held = 3.0 * tokens * width + 2.0 * n * (d + k) + (0 if is_prefix else 2.0 * tokens * k * d)
         floats = held + max(lsa_floats, weight_floats) + stored
         method = "the associative form"
     else:
@@ -207,13 +207,19 @@ def run(args):
         layers = 10 if args.layers is None else args.layers
     else:
         layers = len(schedule) if args.layers is None else args.layers
-    model = load_model(args)
+    keeps = lambda n: args.full or n <= FULL_EXAMPLES or bool(args.npz)  # noqa: E731
+
+    def admit(n: int, d: int, m: int, k: int) -> None:
+        # from the prompt's headers, before its data is read: a refusal comes up front
+        if keeps(n):
+            check_array("layers", (layers + 1, n, k), what="the example residuals of every layer")
+        mask = None if args.attention_mask else named_mask(args.attention, n, m)
+        check_work(layers, n, m, d, k, mask, args.attention == "prefix" and mask is not None, keeps(n))
+
+    model = load_model(args, check=admit)
     p = model.prompt
     shown = args.full or p.n <= FULL_EXAMPLES
-    keep = shown or bool(args.npz)
-    if keep:
-        check_array("layers", (layers + 1, p.n, p.k), what="the example residuals of every layer")
-    check_work(layers, model, keep)
+    keep = keeps(p.n)
     etas = eta_schedule(args.eta, schedule, layers)
     # BLAS threads for the largest dense product: the associative form's are small (d + k wide)
     with blas_threads(p.d + p.k if isinstance(model.mask, NamedMask) else p.n + p.m):
