@@ -92,12 +92,28 @@ def associative_layer(Z: np.ndarray, construction: Construction, mask: NamedMask
     c = np.broadcast_to(np.asarray(c, dtype=float), (size,))
     lo, hi = mask.bounds()
     sources = transpose(Z)[:mask.n]  # (n, d + k) rows: the examples
+    # only the coordinates P V reads and K^T Q pairs take part (the paper's construction: the label
+    # against the features), so S_j shrinks from (d + k)^2 to k x d entries with the same products
+    moved, paired, read = (_acting(a) for a in (pv.any(axis=0), kq.any(axis=1), kq.any(axis=0)))
     out = np.empty(Z.shape, dtype=np.result_type(Z, kq, pv, float))
+    out[...] = Z
+    if sources[:, moved].shape[1] == 0 or sources[:, paired].shape[1] == 0:
+        return out
+    form = kq[paired][:, read]
     # every product is small (one side d + k): one BLAS thread unless ICL_VERIFY_THREADS says otherwise
     with blas_threads(Z.shape[-2]):
-        for rows, sums in interval_sums(lo, hi, sources, sources, lambda rows: transpose(kq @ Z[:, rows])):
-            out[:, rows] = Z[:, rows] + (pv @ sums.T) / c[rows]
+        for rows, sums in interval_sums(lo, hi, sources[:, moved], sources[:, paired],
+                                        lambda rows: transpose(form @ Z[read, rows])):
+            out[:, rows] += (pv[:, moved] @ sums.T) / c[rows]
     return out
+
+
+def _acting(nonzero: np.ndarray):
+    """The coordinates where ``nonzero`` holds, as a slice when they are contiguous (a view, no copy)."""
+    where = np.flatnonzero(nonzero)
+    if where.size and where[-1] - where[0] + 1 == where.size:
+        return slice(int(where[0]), int(where[-1]) + 1)
+    return where
 
 
 def lsa_forward(Z, constructions: Sequence[Construction], mask=None, c=1, chunk: int | None = None) -> list:
