@@ -108,7 +108,7 @@ def associative_layer(Z: np.ndarray, construction: Construction, mask: NamedMask
     return out
 
 
-def _acting(nonzero: np.ndarray):
+def _acting(nonzero):
     """The coordinates where ``nonzero`` holds, as a slice when they are contiguous (a view, no copy)."""
     where = np.flatnonzero(nonzero)
     if where.size and where[-1] - where[0] + 1 == where.size:
