@@ -171,9 +171,9 @@ def interrupted(capsys, tmp_path, *argv):
 
 
 def test_ctrl_c_during_a_computation_exits_130_and_writes_nothing(capsys, tmp_path, prompt, monkeypatch):
-    import verify.lsa
+    import verify.lsa as lsa
 
-    monkeypatch.setattr(verify.lsa, "lsa_forward", interrupt)  # simulate looks the model up at call time
+    monkeypatch.setattr(lsa, "lsa_layer", interrupt)  # simulate looks the layer up when it runs
     before, after = interrupted(capsys, tmp_path, "simulate", prompt, "--eta", "0.1", "--json", tmp_path / "o.json")
     assert before == after
 
