@@ -156,6 +156,108 @@ def test_a_good_output_is_replaced_whole_and_keeps_its_permissions(capsys, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["out.json", "p.npz"]
 
 
+# ----------------------------------------------------------------------------- links and streams as outputs
+
+
+def assert_written_through(link, target, before_link):
+    """``link`` is still the same link and ``target`` (its final target) holds a new regular file."""
+    assert os.path.islink(link), f"{link} was replaced by a regular file"
+    assert os.readlink(link) == before_link
+    assert os.path.isfile(target) and os.path.getsize(target) > 0
+    for folder in {os.path.dirname(str(link)), os.path.dirname(str(target))}:
+        assert not [f for f in os.listdir(folder) if ".tmp" in f], "a temporary file was left"
+
+
+def link_outputs(tmp_path, prompt):
+    """(argv with LINK for the output, how to check the target's content) for each kind of writer."""
+    return [
+        (["stationary", prompt, "--json", "LINK"], lambda path: json.load(open(path))["attention"] == "prefix"),
+        (["example-prompt", "LINK"], lambda path: set(np.load(path).files) == {"X", "y", "Xq", "yq"}),
+        (["blueprint", "--no-progress", "--out", "LINK"], lambda path: open(path).read().startswith("# Blueprint")),
+    ]
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+@pytest.mark.parametrize("case", range(3))
+def test_an_output_link_is_written_through_and_stays_a_link(capsys, tmp_path, prompt, fake_theorems, case,
+                                                           dangling):
+    argv, good = link_outputs(tmp_path, prompt)[case]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "target.out"
+    if not dangling:
+        target.write_text("old")
+        target.chmod(0o640)
+    link = tmp_path / "link.out"
+    os.symlink(os.path.relpath(target, tmp_path), link)  # a relative link: resolved from the link's directory
+    code, _, err = run_cli(capsys, *[link if a == "LINK" else a for a in argv])
+    assert code == 0, err
+    assert_written_through(link, target, os.path.relpath(target, tmp_path))
+    assert good(target)
+    if not dangling:
+        assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_chain_of_links_is_written_through_to_the_last_target(capsys, tmp_path, prompt):
+    target = tmp_path / "t.json"
+    os.symlink(target, tmp_path / "b.json")
+    os.symlink(tmp_path / "b.json", tmp_path / "a.json")
+    code, _, err = run_cli(capsys, "stationary", prompt, "--json", tmp_path / "a.json")
+    assert code == 0, err
+    assert os.path.islink(tmp_path / "a.json") and os.path.islink(tmp_path / "b.json")
+    assert json.load(open(target))["attention"] == "prefix"
+
+
+def test_link_test_catches_a_writer_that_replaces_the_link(capsys, tmp_path, prompt, monkeypatch):
+    """Mutation check: the old writer (rename over the link itself) fails :func:`assert_written_through`."""
+    import verify.output as output
+
+    monkeypatch.setattr(output, "write_target", os.fspath)
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    os.symlink(target, tmp_path / "link.json")
+    code, _, err = run_cli(capsys, "stationary", prompt, "--json", tmp_path / "link.json")
+    assert code == 0, err
+    with pytest.raises(AssertionError):
+        assert_written_through(tmp_path / "link.json", target, str(target))
+
+
+@pytest.mark.parametrize("kind", ["missing_directory", "directory", "device", "loop", "stdout", "proc", "input"])
+def test_an_output_link_that_cannot_be_written_through_is_refused(capsys, tmp_path, prompt, kind):
+    link = tmp_path / "link.json"
+    if kind == "loop":
+        os.symlink(tmp_path / "other.json", link)
+        os.symlink(link, tmp_path / "other.json")
+    else:
+        os.symlink({"missing_directory": str(tmp_path / "missing" / "t.json"), "directory": str(tmp_path),
+                    "device": os.devnull, "stdout": "/dev/stdout", "proc": "/proc/self/comm",
+                    "input": prompt}[kind], link)
+    refused(capsys, tmp_path, "stationary", prompt, "--json", link, field="json")
+    assert os.path.islink(link)
+
+
+@pytest.mark.parametrize("name, stream", [("-", "out"), ("/dev/stdout", "out"), ("/dev/stderr", "err")])
+def test_stream_names_write_to_the_stream(capsys, prompt, name, stream):
+    before = os.readlink("/dev/stdout"), os.readlink("/dev/stderr")
+    code, out, err = run_cli(capsys, "stationary", prompt, "--json", name)
+    assert code == 0, err
+    assert json.loads({"out": out, "err": err}[stream])["attention"] == "prefix"
+    assert (os.readlink("/dev/stdout"), os.readlink("/dev/stderr")) == before
+
+
+def test_example_prompt_to_stdout_is_the_npz_bytes(tmp_path):
+    """Through a real interpreter: ``example-prompt - > file`` gives a prompt the other commands read."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    with open(tmp_path / "p.npz", "wb") as fh:
+        run = subprocess.run([sys.executable, "-m", "verify", "example-prompt", "-", "--n", "5"], stdout=fh,
+                             stderr=subprocess.PIPE, env=env)
+    assert run.returncode == 0 and run.stderr == b""
+    assert np.load(tmp_path / "p.npz")["X"].shape == (5, 3)
+    assert os.listdir(tmp_path) == ["p.npz"]
+
+
 # ----------------------------------------------------------------------------- interrupts
 
 
@@ -235,7 +337,7 @@ def test_interrupt_test_catches_a_writer_that_is_not_atomic(capsys, tmp_path, pr
     (["example-prompt", "OUT", "--n", "1000000000", "--d", "1000"], "n"),
     (["example-prompt", "OUT", "--seed", "-1"], "seed"),
     (["example-prompt", "OUT", "--noise", "nan"], "noise"),
-    (["example-prompt", "-"], "OUT"),
+    (["example-prompt", "-", "--json", "/dev/stdout"], "json"),  # two outputs on one stream
     (["figures", "--out", "OUT", "--tasks", "100000000"], "tasks"),
 ])
 def test_conflicting_options_and_impossible_sizes_are_refused(capsys, tmp_path, prompt, argv, field):

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .errors import PromptError
-from .output import Output, check_outputs, write_json
+from .output import Output, check_outputs, stream_of, write_json
 
 #: subcommand name -> module in verify.commands (all imported when the parser is built,
 #: so the modules keep heavy imports such as sympy and matplotlib inside their ``run``)
@@ -98,7 +98,7 @@ def planned_outputs(args: argparse.Namespace) -> list:
     """Every file the run will write: the command's own (``args.outputs(args)``) and ``--json``."""
     outputs = list(args.outputs(args)) if getattr(args, "outputs", None) else []
     target = getattr(args, "json", None)
-    if target is not None and target != "-":
+    if target is not None:
         outputs.append(Output("json", target))
     return outputs
 
@@ -141,9 +141,10 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
     prefix = f"icl-verify {args.command}"
     try:
-        check_outputs(planned_outputs(args), input_files(args))
+        outputs = planned_outputs(args)
+        check_outputs(outputs, input_files(args))
         result, summary, ok, note = _run(args)
-        to_stdout = getattr(args, "json", None) == "-"
+        to_stdout = any(stream_of(target.path) == "stdout" for target in outputs)
         if getattr(args, "json", None):
             write_json(result, args.json)
         if summary and not to_stdout:

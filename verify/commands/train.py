@@ -14,7 +14,7 @@ import os
 import time
 
 from ..errors import PromptError
-from ..output import Output, replace_file
+from ..output import Output, replace_file, stream_of
 from .common import add_json
 
 
@@ -48,6 +48,9 @@ def register(parser) -> None:
 
 def outputs(args) -> list:
     """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts)."""
+    if stream_of(args.out):
+        raise PromptError(f"out: {args.out!r} is a stream, but the loss curve is written beside the weights; "
+                          f"give a file path such as weights.npz")
     return [Output("out", path) for path in (args.out, *loss_paths(args.out))]
 
 
