@@ -348,6 +348,97 @@ def test_conflicting_options_and_impossible_sizes_are_refused(capsys, tmp_path, 
     assert len(err) < 400
 
 
+@pytest.fixture
+def weights(tmp_path):
+    path = tmp_path / "w.npz"
+    np.savez(path, KQ=np.eye(5)[None], PV=-np.eye(5)[None])
+    return str(path)
+
+
+#: requests whose memory or work the machine cannot give, with the option each refusal must name
+OVERSIZED = [
+    (["train", "--layers", "1000000", "--out", "OUT"], "layers"),
+    (["train", "--d", "100000", "--n", "100000", "--out", "OUT"], "d"),
+    (["train", "--steps", "1000000000", "--out", "OUT"], "steps"),
+    (["train", "--batch", "100000000", "--out", "OUT"], "batch"),
+    (["train", "--layers", "200", "--out", "OUT"], "layers"),  # compiles, but would run for about an hour
+    (["derive", "--fit", "W", "--prompts", "1000000000"], "prompts"),
+    (["derive", "--fit", "W", "--n", "100000000"], "n"),
+    (["derive", "--fit", "W", "--n", "100000"], "n"),  # (n x n) scores of one prompt: hundreds of GiB
+    (["figures", "--out", "DIR", "--tasks", "5000"], "tasks"),
+    (["figures", "--out", "DIR", "--max-n", "100000"], "max-n"),
+    (["figures", "--out", "DIR", "--train", "--train-steps", "1000000000"], "train-steps"),
+    (["report", "--out", "DIR", "--train-steps", "1000000000"], "train-steps"),
+    (["prove", "--attention", "causal", "--scale", "1e400"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e-400"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e308"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e309"], "scale"),
+    (["rate", "P", "--eta", "0.1", "--scale", "1e-320"], "scale"),
+]
+
+
+def _no_work(monkeypatch):
+    """Every expensive entry point fails the test: a refusal must come before any of them."""
+    import verify.commands.figures as figures
+    import verify.commands.report as report
+    import verify.fit as fit
+    import verify.train as train
+
+    def computed(*args, **kwargs):
+        pytest.fail("the run started before the limit refused it")
+
+    for module, name in ((train, "train"), (fit, "fit_stack"), (figures, "make_figures"), (report, "run_theorems")):
+        monkeypatch.setattr(module, name, computed)
+
+
+@pytest.mark.parametrize("argv, field", OVERSIZED)
+def test_requests_beyond_the_machine_are_refused_up_front(capsys, tmp_path, prompt, weights, monkeypatch, argv,
+                                                         field):
+    _no_work(monkeypatch)
+    names = {"P": prompt, "W": weights, "OUT": str(tmp_path / "out.npz"), "DIR": str(tmp_path / "res")}
+    extra = ["--no-progress"] if argv[0] in ("train", "figures", "report", "prove") else ["--json", "-"]
+    err = refused(capsys, tmp_path, *[names.get(a, a) for a in argv], *extra, field=field)
+    assert "limit" in err or "exponent" in err or "normal float64" in err, err
+
+
+def test_limit_test_catches_a_missing_limit(capsys, tmp_path, weights, monkeypatch):
+    """Mutation check: with the budget check admitting everything, the oversized run reaches the computation."""
+    import verify.commands.derive as derive
+    import verify.limits as limits
+
+    _no_work(monkeypatch)
+    monkeypatch.setattr(derive, "check_budget", lambda *args, **kwargs: None)
+    with pytest.raises(pytest.fail.Exception):
+        run_cli(capsys, "derive", "--fit", weights, "--prompts", "1000000000")
+    monkeypatch.setattr(limits, "check_budget", lambda *args, **kwargs: None)
+    with pytest.raises(pytest.fail.Exception):
+        run_cli(capsys, "train", "--layers", "1000000", "--out", tmp_path / "w.npz", "--no-progress")
+
+
+def test_the_defaults_are_within_the_budget():
+    """What the README runs is admitted: train's and E4's defaults, figures and report at their defaults."""
+    from verify import limits
+    from verify.commands.figures import run_cost
+
+    memory, work = limits.training_cost(4, 1, 20, 8, 1, 64, 2000)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 10
+    memory, work = run_cost(64, 300, 2000)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 2
+    memory, work = limits.stack_gap_cost(64, 20, 8, 4, 1, 4)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 100
+
+
+def test_a_memory_error_is_a_refusal_with_the_figure(capsys, prompt, monkeypatch):
+    import verify.commands.stationary as stationary
+
+    def allocate(*args, **kwargs):
+        raise MemoryError("Unable to allocate 596. GiB for an array with shape (1000000000, 20, 4)")
+
+    monkeypatch.setattr(stationary, "stationary", allocate)
+    code, _, err = run_cli(capsys, "stationary", prompt)
+    assert code == 2 and err.count("\n") == 1 and "596. GiB" in err and "internal error" not in err
+
+
 def test_consistent_eta_and_schedule_are_accepted(capsys, prompt):
     code, _, err = run_cli(capsys, "simulate", prompt, "--eta", "0.1", "--eta-schedule", "0.1,0.1", "--layers", "2")
     assert code == 0, err

@@ -10,6 +10,7 @@ What a user sees, whatever happens inside a command:
   summary, never raw ``RuntimeWarning`` text;
 - a linear-algebra routine that cannot converge (magnitudes float64 cannot
   hold): one line, exit status 2, since an answer that cannot be computed is refused;
+- memory the machine cannot give (a ``MemoryError``): one line with the figure, exit status 2;
 - a bug: one line naming it, exit status 70 (never a traceback).
 """
 from __future__ import annotations
@@ -157,6 +158,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{prefix}: interrupted; no partial output was written\n")
         return EXIT_INTERRUPTED
+    except MemoryError as exc:  # an estimate fell short: still a refusal with the figure, not an internal error
+        sys.stderr.write(f"{prefix}: error: out of memory ({_one_line(exc) or 'no detail'}); use smaller sizes "
+                         f"(the limits are in verify/limits.py)\n")
+        return EXIT_BAD_INPUT
     except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
         sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "
                          f"check the prompt's magnitudes and conditioning\n")

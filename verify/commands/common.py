@@ -62,6 +62,10 @@ def check_conflicts(args: argparse.Namespace) -> None:
     if getattr(args, "normalization", None) == "count" and given(args, "scale"):
         raise PromptError("scale: --scale sets the constant normalizer, but --normalization count uses c_j = |A(j)|; "
                           "drop --scale or use --normalization constant")
+    scale = getattr(args, "scale", None)
+    if isinstance(scale, float) and 0 < scale < np.finfo(float).tiny:  # subnormal: 1/c overflows, c loses digits
+        raise PromptError(f"scale: c = {scale:g} is below the smallest normal float64 ({np.finfo(float).tiny:.4g}); "
+                          f"give a larger --scale")
 
 
 @dataclass(frozen=True)

@@ -109,12 +109,12 @@ def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool
 
 
 def run(args):
-    check_budget(args)
-    show = not args.no_progress
-    entries = [] if args.skip_proofs else run_theorems(show)
     from ..train import extra_available
 
     train = not args.skip_train and extra_available()
+    check_budget(args, train)
+    show = not args.no_progress
+    entries = [] if args.skip_proofs else run_theorems(show)
     figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
     from proofs.assumptions import ASSUMPTIONS, as_json
 

@@ -88,9 +88,12 @@ def write_outputs(result, out: str) -> list:
 
 
 def run(args):
+    from ..limits import check_training
     from ..train import require_extra
 
-    require_extra()  # before anything is validated or written: the one-line missing-extra error
+    # the LSA stack's memory and work, refused up front (a run that is admitted finishes), before JAX loads
+    check_training(args.d, args.k, args.n, args.m, args.layers, args.batch, args.steps)
+    require_extra()  # before anything is written: the one-line missing-extra error
     from ..regression import TaskDistribution
     from ..train import TrainConfig, train
 
