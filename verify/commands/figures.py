@@ -17,6 +17,8 @@ import time
 from .. import limits
 from ..errors import PromptError
 from ..experiments import E1_COLUMNS, E2_COLUMNS, E3_COLUMNS, e1_convergence, e2_stationary, e3_transient
+from ..experiments.e1 import setting_text as e1_setting
+from ..experiments.e3 import setting_text as e3_setting
 from ..experiments.shape import e1_shape, e2_shape, e3_shape
 from ..experiments.table import write_rows
 from ..limits import check_array
@@ -95,7 +97,8 @@ def check_budget(args, train: bool = False) -> None:
     blame = limits.largest({"tasks": args.tasks / 64, "max-n": args.max_n / 300,
                             "train-steps": args.train_steps / 2000 if train else 0})
     # E2 holds every task's examples, per mu_x, in one batch (SPEC section 4: d = 16, four mu_x)
-    check_array(blame, (4, args.tasks, args.max_n, 16), what="E2's batch of examples (mu_x, tasks, max-n, d)")
+    e2 = limits.largest({"tasks": args.tasks / 64, "max-n": args.max_n / 300})
+    check_array(e2, (4, args.tasks, args.max_n, 16), what="E2's batch of examples (mu_x, tasks, max-n, d)")
     check_array("tasks", (4, args.tasks, 200, 16), what="E2's batch of queries (mu_x, tasks, 200, d)")
     memory, work = run_cost(args.tasks, args.max_n, args.train_steps if train else None)
     limits.check_budget(blame, f"the experiments at {args.tasks:,} tasks, E2 up to n = {args.max_n:,}"
@@ -124,13 +127,16 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
         timings["e4_seconds"] = time.perf_counter() - start
     os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, name)  # noqa: E731
+    # the settings each figure states (n, d, eta: the experiments' own defaults, which this run used)
+    captions = {"e1": f"E1: {e1_setting(tasks)}", "e3": f"E3: {e3_setting(tasks)}",
+                "e2": f"E2: d = 16, 200 queries, {tasks} tasks, label noise {noise:g}"}
     for name, columns, plot in (("e1_convergence", E1_COLUMNS, plot_e1), ("e2_stationary", E2_COLUMNS, plot_e2),
                                 ("e3_transient", E3_COLUMNS, plot_e3)):
         data = rows[name[:2]]
         with atomic_path(path(f"{name}.csv")) as tmp:
             write_rows(data, columns, tmp)
         with atomic_path(path(f"{name}.png")) as tmp:
-            plot(data, tmp)
+            plot(data, tmp, captions[name[:2]])
     write_text(path("timings.json"), json.dumps(timings, indent=2))
     shape = {"e1": e1_shape(rows["e1"]), "e2": e2_shape(rows["e2"], noise), "e3": e3_shape(rows["e3"])}
     files = list(FILES)
@@ -139,7 +145,8 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
 
         files += write_e4(e4, out)
         shape["e4"] = e4_shape(e4)
-    settings = {"tasks": tasks, "seed": seed, "noise": noise, "max_n": max_n}
+    settings = {"tasks": tasks, "seed": seed, "noise": noise, "max_n": max_n, "e1": e1_setting(tasks),
+                "e3": e3_setting(tasks)}
     if train:
         settings["train_steps"] = train_steps
     return {"out": str(out), "files": files, "settings": settings, "timings": timings, "published_shape": shape}
