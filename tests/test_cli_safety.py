@@ -559,6 +559,49 @@ def test_blueprint_defaults_to_the_current_directory(capsys, tmp_path, monkeypat
     assert os.stat(committed).st_mtime_ns == stamp  # the package's copy is untouched
 
 
+def test_prove_help_explains_every_status(capsys):
+    from proofs.registry import STATUSES
+
+    code, out, _ = run_cli(capsys, "prove", "--help")
+    assert code == 0
+    for status in STATUSES:  # each on its own line with a meaning after it
+        assert re.search(rf"^  {status} +\S.*$", out, re.M), status
+
+
+def test_block_and_hybrid_are_explained_in_help_and_readme(capsys):
+    row = next(line for line in README.splitlines() if line.startswith("| `--attention prefix"))
+    for name in ("stationary", "simulate", "rate", "prove", "derive"):
+        code, out, _ = run_cli(capsys, name, "--help")
+        text = " ".join(out.split())
+        assert "block:B (full inside consecutive blocks of B examples" in text, name
+        assert "hybrid:P (the first P examples read each other in full" in text, name
+    assert "full inside a block and causal across blocks (`block:B`)" in row
+    assert "the first `P` examples read each other in full and later ones are causal (`hybrid:P`)" in row
+    # what the words say is the code: block:2 and hybrid:2 on n = 5
+    block, hybrid = attention_mask("block:2", 5, 0), attention_mask("hybrid:2", 5, 0)
+    assert block[1, 0] and block[0, 1] and not block[2, 1] and block[1, 2]  # full in {0, 1}, causal across
+    assert hybrid[1, 0] and hybrid[0, 1] and not hybrid[3, 2] and hybrid[2, 3]
+
+
+@pytest.mark.parametrize("argv, blamed, words", [
+    (["rate", "P", "--eta", "0.1", "--scale", "1e-320"], "scale", "smallest normal float64"),
+    (["derive", "--kq", "EYE7", "--pv", "NAMED7"], "pv", "holding names"),  # a 7 x 7 pv with names blames pv
+    (["derive", "--kq", "NAMED7", "--pv", "EYE7"], "kq", "holding names"),
+    (["derive", "--kq", "LONG", "--pv", "[[0, 0], [0, 1]]"], "kq", "5000 digits"),
+    (["stationary", "P", "--attention-mask", "PICKLED"], "attention-mask", "as a boolean array"),
+    (["stationary", "P", "--w0", "PICKLED"], "w0", "as a float array"),
+    (["prove", "--attention", "causal", "--scale", "1e400"], "scale", "exponent 400"),
+])
+def test_hints_blame_the_right_thing(capsys, tmp_path, prompt, argv, blamed, words):
+    named = [["eta" if i == j else 0 for j in range(7)] for i in range(7)]
+    eye = [[int(i == j) for j in range(7)] for i in range(7)]
+    np.save(tmp_path / "pickled.npy", np.array([{"a": 1}] * 64, dtype=object).reshape(8, 8), allow_pickle=True)
+    names = {"P": prompt, "PICKLED": str(tmp_path / "pickled.npy"), "NAMED7": json.dumps(named),
+             "EYE7": json.dumps(eye), "LONG": f"[[{'7' * 5000}, 0], [0, 1]]"}
+    err = refused(capsys, tmp_path, *[names.get(a, a) for a in argv], field=blamed)
+    assert words in err, err
+
+
 # ----------------------------------------------------------------------------- README statements
 
 

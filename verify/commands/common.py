@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import attention_mask, load_mask, parse_attention
+from ..masks import ATTENTION_HELP, attention_mask, load_mask, parse_attention
 from ..normalizers import normalizer
 from ..prompt import Prompt, check_npy_file, load_prompt
 
@@ -37,7 +37,7 @@ def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "requir
     parser.add_argument("prompt", metavar="PROMPT",
                         help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
     parser.add_argument("--attention", default="prefix", action=Explicit,
-                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix); "
+                        help=f"optional: {ATTENTION_HELP}; default prefix; "
                              "not with --attention-mask")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
                         help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "

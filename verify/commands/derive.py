@@ -24,6 +24,7 @@ import math
 
 from ..errors import PromptError
 from ..limits import MAX_DERIVE_SIDE_SYMBOLIC, check_budget, largest, stack_gap_cost
+from ..masks import ATTENTION_HELP
 from ..tolerances import FIT_DISTANCE_TOL
 from .common import add_json
 
@@ -34,7 +35,7 @@ def register(parser) -> None:
     parser.add_argument("--pv", metavar="MATRIX",
                         help="required unless --fit: P V as JSON nested lists or a .json file, same size as --kq")
     parser.add_argument("--attention",
-                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P: names A(j) in the update "
+                        help=f"optional: {ATTENTION_HELP}: names A(j) in the update "
                              "(default prefix); with --fit, the mask of stack_gap (default: the file's, else prefix)")
     fit = parser.add_argument_group("fitting learned weights (instead of --kq/--pv)")
     fit.add_argument("--fit", metavar="WEIGHTS.npz", help="optional: arrays KQ, PV (L, d+k, d+k), or K, Q, V, P")
