@@ -369,6 +369,7 @@ OVERSIZED = [
     (["figures", "--out", "DIR", "--max-n", "100000"], "max-n"),
     (["figures", "--out", "DIR", "--train", "--train-steps", "1000000000"], "train-steps"),
     (["report", "--out", "DIR", "--train-steps", "1000000000"], "train-steps"),
+    (["simulate", "P", "--eta", "0.01", "--layers", "1000000"], "layers"),  # ~1 ms per layer: about 20 minutes
     (["prove", "--attention", "causal", "--scale", "1e400"], "scale"),
     (["prove", "--attention", "causal", "--scale", "1e-400"], "scale"),
     (["prove", "--attention", "causal", "--scale", "1e308"], "scale"),
@@ -381,13 +382,15 @@ def _no_work(monkeypatch):
     """Every expensive entry point fails the test: a refusal must come before any of them."""
     import verify.commands.figures as figures
     import verify.commands.report as report
+    import verify.commands.simulate as simulate
     import verify.fit as fit
     import verify.train as train
 
     def computed(*args, **kwargs):
         pytest.fail("the run started before the limit refused it")
 
-    for module, name in ((train, "train"), (fit, "fit_stack"), (figures, "make_figures"), (report, "run_theorems")):
+    for module, name in ((train, "train"), (fit, "fit_stack"), (figures, "make_figures"), (report, "run_theorems"),
+                         (simulate, "simulate")):
         monkeypatch.setattr(module, name, computed)
 
 
@@ -633,6 +636,8 @@ def test_readme_exit_statuses_and_limits_are_the_code():
         assert re.search(rf"\b{status} (refused input|interrupted|an internal error)", README), status
     assert f"{limits.MAX_LAYERS:,} layers" in README and f"{limits.MAX_TEXT_CHARS:,} characters" in README
     assert f"{limits.MAX_ARRAY_BYTES // 2 ** 30} GiB per array" in README
+    assert f"above {limits.MAX_MEMORY_BYTES // 2 ** 30} GiB" in README
+    assert f"above {limits.MAX_WORK:.0e} operations" in README
     assert f"up to {limits.MAX_DERIVE_SIDE} x {limits.MAX_DERIVE_SIDE}" in README
     side = limits.MAX_DERIVE_SIDE_SYMBOLIC
     assert f"{side} x {side}. Larger matrices" in README

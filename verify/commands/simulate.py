@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import limits
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule, paper
 from ..errors import PromptError
@@ -59,25 +60,31 @@ def check_schedule_options(eta, schedule, layers) -> None:
 
 #: target tokens per chunk of the literal forward (scores are ``(n + m) x FORWARD_CHUNK``)
 FORWARD_CHUNK = 1024
-#: ``--layers`` is refused up front beyond this many multiply-adds of the literal stack ...
-MAX_WORK = 5e11
-#: ... or beyond this many floats of stored token states (every layer is reported)
+#: operations per score entry of a layer besides its products (mask, normalizer, chunks; measured ~100 ns)
+SCORE_ENTRY_WORK = 200
+#: operations per layer besides the scores (the Python loop and the weight-space algorithm's step; ~1 ms)
+LAYER_WORK = 2e6
+#: ``--layers`` is refused beyond this many floats of stored token states (every layer is reported)
 MAX_STATE_FLOATS = 2e8
 
 
 def check_work(layers: int, n: int, m: int, d: int, k: int) -> None:
-    """Refuse a depth whose literal stack cannot finish in time or memory, naming the limit."""
+    """Refuse a depth whose literal stack cannot finish in time or memory, naming the limit.
+
+    Work (``verify.limits.check_budget``): per layer ``T min(T, n)`` score entries, each
+    ``4 (d + k)`` operations of products plus ``SCORE_ENTRY_WORK``, and ``LAYER_WORK``.
+    """
     tokens = n + m
-    per_layer = 2.0 * tokens * min(tokens, n) * (d + k)
-    if layers * per_layer > MAX_WORK:
-        raise PromptError(f"layers: {layers} layers of the literal stack on {tokens} tokens exceed the work limit "
-                          f"({MAX_WORK:.0e} multiply-adds: at most {int(MAX_WORK // per_layer)} layers here); "
-                          "give a smaller --layers")
+    per_layer = tokens * min(tokens, n) * (4.0 * (d + k) + SCORE_ENTRY_WORK) + LAYER_WORK
     if (layers + 1) * tokens * (d + k) * 2 > MAX_STATE_FLOATS:
         limit = int(MAX_STATE_FLOATS // (tokens * (d + k) * 2)) - 1
         raise PromptError(f"layers: {layers} layers of {tokens} tokens exceed the memory limit for the reported "
                           f"states ({MAX_STATE_FLOATS:.0e} floats: at most {limit} layers here); "
                           "give a smaller --layers")
+    memory = 8.0 * 3 * (layers + 1) * tokens * (d + k) + 8.0 * 4 * tokens * min(tokens, FORWARD_CHUNK)
+    most = max(int((limits.MAX_WORK - 1) // per_layer), 0)
+    limits.check_budget("layers", f"{layers:,} layers of the literal stack on {tokens:,} tokens", memory,
+                        layers * per_layer, f"give --layers <= {most:,} here (or a shorter prompt)")
 
 
 def simulate(model, etas) -> dict:
