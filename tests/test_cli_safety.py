@@ -594,6 +594,9 @@ def test_block_and_hybrid_are_explained_in_help_and_readme(capsys):
     (["stationary", "P", "--attention-mask", "PICKLED"], "attention-mask", "as a boolean array"),
     (["stationary", "P", "--w0", "PICKLED"], "w0", "as a float array"),
     (["prove", "--attention", "causal", "--scale", "1e400"], "scale", "exponent 400"),
+    (["rate", "P", "--eta", "1e-400"], None, "'1e-400' rounds to 0 in float64"),  # not "must be > 0, got 0.0"
+    (["rate", "P", "--eta", "1e400"], None, "'1e400' is beyond float64's range"),
+    (["stationary", "P", "--scale", "1e-400"], None, "'1e-400' rounds to 0 in float64"),
 ])
 def test_hints_blame_the_right_thing(capsys, tmp_path, prompt, argv, blamed, words):
     named = [["eta" if i == j else 0 for j in range(7)] for i in range(7)]

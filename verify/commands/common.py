@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,18 @@ class Explicit(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
         namespace.explicit = set(getattr(namespace, "explicit", None) or ()) | {self.dest}
+
+
+def number(text: str) -> float:
+    """``float(text)`` for an option, refusing a number float64 turns into 0 or inf (``1e-400``, ``1e400``) with
+    what happened, instead of a later "must be > 0, got 0.0" that blames a value the user never typed."""
+    value = float(text)
+    spelled = text.strip().lower().lstrip("+-")
+    if math.isinf(value) and spelled not in ("inf", "infinity"):
+        raise argparse.ArgumentTypeError(f"{text!r} is beyond float64's range (largest about 1.8e308)")
+    if value == 0 and any(ch in "123456789" for ch in spelled.split("e")[0]):
+        raise argparse.ArgumentTypeError(f"{text!r} rounds to 0 in float64 (smallest positive about 4.9e-324)")
+    return value
 
 
 def given(args: argparse.Namespace, dest: str) -> bool:
@@ -44,14 +57,14 @@ def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "requir
                              "replaces --attention (give one or the other)")
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
-    parser.add_argument("--scale", type=float, default=1.0, metavar="C", action=Explicit,
+    parser.add_argument("--scale", type=number, default=1.0, metavar="C", action=Explicit,
                         help="optional: the constant normalizer c > 0 (default 1); not with --normalization count")
     parser.add_argument("--w0", metavar="FILE.npy",
                         help="optional: initial weight w_0, shape (d,) or (k, d) (default 0)")
     parser.add_argument("--preconditioner", metavar="FILE.npy",
                         help="optional: Gamma (d, d) in the top-left block of K^T Q (default I)")
     if eta is not None:
-        parser.add_argument("--eta", type=float, metavar="E", help=f"{eta}: step size eta > 0 (P = eta I)")
+        parser.add_argument("--eta", type=number, metavar="E", help=f"{eta}: step size eta > 0 (P = eta I)")
     add_json(parser)
 
 
