@@ -32,10 +32,8 @@ import sympy as sp
 
 from .errors import PromptError
 from .limits import MAX_DERIVE_SIDE, MAX_TEXT_CHARS, MAX_TEXT_DEPTH
+from .rational import rational
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_FRACTION = re.compile(r"([+-]?[0-9]+)/([0-9]+)")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?[0-9]+[eE][+-]?[0-9]+")
 _IDENTIFIER = re.compile(r"([+-]?)([A-Za-z_][A-Za-z0-9_]*)")
 #: an entry string longer than this is not a number or a name anyone types
 _MAX_ENTRY = 64
@@ -86,22 +84,15 @@ def parse_entry(value, field: str, where: str = ""):
     if isinstance(value, float):
         if not math.isfinite(value):
             raise PromptError(f"{field}: {at} is {value!r}; give a finite number")
-        return _decimal(repr(value), field, at)
+        return _exact(rational(repr(value), field, at))
     if not isinstance(value, str):
         raise PromptError(f"{field}: {at} is a {type(value).__name__}; {_HELP}")
     text = value.strip()
     if len(text) > _MAX_ENTRY:
         raise PromptError(f"{field}: {at} is {len(text)} characters long; {_HELP}")
-    if _INTEGER.fullmatch(text):
-        return sp.Integer(int(text))
-    match = _FRACTION.fullmatch(text)
-    if match:
-        numerator, denominator = int(match.group(1)), int(match.group(2))
-        if denominator == 0:
-            raise PromptError(f"{field}: {at} {value!r} divides by zero; give a finite rational")
-        return sp.Rational(numerator, denominator)
-    if _DECIMAL.fullmatch(text):
-        return _decimal(text, field, at)
+    number = rational(text, field, at)  # integers, p/q and decimals, exactly (verify.rational)
+    if number is not None:
+        return _exact(number)
     match = _IDENTIFIER.fullmatch(text)
     if match:
         sign, name = match.groups()
@@ -113,28 +104,9 @@ def parse_entry(value, field: str, where: str = ""):
                       f"expressions are not accepted, introduce a name for them instead")
 
 
-def parse_number(text: str, field: str):
-    """A number typed as text (``--scale``): an exact ``fractions.Fraction`` by the rules of :func:`parse_entry`
-    (integers, ``"p/q"``, decimals with ``|exponent| <= 100``, at most 64 characters); names are refused."""
-    from fractions import Fraction
-
-    value = parse_entry(str(text), field)
-    if not value.is_Rational:
-        raise PromptError(f"{field}: {text!r} is not a number; give e.g. 1, 2 or 3/2")
-    return Fraction(int(value.p), int(value.q))
-
-
-def _decimal(text: str, field: str, at: str):
-    """A decimal spelling (``"0.5"``, ``"1e-3"``) as the exact rational it denotes (``at`` names it in errors)."""
-    mantissa, _, exponent = text.lower().partition("e")
-    sign = -1 if mantissa.startswith("-") else 1
-    mantissa = mantissa.lstrip("+-")
-    whole, _, frac = mantissa.partition(".")
-    exp = int(exponent) if exponent else 0
-    if abs(exp) > 100:
-        raise PromptError(f"{field}: {at} {text!r} has exponent {exp}; use |exponent| <= 100")
-    digits = int((whole or "0") + frac)
-    return sign * sp.Rational(digits, 10 ** len(frac)) * sp.Rational(10) ** exp
+def _exact(value):
+    """A Fraction as a SymPy Rational."""
+    return sp.Rational(value.numerator, value.denominator)
 
 
 def _load_json(text: str, field: str, max_depth: int):

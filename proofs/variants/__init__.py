@@ -54,7 +54,7 @@ def _construction(construction) -> VariantConstruction:
 
 
 def _scale(scale) -> Fraction:
-    from verify.matrix_text import parse_number
+    from verify.rational import parse_number
 
     try:  # text is parsed exactly and bounded (|exponent| <= 100): 1e400 is refused, not an OverflowError
         value = ex.frac(scale) if not isinstance(scale, str) else parse_number(scale, "scale")

@@ -138,6 +138,11 @@ def run_variant(args):
     if args.scale is not None and args.normalization == "count":
         raise PromptError("scale: --scale sets the constant normalizer c; the count normalizer c_j = |A(j)| takes "
                           "none (drop --scale or use --normalization constant)")
+    if args.scale is not None:  # exact, bounded and without SymPy: a refusal takes milliseconds
+        from ..rational import parse_number
+
+        if parse_number(args.scale, "scale") <= 0:
+            raise PromptError(f"scale: the constant normalizer needs c > 0, got {args.scale}")
     from ..masks import parse_attention
     from ..rule import parse_rule
 
