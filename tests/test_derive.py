@@ -481,3 +481,18 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, argv, tmp_path):
     code, out, err = run_cli(capsys, "derive", *argv, "--json", out_file)
     assert code == 2 and err.count("\n") == 1 and "error" in err
     assert not out_file.exists()
+
+
+def test_number_text_is_exact_and_bounded():
+    """``prove --scale`` and matrix entries: exact rationals (no float rounding), bounded exponents, one line."""
+    from fractions import Fraction
+
+    from verify.rational import MAX_EXPONENT, parse_number
+
+    assert parse_number("1e-3", "scale") == Fraction(1, 1000) != Fraction(1e-3)  # a float parser would round
+    assert parse_number("-3/4", "scale") == Fraction(-3, 4)
+    assert parse_number(f"1e{MAX_EXPONENT}", "scale") == 10**MAX_EXPONENT
+    for text, words in ((f"1e{MAX_EXPONENT + 1}", "exponent"), ("1/0", "divides by zero"), ("eta", "not a number"),
+                        ("1" * 65, "characters")):
+        with pytest.raises(PromptError, match=f"^scale: .*{words}"):
+            parse_number(text, "scale")
