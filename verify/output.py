@@ -135,8 +135,11 @@ def check_output(target: Output, inputs: Iterable[str] = ()) -> str:
 
     Refused (PromptError naming ``target.field``): the same file as an input, an
     existing directory or non-regular file, a read-only file, a missing parent
-    directory (unless ``create_parent``), a parent that is not a directory, or an
-    unwritable parent.
+    directory (unless ``create_parent``), a parent that is not a directory, an
+    unwritable parent, or a directory in ``/dev``, ``/proc`` or ``/sys``.  A link is
+    judged by its final target (:func:`link_target`: loops and hops into system
+    directories are refused; a dangling link needs its target's directory); a stream
+    name (:data:`STREAMS`) passes and returns ``"<stdout>"`` or ``"<stderr>"``.
     """
     field, path = target.field, os.fspath(target.path)
     if stream_of(path):
