@@ -330,7 +330,7 @@ def test_replacing_attend_changes_what_the_simulate_command_prints(monkeypatch, 
     rng = np.random.default_rng(5)
     prompt = tmp_path / "p.npz"
     np.savez(prompt, X=rng.standard_normal((6, 2)), y=rng.standard_normal(6), Xq=rng.standard_normal((2, 2)))
-    mask = tmp_path / "causal.npy"  # a dense mask file: the path that runs ``attend`` (a rule runs the associative form)
+    mask = tmp_path / "causal.npy"  # a dense mask file runs ``attend`` (a rule runs the associative form)
     np.save(mask, verify.masks.attention_mask("causal", 6, 2))
 
     def predictions() -> list:

@@ -29,6 +29,11 @@ from .errors import PromptError
 from .limits import check_array
 
 NAMED = ("prefix", "causal", "sliding:K", "block:B", "hybrid:P")
+#: the named attentions in a sentence, for ``--help`` (the module table in words; queries read every example
+#: except under sliding:K)
+ATTENTION_HELP = ("prefix (every example reads all n), causal (example j reads 1..j), sliding:K (the last K up to j; "
+                  "queries the last K), block:B (full inside consecutive blocks of B examples, causal across "
+                  "blocks), hybrid:P (the first P examples read each other in full, later ones are causal)")
 
 
 def parse_attention(spec: str) -> tuple[str, int | None]:

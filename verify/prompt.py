@@ -118,7 +118,8 @@ def npy_header(fp, field: str, where: str) -> tuple:
     except Exception:
         raise PromptError(f"{field}: {where} is not a readable .npy array; write it with numpy.save") from None
     if dtype.hasobject:
-        raise PromptError(f"{field}: {where} holds Python objects; save it as a float array")
+        kind = "a boolean" if field == "attention-mask" else "a float"  # masks are boolean, every other array real
+        raise PromptError(f"{field}: {where} holds Python objects; save it as {kind} array")
     check_array(field, shape, dtype.itemsize, what=where)
     return shape, dtype
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import construction, lsa, rates  # the model, looked up at call time: a replaced name is what runs
+from .. import construction, limits, lsa, rates  # the model, looked up at call time: a replaced name is what runs
 from ..algorithms import gradient_descent, online_dynamics
 from ..construction import eta_schedule
 from ..errors import PromptError
@@ -55,8 +55,10 @@ def check_schedule_options(eta, schedule, layers) -> None:
 
 #: target tokens per chunk of the literal forward under a dense mask (scores are ``(n + m) x FORWARD_CHUNK``)
 FORWARD_CHUNK = 1024
-#: ``--layers`` is refused up front beyond this many multiply-adds of the literal stack ...
-MAX_WORK = 5e11
+#: operations per score entry of a layer besides its products (mask, normalizer, chunks; measured ~100 ns)
+SCORE_ENTRY_WORK = 200
+#: operations per layer besides the scores (the Python loop and the weight-space algorithm's step; ~1 ms)
+LAYER_WORK = 2e6
 #: ... or beyond this many floats held at once (the tokens, the weights, the stored results)
 MAX_STATE_FLOATS = 2e8
 #: ``example_residuals`` ((L+1) x n) is in the result up to this many examples; beyond, ``--full`` or ``--npz``
@@ -105,14 +107,15 @@ def check_work(layers: int, n: int, m: int, d: int, k: int, mask, is_prefix: boo
         floats = held + max(lsa_floats, weight_floats) + stored
         method = "the associative form"
     else:
-        per_layer = 2.0 * tokens * min(tokens, n) * width
+        # T min(T, n) score entries, each 4 (d + k) operations of products plus SCORE_ENTRY_WORK (measured)
+        per_layer = tokens * min(tokens, n) * (4.0 * width + SCORE_ENTRY_WORK)
         # tokens before and after a layer, one chunk of scores, every position's weight (twice in a layer)
         floats = 3.0 * tokens * width + tokens * FORWARD_CHUNK + 2.0 * tokens * k * d + stored
         method = "the literal stack on the mask file"
-    if layers * per_layer > MAX_WORK:
-        raise PromptError(f"layers: {layers} layers of {method} on {tokens} tokens need about "
-                          f"{layers * per_layer:.1e} multiply-adds, above the work limit ({MAX_WORK:.0e}: at most "
-                          f"{int(MAX_WORK // per_layer)} layers here); give a smaller --layers")
+    per_layer += LAYER_WORK
+    most = max(int((limits.MAX_WORK - 1) // per_layer), 0)
+    limits.check_budget("layers", f"{layers:,} layers of {method} on {tokens:,} tokens", 8.0 * floats,
+                        layers * per_layer, f"give --layers <= {most:,} here (or a shorter prompt)")
     if floats > MAX_STATE_FLOATS:
         raise PromptError(f"layers: {layers} layers of {method} on {tokens} tokens hold about {floats:.1e} floats "
                           f"at once, above the memory limit ({MAX_STATE_FLOATS:.0e} floats"
