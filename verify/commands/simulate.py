@@ -59,7 +59,7 @@ FORWARD_CHUNK = 1024
 SCORE_ENTRY_WORK = 200
 #: operations per layer besides the scores (the Python loop and the weight-space algorithm's step; ~1 ms)
 LAYER_WORK = 2e6
-#: ... or beyond this many floats held at once (the tokens, the weights, the stored results)
+#: ``--layers`` is refused beyond this many floats held at once (the tokens, the weights, the stored results)
 MAX_STATE_FLOATS = 2e8
 #: ``example_residuals`` ((L+1) x n) is in the result up to this many examples; beyond, ``--full`` or ``--npz``
 FULL_EXAMPLES = 10_000
