@@ -76,6 +76,8 @@ class Result:
     detail: str = ""
     #: ids of ``proofs.assumptions.ASSUMPTIONS`` the proof rests on (then it is at best ``conditional``)
     assumes: tuple = ()
+    #: per conclusion of the formal statement, the checks that established it (``proofs.formal.establish``)
+    coverage: tuple = ()
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -89,14 +91,20 @@ class Result:
 
 @dataclass(frozen=True)
 class Theorem:
-    """One entry of the blueprint."""
+    """One entry of the blueprint.
+
+    ``formal`` is the statement as data (a SymPy Boolean or a list of them, one per conclusion,
+    see ``proofs.formal``); ``prove(setup, formal)`` establishes exactly that formula: the
+    registry hands it the ``formal`` of the theorem it runs, so a replaced formula is what is checked.
+    """
 
     id: str
     title: str
     statement: str
     latex: str
     depends_on: tuple
-    prove: Callable[[Setup], Result]
+    prove: Callable[[Setup, Any], Result]
+    formal: Any = None
 
 
 # ---------------------------------------------------------------- deliberately wrong models
@@ -250,16 +258,18 @@ def closure(theorems: list[Theorem], ids) -> list[Theorem]:
 def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     """Run one proof and return its JSON entry (``id, title, status, scope, depends_on, seconds``...)."""
     start = time.perf_counter()
+    from . import formal as _formal
+
     try:
-        result = theorem.prove(setup or Setup())
+        result = theorem.prove(setup or Setup(), theorem.formal)
     except Exception as exc:  # a proof that crashes on a wrong setup has failed, not passed
         stopped = type(exc).__name__ == "CheckFailed"  # a fail-fast ledger (proofs.symbolic) stopped early
         result = Result("failed", "stopped at the first failed check" if stopped else "exception",
                         detail=str(exc) if stopped else f"{type(exc).__name__}: {exc}")
     from .assumptions import spot_check
 
-    broken = [a for a in result.assumes if not spot_check(a)]
-    if broken and result.status != "failed":  # a named result whose instance fails cannot be leaned on
+    broken = [a for a in result.assumes if not spot_check(a)]  # the assumption as registered now
+    if broken:  # a named result whose spot check fails cannot be leaned on
         result = Result("failed", result.scope, result.witness,
                         "; ".join(filter(None, [result.detail, f"spot check of {', '.join(broken)} failed"])),
                         result.assumes)
@@ -270,6 +280,8 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
         "scope": result.scope,
         "depends_on": list(theorem.depends_on),
         "assumes": list(result.assumes),
+        "formal": _formal.render(theorem.formal),
+        "conclusions": [dict(c) for c in result.coverage],
         "seconds": round(time.perf_counter() - start, 3),
     }
     if result.witness is not None:
@@ -298,6 +310,10 @@ def compose(entries: list[dict]) -> list[dict]:
     for entry in entries:
         entry = dict(entry)
         entry["own_status"] = entry["status"]
+        # what a theorem rests on includes what its dependencies rest on
+        entry["own_assumes"] = list(entry.get("assumes", ()))
+        inherited = [a for d in entry["depends_on"] if d in by_id for a in by_id[d]["assumes"]]
+        entry["assumes"] = list(dict.fromkeys([*entry["own_assumes"], *inherited]))
         deps = [by_id[d]["status"] if d in by_id else "failed" for d in entry["depends_on"]]
         entry["status"] = worst([entry["status"], *deps])
         weak = [d for d in entry["depends_on"] if d not in by_id or by_id[d]["status"] != "proved"]

@@ -38,9 +38,19 @@ def register(parser) -> None:
     parser.set_defaults(run=run, outputs=lambda args: [Output("out", args.out)])
 
 
+def formal_lines(formal) -> list[str]:
+    """One line of text per conclusion of a formal statement (``proofs.formal``)."""
+    import sympy as sp
+
+    from proofs.formal import conclusions
+
+    return [sp.sstr(c) for c in conclusions(formal)]
+
+
 def render(theorems, entries) -> str:
-    """Markdown for the blueprint: table, statements (text and LaTeX), scopes, witnesses, dependencies."""
+    """Markdown for the blueprint: table, statements (text, LaTeX, formula), scopes, witnesses, dependencies."""
     from proofs.assumptions import ASSUMPTIONS
+    from proofs.formal import render as formula_text
 
     by_id = {e["id"]: e for e in entries}
     lines = [
@@ -51,6 +61,8 @@ def render(theorems, entries) -> str:
         "",
         "## What a status means",
         "",
+        "Every theorem carries its statement as a formula (`formal`, below each statement): the proof establishes "
+        "exactly that formula, one check per conclusion (a conclusion no check establishes is `failed`). "
         "A status is computed by running the proof on the package's own model (the construction "
         "`verify.construction.paper`, the attention rule `verify.masks.reads`, the normalizers "
         "`verify.normalizers.normalizer` and the layer `verify.lsa`), read at symbolic sizes:",
@@ -59,7 +71,7 @@ def render(theorems, entries) -> str:
         "nothing assumed;",
         "- `conditional`: proved, except for the named standard results in its `assumes` (listed below, each "
         "with a reference and a spot check that runs with `prove`);",
-        "- `checked`: only at the finite sizes named in its scope;",
+        "- `checked`: some conclusion only at the finite sizes named in its scope;",
         "- `failed`: some check did not hold.",
         "",
         "A theorem is never reported better than the worst status of what it depends on "
@@ -82,11 +94,14 @@ def render(theorems, entries) -> str:
         deps = ", ".join(t.depends_on) or "-"
         lines.append(f"| {t.id} | {t.title} | {e['status']} | {e.get('own_status', e['status'])} | "
                      f"{', '.join(e.get('assumes', ())) or '-'} | {deps} |")
-    lines += ["", "## Assumptions", "", "| id | statement | reference | used by |",
-              "|----|-----------|-----------|---------|"]
+    lines += ["", "## Assumptions", "", "Each assumption's formula is what its spot check evaluates (on random and "
+              "boundary instances) and what the proofs instantiate.", "",
+              "| id | statement | formula | reference | used by |",
+              "|----|-----------|---------|-----------|---------|"]
     for a in ASSUMPTIONS.values():
         users = ", ".join(e["id"] for e in entries if a.id in e.get("assumes", ())) or "-"
-        lines.append(f"| {a.id} | {a.statement} | {a.reference} | {users} |")
+        formula = formula_text(a.formal).replace("|", "\\|")
+        lines.append(f"| {a.id} | {a.statement} | `{formula}` | {a.reference} | {users} |")
     lines += ["", "## Dependencies", ""]
     for t in theorems:
         lines.append(f"- {t.id} <- {', '.join(t.depends_on)}" if t.depends_on else f"- {t.id} (no dependencies)")
@@ -98,7 +113,9 @@ def render(theorems, entries) -> str:
     for t in theorems:
         e = by_id[t.id]
         lines += [f"### {t.id}: {t.title}", "", f"Status: **{e['status']}**.", "", t.statement, "", "$$",
-                  t.latex, "$$", "", f"Scope: {e['scope']}", ""]
+                  t.latex, "$$", "", "Formal statement (what the proof establishes, one conclusion per line):", ""]
+        lines += [f"- `{c}`" for c in formal_lines(t.formal)]
+        lines += ["", f"Scope: {e['scope']}", ""]
         if e.get("witness"):
             lines += ["Witness (exact; numbers as strings):", "", "```json", json.dumps(e["witness"]), "```", ""]
         if e["status"] == "failed" and e.get("detail"):

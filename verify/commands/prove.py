@@ -1,9 +1,13 @@
 """Run the machine-checked theorems (SymPy proofs of SPEC section 3 and the general lemma).
 
-Each proof applies the package's own layer to symbolic tokens and reports a status
-computed by running it: ``proved`` (symbolic n, d; induction over L where layers
-matter), ``checked`` (only at the finite sizes its scope names) or ``failed``.
-Exit status 0 iff no theorem failed.
+Each theorem carries its statement as a formula (``formal``: SymPy relations over named
+symbols, one per conclusion); its proof applies the package's own layer to symbolic
+tokens and establishes exactly that formula.  The status is computed by running it:
+``proved`` (every conclusion for symbolic n, d; induction over L where layers matter),
+``conditional`` (proved except for the named standard results in ``assumes``, inherited
+from its dependencies), ``checked`` (some conclusion only at the finite sizes its scope
+names), ``refuted`` (a variant claim disproved by an exact witness) or ``failed``
+(some check did not hold).  Exit status 0 iff no theorem failed.
 
 With ``--attention SPEC`` or ``--rule TEXT`` it decides the variant claims V1-V5
 (SPEC section 7) for that attention, ``--normalization``/``--scale`` and the
@@ -103,7 +107,8 @@ def run(args):
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     failed += [f"assumption {a['id']} (spot check)" for a in assumptions if not a["spot_check"]["passed"]]
     lines = [f"{e['id']:<4} {e['status']:<11} {e['seconds']:7.2f}s  {e['title']}"
-             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") for e in entries]
+             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") + f"\n     formal: {e['formal']}"
+             for e in entries]
     verdict = f"{len(entries)} theorems; " + ", ".join(
         f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES
         if any(e["status"] == s for e in entries))

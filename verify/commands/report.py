@@ -60,15 +60,16 @@ def theorem_table(entries: list, skipped: bool) -> list:
         return ["Theorem checks skipped (`--skip-proofs`); run `icl-verify report` without it, or `icl-verify prove`."]
     if not entries:
         return ["No theorems are registered yet (`proofs/registry.py` found no proof modules)."]
-    lines = ["| id | title | status | assumes | scope | seconds |", "|---|---|---|---|---|---|"]
+    lines = ["| id | title | status | assumes | formal statement | scope | seconds |", "|---|---|---|---|---|---|---|"]
     for e in entries:
         status = f"**{e['status'].upper()}**" if e["status"] == "failed" else e["status"]
-        cells = [e["id"], e["title"], status, ", ".join(e.get("assumes", ())) or "-", e.get("scope", ""),
-                 f"{e.get('seconds', 0):.2f}"]
+        cells = [e["id"], e["title"], status, ", ".join(e.get("assumes", ())) or "-", e.get("formal", ""),
+                 e.get("scope", ""), f"{e.get('seconds', 0):.2f}"]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     counts = {s: sum(e["status"] == s for e in entries) for s in ("proved", "conditional", "checked", "failed")}
     lines += ["", f"{len(entries)} theorems: {counts['proved']} proved, {counts['conditional']} conditional (proved "
-                  f"except for the named standard results in `assumes`, see `icl-verify prove --json`), "
+                  f"except for the named standard results in `assumes`, its own and its dependencies', see "
+                  "`icl-verify prove --json`), "
                   f"{counts['checked']} checked at finite sizes, {counts['failed']} failed. A theorem is never "
                   "reported better than what it depends on."]
     failed = [e for e in entries if e["status"] == "failed"]
