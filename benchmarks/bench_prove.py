@@ -26,7 +26,7 @@ from verify.lsa import lsa_layer
 from verify.masks import attention_mask
 from verify.prompt import tokens
 
-BUDGET_SECONDS = 30.0
+BUDGET_SECONDS = 60.0  # issue 19: the whole of `prove` stays under 60 s on 2 cores
 
 
 def naive_p1_step(n: int, d: int) -> float:

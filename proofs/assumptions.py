@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .formal import Conclusions
+
 
 @dataclass(frozen=True)
 class Assumption:
@@ -386,7 +388,7 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         "G. H. Golub and C. F. Van Loan, Matrix Computations, 4th ed., Johns Hopkins 2013, Section 5.5.1",
         _pinv_spot, "exact: 7 rational X of every rank (zero, rank one, full), w = y X^+ plus null-space "
         "directions, a random w and w = 0",
-        [sp.Eq(RESIDUAL_PINV, 0), sp.Implies(SOLVES, NORM_PINV <= NORM_W), sp.Eq(CROSS_NULL, 0)]),
+        Conclusions([sp.Eq(RESIDUAL_PINV, 0), sp.Implies(SOLVES, NORM_PINV <= NORM_W), sp.Eq(CROSS_NULL, 0)])),
     Assumption(
         "block-triangular-spectrum",
         "The eigenvalues (with multiplicity) of a block lower-triangular square matrix are those of its diagonal "

@@ -28,6 +28,14 @@ import sympy as sp
 from verify.logic import Untranslatable
 
 
+class Conclusions(list):
+    """A statement's conclusions, as a list (index, replace one) that SymPy reads as their conjunction, so
+    ``sympy.Not(formal)`` negates the whole statement."""
+
+    def _sympy_(self):
+        return sp.And(*self)
+
+
 def conclusions(formal) -> list:
     """The conclusions of a formal statement (a Boolean, or a list/tuple of them); a top-level ``And``
     is split into its conjuncts (each is a conclusion of its own)."""
@@ -186,7 +194,14 @@ def establish(ledger, formal, checks: Sequence[Check]) -> list[dict]:
     is computed from the formula, never declared by the proof.
     """
     coverage = []
+    # a formula written elsewhere may name a quantity with a plain Symbol("rho") (other assumptions): same name,
+    # same quantity
+    by_name = {c.subject.name: c.subject for c in checks if isinstance(c.subject, sp.Symbol)}
     for k, conclusion in enumerate(conclusions(formal), 1):
+        conclusion = sp.sympify(conclusion)
+        rename = {s: by_name[s.name] for s in _symbols(conclusion)
+                  if isinstance(s, sp.Symbol) and s.name in by_name and s != by_name[s.name]}
+        conclusion = conclusion.xreplace(rename) if rename else conclusion
         text = sp.sstr(conclusion)
         symbols = _symbols(conclusion)
         applicable = [c for c in checks if c.subject in symbols]

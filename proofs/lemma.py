@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import (
     ETA,
@@ -62,11 +62,11 @@ X_Q, P_Q = MatrixSymbol("x_q", D, 1), MatrixSymbol("p", 1, 1)
 #: what one layer produces: the target's x part and residual, and a query's prediction (query token [x_q; -p])
 X_NEXT, R_NEXT, P_NEXT = MatrixSymbol("x_j'", D, 1), MatrixSymbol("r_j'", 1, 1), MatrixSymbol("p'", 1, 1)
 
-FORMAL = [
+FORMAL = Conclusions([
     sp.Eq(X_NEXT, X_J),
     sp.Eq(R_NEXT, R_J - (ETA / C_J) * R_A * X_A.T * X_J),
     sp.Eq(P_NEXT, P_Q + (ETA / C) * R_A * X_A.T * X_Q),
-]
+])
 
 
 def one_layer(setup, con, target, c):

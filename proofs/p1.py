@@ -14,7 +14,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 
 from verify.prompt import tokens
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import ETA, C, D, Ledger, construction, exact, forward, is_zero, layer, model_checks, same, token
 
@@ -42,7 +42,7 @@ W_0, W_NEXT = MatrixSymbol("w^(0)", 1, D), MatrixSymbol("w'", 1, D)
 
 def formal_statement() -> list:
     s = symbols()
-    return [sp.Eq(W_0, ZeroMatrix(1, D)), sp.Eq(W_NEXT, gd_step(s))]
+    return Conclusions([sp.Eq(W_0, ZeroMatrix(1, D)), sp.Eq(W_NEXT, gd_step(s))])
 
 
 def checks(setup, con) -> list[Check]:

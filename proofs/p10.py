@@ -62,7 +62,7 @@ from sympy import BlockMatrix, Identity, MatMul, MatrixSymbol, Transpose, ZeroMa
 from verify.construction import Construction
 from verify.derive import derive, form_equations
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Result, Theorem
 from .symbolic import ETA, C, D, Ledger, construction, hcat, is_zero, layer, token
 
@@ -255,7 +255,8 @@ KEEPS, KQ_ZERO, PV_ZERO, TOP_ZERO = sp.symbols("keeps_form KQ_zero PV_zero F_g_b
 def formal_statement() -> list:
     B, s = blocks(zero=("F", "g", "b", "e")), _data()
     moved = (B["h"].T * s["x"] + B["s"] * s["r"] * Identity(1)) * (s["x"].T * B["A"] + s["r"] * B["c"].T) / C
-    return [sp.Eq(W_NEXT, s["w"] - moved), sp.Eq(GAMMA, preconditioner(B)), sp.Eq(GAMMA_PAPER, ETA * Identity(D))]
+    return Conclusions([sp.Eq(W_NEXT, s["w"] - moved), sp.Eq(GAMMA, preconditioner(B)),
+                        sp.Eq(GAMMA_PAPER, ETA * Identity(D))])
 
 
 FORMAL = formal_statement()

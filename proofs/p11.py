@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from proofs.formal import Check, equation_check, establish, valid
+from proofs.formal import Check, Conclusions, equation_check, establish, valid
 from proofs.registry import Result, Setup, Theorem
 from proofs.symbolic import ETA as SETA
 from proofs.symbolic import D as SD
@@ -354,13 +354,13 @@ GROWTH_SQ = sp.Symbol("max_l||B^l e||^2/||e||^2", nonnegative=True)
 
 
 def formal_statement() -> list:
-    return [
+    return Conclusions([
         sp.Implies(sp.And(0 < SETA, SETA <= 2 * C / LMAX), sp.Eq(PEAK, 1)),
         sp.Eq(B21, S_ * sp.Piecewise((L_ * P_ ** (L_ - 1), sp.Eq(P_, Q_)), ((P_ ** L_ - Q_ ** L_) / (P_ - Q_), True))),
         sp.Eq(L_STAR, sp.log(sp.log(Q_) / sp.log(P_)) / sp.log(P_ / Q_)),
         NORM_BL <= sp.Sum(sp.binomial(L_, K_) * RHO_C ** (L_ - K_) * EPS ** K_, (K_, 0, sp.Min(L_, N_EX - 1))),
         GROWTH_SQ >= sp.Integer(GROWTH) ** 2,
-    ]
+    ])
 
 
 FORMAL = formal_statement()

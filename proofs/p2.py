@@ -15,7 +15,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 
 from verify.prompt import tokens
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import ETA, C, D, Ledger, construction, exact, forward, is_zero, layer, model_checks, same, token
 
@@ -50,7 +50,7 @@ def online_step(s):
 
 def formal_statement() -> list:
     s = symbols()
-    return [sp.Eq(W_NEXT_J, online_step(s)), sp.Eq(W_NEXT_Q, online_step(s))]
+    return Conclusions([sp.Eq(W_NEXT_J, online_step(s)), sp.Eq(W_NEXT_Q, online_step(s))])
 
 
 def checks(setup, con) -> list[Check]:

@@ -27,7 +27,7 @@ from verify.algorithms import least_squares
 from verify.prompt import split_tokens, tokens
 from verify.tolerances import agreement_tol
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .p1 import symbols
 from .registry import Theorem
 from .symbolic import (
@@ -70,8 +70,8 @@ X_PINV = MatrixSymbol("X^+", symbols()["n"], D)
 def formal_statement() -> list:
     s = symbols()
     X, y, w = s["X"], s["y"], s["w"]
-    return [sp.Eq(DRIFT, (ETA / C) * (y * X.T - w * X * X.T)), sp.Eq(W_FIXED, y * X.T * Inverse(X * X.T)),
-            sp.Eq(W_LIMIT, y * X_PINV)]
+    return Conclusions([sp.Eq(DRIFT, (ETA / C) * (y * X.T - w * X * X.T)), sp.Eq(W_FIXED, y * X.T * Inverse(X * X.T)),
+            sp.Eq(W_LIMIT, y * X_PINV)])
 
 
 def moves(setup, con, w, w_next) -> bool:

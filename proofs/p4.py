@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import Identity, Inverse, MatrixSymbol
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .p1 import symbols
 from .registry import Theorem
 from .stability import contraction_check, lazy_factor, range_check, rate_check
@@ -69,12 +69,12 @@ def formal_statement() -> list:
     X, y, w = s["X"], s["y"], s["w"]
     w_star = y * X.T * Inverse(X * X.T)
     rate = sp.Max(sp.Abs(1 - ETA * LMIN / C), sp.Abs(1 - ETA * LMAX / C))
-    return [
+    return Conclusions([
         sp.Eq(W_NEXT - w_star, (w - w_star) * (Identity(D) - (ETA / C) * X * X.T)),
         sp.Eq(RHO, rate),
         sp.Equivalent(CONVERGES, sp.And(0 < ETA, ETA < 2 * C / LMAX)),
         ERR_NEXT <= rate * ERR,
-    ]
+    ])
 
 
 FORMAL = formal_statement()

@@ -27,7 +27,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy import BlockMatrix, Identity, MatrixSymbol, ZeroMatrix
 
-from .formal import Check, equation_check, establish, model_equation
+from .formal import Check, Conclusions, equation_check, establish, model_equation
 from .registry import Theorem
 from .stability import lazy_factor, range_check, rate_check
 from .symbolic import (
@@ -77,12 +77,12 @@ RATE = sp.Symbol("rate", nonnegative=True)  # lim_l ||B^l||^(1/l)
 def formal_statement() -> list:
     a, y, T = (MatrixSymbol(name, *shape) for name, shape in (("a", (1, N_POS)), ("y", (1, N_POS)),
                                                               ("T", (N_POS, N_POS))))
-    return [
+    return Conclusions([
         sp.Eq(A_NEXT, a + (ETA / C) * (y - a * T.T)),
         sp.Eq(MU_J, 1 - (ETA / C) * S_J),
         sp.Equivalent(CONVERGES, sp.And(0 < ETA, ETA < 2 * C / S_MAX)),
         sp.Eq(RATE, sp.Max(sp.Abs(1 - (ETA / C) * S_MIN), sp.Abs(1 - (ETA / C) * S_MAX))),
-    ]
+    ])
 
 
 FORMAL = formal_statement()

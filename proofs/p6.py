@@ -17,7 +17,7 @@ from sympy import Inverse, MatrixSymbol
 from verify.algorithms import causal_stationary
 from verify.tolerances import agreement_tol
 
-from .formal import Check, equation_check, establish
+from .formal import Check, Conclusions, equation_check, establish
 from .p5 import causal_symbols, coefficient_step
 from .registry import Theorem
 from .symbolic import D, Ledger, construction, is_zero, iteration_from_layer, model_checks, rational_matrix
@@ -44,7 +44,7 @@ W_PREV, W_STAR_J, FIT_J = MatrixSymbol("w*_{j-1}", 1, D), MatrixSymbol("w*_j", 1
 def formal_statement() -> list:
     s = causal_symbols()
     x, yj = s["x"], s["yj"]
-    return [sp.Eq(W_STAR_J, W_PREV + (yj - W_PREV * x) * Inverse(x.T * x) * x.T), sp.Eq(FIT_J, yj)]
+    return Conclusions([sp.Eq(W_STAR_J, W_PREV + (yj - W_PREV * x) * Inverse(x.T * x) * x.T), sp.Eq(FIT_J, yj)])
 
 
 def stationary(s):

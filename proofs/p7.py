@@ -22,7 +22,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Inverse, MatrixSymbol
 
-from .formal import Check, equation_check, establish, valid
+from .formal import Check, Conclusions, equation_check, establish, valid
 from .p1 import symbols
 from .p5 import coefficient_step
 from .registry import Theorem
@@ -54,8 +54,8 @@ def formal_statement() -> list:
     s = symbols()
     X, w = s["X"], s["w"]
     w_ls = s["y"] * X.T * Inverse(X * X.T)
-    return [sp.Eq(EXCESS, (w - w_ls) * X * X.T * (w - w_ls).T / s["n"]), sp.Eq(ERR_N, NOISE / X_N),
-            sp.Eq(W_CLEAN, W_TRUE), GAP > 0]
+    return Conclusions([sp.Eq(EXCESS, (w - w_ls) * X * X.T * (w - w_ls).T / s["n"]), sp.Eq(ERR_N, NOISE / X_N),
+            sp.Eq(W_CLEAN, W_TRUE), GAP > 0])
 
 
 def online_d1(y_n):

@@ -15,7 +15,7 @@ import sympy as sp
 from sympy import BlockMatrix, MatrixSymbol
 
 from .evaluate import instance
-from .formal import Check, establish, valid
+from .formal import Check, Conclusions, establish, valid
 from .registry import Theorem
 from .symbolic import (
     ETA,
@@ -44,7 +44,8 @@ EXAMPLES = ([[1, 0], [1, 1], [2, -1]], [[3, 1], [1, 2], [0, 1], [1, -1]])
 
 #: what the formal statement speaks about: lambda_max(X X^T) and max_j ||x_j||^2 (every x_j != 0)
 LMAX, SMAX = sp.symbols("lambda_max max_j||x_j||^2", positive=True)
-FORMAL = [LMAX >= SMAX, sp.Implies(sp.And(0 < ETA, ETA < 2 * C / LMAX), sp.And(0 < ETA, ETA < 2 * C / SMAX))]
+FORMAL = Conclusions([LMAX >= SMAX,
+                      sp.Implies(sp.And(0 < ETA, ETA < 2 * C / LMAX), sp.And(0 < ETA, ETA < 2 * C / SMAX))])
 
 
 def block_identity() -> bool:

@@ -23,7 +23,7 @@ from sympy import BlockMatrix, Identity, Inverse, MatrixSymbol, ZeroMatrix
 from verify.algorithms import count_causal_stationary
 from verify.tolerances import agreement_tol
 
-from .formal import Check, equation_check, establish, model_equation
+from .formal import Check, Conclusions, equation_check, establish, model_equation
 from .p5 import causal_symbols
 from .registry import Theorem
 from .stability import lazy_factor, range_check, rate_check
@@ -74,14 +74,14 @@ def formal_statement() -> list:
     s, y = MatrixSymbol("s", 1, N_POS), MatrixSymbol("y", 1, N_POS)
     T, Dinv = MatrixSymbol("T", N_POS, N_POS), MatrixSymbol("D^{-1}", N_POS, N_POS)
     v_prev = MatrixSymbol("v_{j-1}", 1, D)
-    return [
+    return Conclusions([
         sp.Eq(S_NEXT, s + ETA * (y - s * T.T * Dinv)),
         sp.Eq(MU_J, 1 - ETA * S_J / j),
         sp.Equivalent(CONVERGES, sp.And(0 < ETA, ETA < 2 * KAPPA)),
         sp.Eq(RATE, sp.Max(sp.Abs(1 - ETA * T_MIN), sp.Abs(1 - ETA * T_MAX))),
         sp.Eq(V_J, v_prev + (j * yj - v_prev * x) * Inverse(x.T * x) * x.T),
         sp.Eq(FIT_J, yj),
-    ]
+    ])
 
 
 V_J = MatrixSymbol("v_j", 1, D)  # the stationary v_j

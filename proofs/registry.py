@@ -255,13 +255,25 @@ def closure(theorems: list[Theorem], ids) -> list[Theorem]:
     return [t for t in theorems if t.id in needed]
 
 
+def _prove(theorem: Theorem, setup: Setup) -> Result:
+    """``theorem.prove(setup, theorem.formal)``; a proof function that takes only the setup (a hand-written
+    stand-in, as tests use) is called with the setup alone."""
+    import inspect
+
+    params = inspect.signature(theorem.prove).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional):
+        return theorem.prove(setup, theorem.formal)
+    return theorem.prove(setup)
+
+
 def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     """Run one proof and return its JSON entry (``id, title, status, scope, depends_on, seconds``...)."""
     start = time.perf_counter()
     from . import formal as _formal
 
     try:
-        result = theorem.prove(setup or Setup(), theorem.formal)
+        result = _prove(theorem, setup or Setup())
     except Exception as exc:  # a proof that crashes on a wrong setup has failed, not passed
         stopped = type(exc).__name__ == "CheckFailed"  # a fail-fast ledger (proofs.symbolic) stopped early
         result = Result("failed", "stopped at the first failed check" if stopped else "exception",
@@ -269,10 +281,16 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     from .assumptions import spot_check
 
     broken = [a for a in result.assumes if not spot_check(a)]  # the assumption as registered now
-    if broken:  # a named result whose spot check fails cannot be leaned on
-        result = Result("failed", result.scope, result.witness,
-                        "; ".join(filter(None, [result.detail, f"spot check of {', '.join(broken)} failed"])),
-                        result.assumes)
+    problems = [f"spot check of {', '.join(broken)} failed"] if broken else []
+    if theorem.formal is not None and result.status != "failed":  # coverage is the formula's, not the proof's word
+        stated = list(map(_formal.render, _formal.conclusions(theorem.formal)))
+        covered = [c["conclusion"] for c in result.coverage if c["checks"]]
+        if len(covered) != len(stated) or not stated:
+            problems.append(f"{len(stated) - len(covered)} of the {len(stated)} conclusions of the formal statement "
+                            "were established by no check")
+    if problems:  # a named result whose spot check fails cannot be leaned on; an uncovered conclusion is unproved
+        result = Result("failed", result.scope, result.witness, "; ".join(filter(None, [result.detail, *problems])),
+                        result.assumes, result.coverage)
     entry = {
         "id": theorem.id,
         "title": theorem.title,

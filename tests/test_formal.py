@@ -198,3 +198,20 @@ def test_prove_help_names_every_status(capsys):
     assert code == 0
     for status in registry.STATUSES:
         assert f"``{status}``" in out or status in out, status
+
+
+def test_mutant_decision_procedure_lets_the_false_range_through(monkeypatch):
+    """Mutation check of the tests above: with a z3 stand-in that accepts everything, the false P5 range is
+    no longer failed; so ``test_a_false_formula_is_failed`` depends on the formula being decided."""
+    import proofs.stability as stability
+
+    monkeypatch.setattr(stability, "valid", lambda *args, **kwargs: (True, ""))
+    entry = registry.run(dataclasses.replace(p5.THEOREM, formal=_p5_wrong_range()))
+    assert entry["status"] != "failed"
+
+
+def test_a_proof_cannot_declare_its_own_coverage():
+    """A proof that says ``proved`` without establishing the conclusions of its formula is failed by the registry."""
+    declared = dataclasses.replace(p8.THEOREM, prove=lambda setup, formula: registry.Result("proved", "declared"))
+    entry = registry.run(declared)
+    assert entry["status"] == "failed" and "established by no check" in entry["detail"]

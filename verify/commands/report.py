@@ -60,11 +60,11 @@ def theorem_table(entries: list, skipped: bool) -> list:
         return ["Theorem checks skipped (`--skip-proofs`); run `icl-verify report` without it, or `icl-verify prove`."]
     if not entries:
         return ["No theorems are registered yet (`proofs/registry.py` found no proof modules)."]
-    lines = ["| id | title | status | assumes | formal statement | scope | seconds |", "|---|---|---|---|---|---|---|"]
+    lines = ["| id | title | status | assumes | scope | seconds |", "|---|---|---|---|---|---|"]
     for e in entries:
         status = f"**{e['status'].upper()}**" if e["status"] == "failed" else e["status"]
-        cells = [e["id"], e["title"], status, ", ".join(e.get("assumes", ())) or "-", e.get("formal", ""),
-                 e.get("scope", ""), f"{e.get('seconds', 0):.2f}"]
+        cells = [e["id"], e["title"], status, ", ".join(e.get("assumes", ())) or "-", e.get("scope", ""),
+                 f"{e.get('seconds', 0):.2f}"]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     counts = {s: sum(e["status"] == s for e in entries) for s in ("proved", "conditional", "checked", "failed")}
     lines += ["", f"{len(entries)} theorems: {counts['proved']} proved, {counts['conditional']} conditional (proved "
@@ -75,6 +75,9 @@ def theorem_table(entries: list, skipped: bool) -> list:
     failed = [e for e in entries if e["status"] == "failed"]
     for e in failed:
         lines.append(f"- {e['id']} failed: {e.get('detail', '(no detail)')}")
+    formal = [f"- {e['id']}: `{e['formal']}`" for e in entries if e.get("formal")]
+    if formal:  # what each proof established, as the formula it checked (``proofs.formal``)
+        lines += ["", "Formal statements (what each proof establishes; conclusions separated by `;`):", "", *formal]
     return lines
 
 
