@@ -62,7 +62,9 @@ def render(theorems, entries) -> str:
         "## What a status means",
         "",
         "Every theorem carries its statement as a formula (`formal`, below each statement): the proof establishes "
-        "exactly that formula, one check per conclusion (a conclusion no check establishes is `failed`). "
+        "exactly that formula, one check per conclusion (an equation by SymPy's exact zero test on what the layer "
+        "computes, an inequality or a step-size range by z3 over the reals, where only `unsat` counts; a conclusion "
+        "no check establishes is `failed`). "
         "A status is computed by running the proof on the package's own model (the construction "
         "`verify.construction.paper`, the attention rule `verify.masks.reads`, the normalizers "
         "`verify.normalizers.normalizer` and the layer `verify.lsa`), read at symbolic sizes:",
