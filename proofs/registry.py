@@ -260,11 +260,12 @@ def _prove(theorem: Theorem, setup: Setup) -> Result:
     stand-in, as tests use) is called with the setup alone."""
     import inspect
 
-    params = inspect.signature(theorem.prove).parameters.values()
+    prove: Callable = theorem.prove
+    params = inspect.signature(prove).parameters.values()
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional):
-        return theorem.prove(setup, theorem.formal)
-    return theorem.prove(setup)
+        return prove(setup, theorem.formal)
+    return prove(setup)
 
 
 def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
