@@ -1,10 +1,11 @@
 """Run the machine-checked theorems (SymPy proofs of SPEC section 3 and the general lemma).
 
-Each proof applies the package's own layer to symbolic tokens and reports a status
-computed by running it, one of five:
+Each theorem carries its statement as a formula (``formal``: SymPy relations over named
+symbols, one per conclusion); its proof applies the package's own layer to symbolic
+tokens and establishes exactly that formula.  The status is computed by running it, one of five:
 
-  proved       holds for all sizes (symbolic n, d; induction over L where layers matter)
-  conditional  proved, except for named standard results listed in `assumes` (--json)
+  proved       every conclusion for all sizes (symbolic n, d; induction over L where layers matter)
+  conditional  proved, except for named standard results listed in `assumes` (inherited from dependencies)
   checked      verified only at the finite sizes its scope names
   refuted      false: an exact counterexample (witness) is given (variant claims)
   failed       the check did not pass: a defect in the model or the proof (exit status 1)
@@ -116,7 +117,8 @@ def run(args):
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     failed += [f"assumption {a['id']} (spot check)" for a in assumptions if not a["spot_check"]["passed"]]
     lines = [f"{e['id']:<4} {e['status']:<11} {e['seconds']:7.2f}s  {e['title']}"
-             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") for e in entries]
+             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") + f"\n     formal: {e['formal']}"
+             for e in entries]
     verdict = f"{len(entries)} theorems; " + ", ".join(
         f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES
         if any(e["status"] == s for e in entries))

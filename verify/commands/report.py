@@ -78,12 +78,16 @@ def theorem_table(entries: list, skipped: bool, earlier: bool = False) -> list:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     counts = {s: sum(e["status"] == s for e in entries) for s in ("proved", "conditional", "checked", "failed")}
     lines += ["", f"{len(entries)} theorems: {counts['proved']} proved, {counts['conditional']} conditional (proved "
-                  f"except for the named standard results in `assumes`, see `icl-verify prove --json`), "
+                  f"except for the named standard results in `assumes`, its own and its dependencies', see "
+                  "`icl-verify prove --json`), "
                   f"{counts['checked']} checked at finite sizes, {counts['failed']} failed. A theorem is never "
                   "reported better than what it depends on."]
     failed = [e for e in entries if e["status"] == "failed"]
     for e in failed:
         lines.append(f"- {e['id']} failed: {e.get('detail', '(no detail)')}")
+    formal = [f"- {e['id']}: `{e['formal']}`" for e in entries if e.get("formal")]
+    if formal:  # what each proof established, as the formula it checked (``proofs.formal``)
+        lines += ["", "Formal statements (what each proof establishes; conclusions separated by `;`):", "", *formal]
     return lines
 
 
