@@ -326,7 +326,7 @@ def test_npz_output_is_checked_before_computing(capsys, tmp_path, monkeypatch):
 def test_a_million_examples_are_admitted_and_too_many_layers_refused_with_the_figure(spec):
     n, m, d, k = 10 ** 6, 100, 20, 1
     simulate_command.check_work(10, n, m, d, k, NamedMask(spec, n, m), spec == "prefix", keep_residuals=False)
-    with pytest.raises(Exception, match=r"layers: 100000 layers of the associative form .* at most \d+ layers"):
+    with pytest.raises(Exception, match=r"layers: 100,000 layers of the associative form .* give --layers <= \d+ here"):
         simulate_command.check_work(100_000, n, m, d, k, NamedMask(spec, n, m), spec == "prefix", False)
 
 
@@ -338,6 +338,8 @@ def test_a_refused_depth_is_refused_before_the_prompt_data_is_read(capsys, tmp_p
 
     path = save_prompt(tmp_path / "p.npz", *random_prompt(np.random.default_rng(0), 50, 2)[:3])
     monkeypatch.setattr(prompt, "make_prompt", never)
-    monkeypatch.setattr(simulate_command, "MAX_WORK", 1.0)
+    import verify.limits as limits
+
+    monkeypatch.setattr(limits, "MAX_WORK", 1.0)
     code, _, err = run_cli(capsys, "simulate", path, "--attention", "causal", "--eta", 0.1)
-    assert code == 2 and "work limit" in err and err.count("\n") == 1
+    assert code == 2 and "verify.limits.MAX_WORK" in err and err.count("\n") == 1

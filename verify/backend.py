@@ -282,3 +282,39 @@ def matrices(size, *entries):
     if any(is_sympy(e) for e in entries if e is not None):
         return _Explicit
     return _Numeric
+
+
+def is_interval_mask(mask) -> bool:
+    """True for a mask kept as its rule, each token reading one interval of examples
+    (``verify.masks.NamedMask``, which has ``bounds()``): the associative layer and the
+    ``O(n)`` count normalizer apply; False for a boolean matrix (numpy or SymPy) or None."""
+    return callable(getattr(mask, "bounds", None))
+
+
+def index_pair(index) -> tuple:
+    """A 2-axis index as a pair: ``mask[rows]`` is ``mask[rows, :]``."""
+    index = index if isinstance(index, tuple) else (index,)
+    if len(index) == 1:
+        index = (index[0], slice(None))
+    if len(index) != 2:
+        raise IndexError(f"a mask has 2 axes, got {len(index)} indices")
+    return index
+
+
+def index_positions(ix, size: int) -> tuple:
+    """One axis of a mask index as int64 positions, and whether it is an advanced (array or integer) index."""
+    if isinstance(ix, slice):
+        return np.arange(*ix.indices(size), dtype=np.int64), False
+    a = np.asarray(ix)
+    if a.dtype == bool:
+        if a.shape != (size,):
+            raise IndexError(f"a boolean index of shape {a.shape} on an axis of length {size}")
+        return np.flatnonzero(a).astype(np.int64), True
+    if not np.issubdtype(a.dtype, np.integer):
+        raise IndexError(f"mask indices must be integers, slices or boolean arrays, got dtype {a.dtype}")
+    a = np.where(a < 0, a + size, a).astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= size):
+        raise IndexError(f"mask index out of range for an axis of length {size}")
+    return a, True
+
+

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .backend import hadamard, is_numeric, is_numpy, scale_columns, transpose
+from .backend import hadamard, is_interval_mask, is_numeric, is_numpy, scale_columns, transpose
 from .construction import Construction
 from .masks import NamedMask
 
@@ -57,7 +57,7 @@ def lsa_layer(Z, construction: Construction, mask=None, c=1, chunk: int | None =
     (:func:`associative_layer`; ``chunk`` is then not needed); on other tokens it is
     made dense.
     """
-    if isinstance(mask, NamedMask):
+    if is_interval_mask(mask):
         if is_numpy(Z):
             return associative_layer(Z, construction, mask, c)
         mask = mask.dense()

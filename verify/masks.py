@@ -24,7 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_concrete, logical_and, logical_not, logical_or, maximum, minimum, truth
+from .backend import (
+    index_pair,
+    index_positions,
+    is_concrete,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    truth,
+)
 from .errors import PromptError
 from .limits import check_array
 
@@ -176,12 +186,9 @@ class NamedMask:
         return dense if dtype is None else dense.astype(dtype)
 
     def __getitem__(self, index) -> np.ndarray:
-        index = index if isinstance(index, tuple) else (index,)
-        if len(index) == 1:
-            index = (index[0], slice(None))
-        if len(index) != 2:
-            raise IndexError(f"a mask has 2 axes, got {len(index)} indices")
-        (rows, row_array), (cols, col_array) = (_index(ix, size) for ix, size in zip(index, self.shape, strict=True))
+        index = index_pair(index)
+        (rows, row_array), (cols, col_array) = (index_positions(ix, size)
+                                                for ix, size in zip(index, self.shape, strict=True))
         if row_array and col_array:
             rows, cols = np.broadcast_arrays(rows, cols)
         elif row_array:
@@ -192,23 +199,6 @@ class NamedMask:
             rows = rows[:, None]
         check_array("mask", np.broadcast_shapes(rows.shape, cols.shape), itemsize=1, what="a slice of the mask")
         return np.asarray(reads(self.spec, rows, cols, self.n), dtype=bool)
-
-
-def _index(ix, size: int) -> tuple:
-    """One axis of a mask index as int64 positions, and whether it is an advanced (array or integer) index."""
-    if isinstance(ix, slice):
-        return np.arange(*ix.indices(size), dtype=np.int64), False
-    a = np.asarray(ix)
-    if a.dtype == bool:
-        if a.shape != (size,):
-            raise IndexError(f"a boolean index of shape {a.shape} on an axis of length {size}")
-        return np.flatnonzero(a).astype(np.int64), True
-    if not np.issubdtype(a.dtype, np.integer):
-        raise IndexError(f"mask indices must be integers, slices or boolean arrays, got dtype {a.dtype}")
-    a = np.where(a < 0, a + size, a).astype(np.int64)
-    if a.size and (a.min() < 0 or a.max() >= size):
-        raise IndexError(f"mask index out of range for an axis of length {size}")
-    return a, True
 
 
 def named_mask(spec: str, n, m):

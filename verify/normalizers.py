@@ -15,9 +15,9 @@ from typing import cast
 
 import numpy as np
 
-from .backend import is_integer, is_number
+from .backend import is_integer, is_interval_mask, is_number
 from .errors import PromptError
-from .masks import NamedMask, SymbolicMask, read_interval
+from .masks import SymbolicMask, read_interval
 
 KINDS = ("constant", "count")
 
@@ -41,7 +41,7 @@ def normalizer(kind: str, mask, scale=1.0) -> np.ndarray:
         return np.array([scale] * size, dtype=object)  # symbolic c
     if kind == "count":
         # a named attention counts its intervals in O(n + m) (NamedMask.counts); a matrix sums its columns
-        counts = mask.counts() if isinstance(mask, NamedMask) else mask.sum(axis=0).astype(float)
+        counts = mask.counts() if is_interval_mask(mask) else mask.sum(axis=0).astype(float)
         counts[counts == 0] = 1.0
         return counts
     raise PromptError(f"normalization: unknown normalizer {kind!r}; use constant or count")

@@ -112,6 +112,13 @@ def _measure(value) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _is_float(action: argparse.Action) -> bool:
+    """A float option: ``type=float`` or the commands' checked float (``verify.commands.common.number``)."""
+    from ..commands.common import number
+
+    return action.type is float or action.type is number
+
+
 def _typed(action: argparse.Action, value):
     """The value as the option's type (floats as float), or None when it has the wrong type."""
     if action.nargs == 0:  # a flag such as --certify
@@ -120,7 +127,7 @@ def _typed(action: argparse.Action, value):
         return None
     if action.type is int:
         return value if isinstance(value, int) else None
-    if action.type is float:
+    if _is_float(action):
         return float(value) if isinstance(value, (int, float)) else None
     return value if isinstance(value, str) else None
 
@@ -132,7 +139,7 @@ def check_value(axis: str, action: argparse.Action, value):
     from ..masks import parse_attention
 
     typed = _typed(action, value)
-    kind = ("an integer" if action.type is int else "a number" if action.type is float
+    kind = ("an integer" if action.type is int else "a number" if _is_float(action)
             else "true or false" if action.nargs == 0 else "a string")
     if typed is None:
         raise PromptError(f"axes.{axis}: {value!r} is not {kind}; write {kind} in the list")
