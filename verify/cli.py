@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .errors import PromptError
+from .errors import Interrupted, PromptError
 from .output import Output, check_outputs, write_json
 
 #: subcommand name -> module in verify.commands (all imported when the parser is built,
@@ -153,8 +153,9 @@ def main(argv=None) -> int:
     except PromptError as exc:
         sys.stderr.write(f"{prefix}: error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prefix}: interrupted; no partial output was written\n")
+    except KeyboardInterrupt as exc:  # verify.errors.Interrupted says what was saved
+        saved = _one_line(exc) if isinstance(exc, Interrupted) else "no partial output was written"
+        sys.stderr.write(f"{prefix}: interrupted; {saved}\n")
         return EXIT_INTERRUPTED
     except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
         sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "
