@@ -277,3 +277,40 @@ def test_a_real_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     with np.load(out) as data:
         step = int(data["step"])
     assert step >= 5 and len(json.loads(str(np.load(out)["config"]))) > 0
+
+
+# ----------------------------------------------------------------------------- E5
+
+def test_e5_rows_summary_and_reading(tmp_path, monkeypatch):
+    from verify.experiments import e5
+
+    monkeypatch.setattr(e5, "SIZES", {**e5.SIZES, "layers": 1, "width": 8, "exemplars": 6, "evaluated": 2,
+                                      "test_tasks": 8})
+    rows = e5.e5_transformer(0, steps=2, tasks=("linear", "classification"), seeds=2)
+    assert len(rows) == 2 * 2 * 2 * 2  # tasks x models x seeds x positions
+    e5.write_e5(rows, tmp_path)
+    back = e5.read_e5(tmp_path)
+    assert [r["value"] for r in back] == [r["value"] for r in rows]
+    lines = "\n".join(e5.e5_lines(back, 2))
+    summary = {(s["task"], s["model"]): s for s in e5.summarize(back)}
+    for task in ("linear", "classification"):
+        assert f"{summary[(task, 'prefix')]['mean']:.4g}" in lines  # quoted from the rows
+    assert (tmp_path / "e5_transformer.png").stat().st_size > 0
+
+
+def test_e5_shape_reads_the_direction_of_each_metric():
+    """Prefix better means lower MSE but higher accuracy; a mutant that compares both one way is caught."""
+    from verify.experiments import e5
+
+    def rows(task, metric, prefix, causal):
+        return [{"task": task, "model": model, "seed": 0, "n": 3, "metric": metric, "value": value,
+                 "zero_mse": 1.0, "least_squares_mse": 0.0, "seconds": 0.0}
+                for model, value in (("prefix", prefix), ("causal", causal))]
+
+    data = rows("linear", "mse", 0.1, 0.2) + rows("classification", "accuracy", 0.9, 0.8)
+    assert all(e5.e5_shape(data).values())
+    flipped = rows("linear", "mse", 0.3, 0.2) + rows("classification", "accuracy", 0.7, 0.8)
+    assert not any(e5.e5_shape(flipped).values())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(e5, "better", lambda metric, a, b: a < b)  # mutant: accuracy read as an error
+        assert not all(e5.e5_shape(data).values())

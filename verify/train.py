@@ -42,10 +42,11 @@ def require_extra():
 
 
 def extra_available() -> bool:
-    """True when JAX and optax can be imported."""
+    """True when the whole ``[train]`` extra can be imported: JAX, optax and Flax (E5's transformers)."""
     try:
         require_extra()
-    except PromptError:
+        import flax  # noqa: F401
+    except (PromptError, ImportError):
         return False
     return True
 

@@ -15,8 +15,9 @@ Checkpoints are ``.npz`` files (atomically replaced): ``config`` (the settings a
 """
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -71,10 +72,23 @@ def loss_of(config: TransformerConfig, predictions, Yq):
     return ((predictions - Yq) ** 2).mean()
 
 
-def make_step(config: TransformerConfig, graphdef, jit: bool = True):
-    """The training step ``(params, opt_state, Z, mask, Yq) -> (params, opt_state, loss)``."""
+def shape_of(config: TransformerConfig) -> TransformerConfig:
+    """``config`` without what leaves the computation's graph unchanged (seed, mask, budgets): the cache key
+    of the compiled functions, so the runs of an experiment compile once."""
+    return replace(config, seed=0, attention="prefix", rule=None, steps=1, checkpoint_every=1, test_tasks=1)
+
+
+def make_step(config: TransformerConfig, jit: bool = True):
+    """The training step ``(params, opt_state, Z, mask, Yq) -> (params, opt_state, loss)`` (compiled once per
+    :func:`shape_of`)."""
+    return _make_step(shape_of(config), jit)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_step(config: TransformerConfig, jit: bool):
     jax, optax, nnx = require_flax()
     tx = optimizer(config)
+    graphdef, _ = split_model(config)
 
     def loss_fn(params, Z, mask, Yq):
         return loss_of(config, nnx.merge(graphdef, params)(Z, mask), Yq)
@@ -163,8 +177,7 @@ def train(config: TransformerConfig, out: str | None = None, resume: TrainState 
     from tqdm import tqdm
 
     state = resume or initial_state(config)
-    graphdef, _ = split_model(config)
-    step_fn = make_step(config, graphdef, jit=jit)
+    step_fn = make_step(config, jit=jit)
     table = mask_table(config)
     bar = tqdm(total=config.steps, initial=state.step, desc=f"train {config.task} {config.model_name}",
                disable=not show, leave=False)
@@ -201,10 +214,16 @@ def predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.ndarray) 
     """The model's query outputs ``(batch, m, k)`` on tokens ``Z`` with masks ``mask`` (float64 numpy)."""
     import jax.numpy as jnp
 
-    _, _, nnx = require_flax()
+    forward = _forward(shape_of(config))
+    return np.asarray(forward(params, jnp.asarray(Z, dtype=jnp.float32), jnp.asarray(mask)), dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _forward(config: TransformerConfig):
+    """The compiled ``(params, Z, mask) -> query outputs`` of ``config``'s graph."""
+    jax, _, nnx = require_flax()
     graphdef, _ = split_model(config)
-    model = nnx.merge(graphdef, params)
-    return np.asarray(model(jnp.asarray(Z, dtype=jnp.float32), jnp.asarray(mask)), dtype=np.float64)
+    return jax.jit(lambda params, Z, mask: nnx.merge(graphdef, params)(Z, mask))
 
 
 def evaluate(config: TransformerConfig, params) -> dict:

@@ -2,9 +2,9 @@
 
 ``report.md`` holds the theorem table (statuses computed by running the proofs),
 the figures (relative PNG paths), a reading of them computed from the CSV
-numbers, and what E3 means for choosing depth and step size; E4 (trained stacks)
-when the ``[train]`` extra is installed, else a line saying it was skipped.  ``theorems.json``
-holds the theorem entries.  Exit status 0 iff no theorem failed.
+numbers, and what E3 means for choosing depth and step size; E4 (trained stacks) and E5
+(trained transformers, prefixLM against causalLM) when the ``[train]`` extra is installed, else
+a line saying they were skipped.  ``theorems.json`` holds the theorem entries.  Exit status 0 iff no theorem failed.
 """
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def register(parser) -> None:
 def outputs(args) -> list:
     """Every file ``report`` writes into ``--out``: the figures', E4's when it will train, and its own."""
     from ..experiments.e4 import FILES as E4_FILES
+    from ..experiments.e5 import FILES as E5_FILES
     from ..train import extra_available
 
-    names = FILES + REPORT_FILES + (E4_FILES if not args.skip_train and extra_available() else ())
+    names = FILES + REPORT_FILES + (E4_FILES + E5_FILES if not args.skip_train and extra_available() else ())
     return figure_outputs(argparse.Namespace(out=args.out), names)
 
 
@@ -86,6 +87,15 @@ def e4_section(out, figures: dict, skipped_train: bool = False) -> list:
     return e4_skipped_lines(extra_missing=not skipped_train)
 
 
+def e5_section(out, figures: dict, skipped_train: bool = False) -> list:
+    """E5's lines when it ran, else a line saying why it did not."""
+    from ..experiments.e5 import e5_lines, e5_skipped_lines, read_e5
+
+    if "e5_seconds" in figures["timings"]:
+        return e5_lines(read_e5(out), figures["settings"].get("transformer_steps"))
+    return e5_skipped_lines(extra_missing=not skipped_train)
+
+
 def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool = False) -> str:
     """The text of ``report.md``."""
     s = figures["settings"]
@@ -104,6 +114,8 @@ def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool
         *reading(out, figures),
         "",
         *e4_section(out, figures, skipped_train),
+        "",
+        *e5_section(out, figures, skipped_train),
     ]
     return "\n".join(lines) + "\n"
 
@@ -115,7 +127,8 @@ def run(args):
     from ..train import extra_available
 
     train = not args.skip_train and extra_available()
-    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
+    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps,
+                           args.transformer_steps)
     from proofs.assumptions import ASSUMPTIONS, as_json
 
     used = [as_json(a) for a in ASSUMPTIONS.values() if any(a.id in e.get("assumes", ()) for e in entries)]
