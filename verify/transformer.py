@@ -161,6 +161,7 @@ def check_sizes(config: TransformerConfig) -> None:
                 what="one layer's attention weights (batch, heads, N + m, N + m)")
     check_array("batch", (config.layers, config.batch, config.length, 4 * config.width), itemsize=4,
                 what="the activations a step keeps for the gradient (layers, batch, N + m, 4 width)")
+    check_array("steps", (config.steps,), what="the loss history (one float per step)")
     check_array("test-tasks", (config.test_tasks, config.length, 4 * config.width), itemsize=4,
                 what="one evaluation batch's activations (test tasks, N + m, 4 width)")
 

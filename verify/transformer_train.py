@@ -190,8 +190,9 @@ def train(config: TransformerConfig, out: str | None = None, resume: TrainState 
             state.params, state.opt_state, state.step = params, opt_state, state.step + 1
             state.losses.append(loss)
             bar.update(1)
-            if show and state.step % 50 == 0:
-                bar.set_postfix(loss=f"{float(loss):.4g}")
+            if state.step % 50 == 0:  # device scalars to floats now and then: bounded memory, async steps
+                state.losses[-50:] = [float(v) for v in state.losses[-50:]]
+                bar.set_postfix(loss=f"{state.losses[-1]:.4g}")
             if out is not None and state.step % config.checkpoint_every == 0 and state.step < config.steps:
                 save_checkpoint(state, out)
     except KeyboardInterrupt:

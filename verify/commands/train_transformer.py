@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from ..errors import Interrupted
 from .common import given
 
 #: options given on the command line override the preset's value (dest names of verify.transformer.TransformerConfig)
@@ -33,7 +34,11 @@ def run_transformer(args):
     start = time.perf_counter()
     state = train(config, out=args.out, resume=resume, show=not args.no_progress)
     seconds = time.perf_counter() - start
-    metrics = evaluate(config, state.params)
+    try:
+        metrics = evaluate(config, state.params)
+    except KeyboardInterrupt:
+        raise Interrupted(f"training finished and its checkpoint (step {state.step}) is in {args.out}; the "
+                          f"evaluation was cut short (rerun with --resume {args.out} to evaluate)") from None
     window = max(1, min(50, len(state.losses)))
     out = {**metrics, "steps": state.step, "seconds": seconds, "checkpoint": args.out,
            "initial_loss": sum(state.losses[:window]) / window, "final_loss": sum(state.losses[-window:]) / window,
