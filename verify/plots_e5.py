@@ -24,11 +24,14 @@ def plot_e5(rows: list, target) -> None:
             ax.plot(ns, values.mean(axis=1), color=COLORS.get(model), marker="o", label=f"{model}LM")
             ax.fill_between(ns, values.min(axis=1), values.max(axis=1), color=COLORS.get(model), alpha=0.2)
         if metric == "mse":
-            for key, style, label in (("zero_mse", ":", "zero predictor"), ("least_squares_mse", "-.",
-                                                                             "least squares")):
-                ref = [np.mean([r[key] for r in picked if r["n"] == n]) for n in ns]
-                if np.all(np.isfinite(ref)) and np.all(np.asarray(ref) > 0):
-                    ax.plot(ns, ref, color="gray", linestyle=style, label=label)
+            zero = [np.mean([r["zero_mse"] for r in picked if r["n"] == n]) for n in ns]
+            ax.plot(ns, zero, color="gray", linestyle=":", label="zero predictor")
+            least = np.array([np.mean([r["least_squares_mse"] for r in picked if r["n"] == n]) for n in ns])
+            if np.all(np.isfinite(least)):
+                # exact least squares (noiseless, n >= d) sits at rounding level: a note, not a line off the scale
+                exact = least <= 1e-12 * np.asarray(zero)
+                ax.plot(np.asarray(ns)[~exact], least[~exact], color="gray", linestyle="-.",
+                        label="least squares" + (" (0 where n >= d: exact)" if exact.any() else ""))
             ax.set_yscale("log")
         ax.set_xlabel("in-context examples n")
         ax.set_ylabel("test MSE" if metric == "mse" else "test accuracy")
