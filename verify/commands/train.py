@@ -1,4 +1,4 @@
-"""Train an LSA stack on in-context linear regression (JAX + optax, the optional [train] extra).
+"""Train an LSA stack (or, with --model transformer, a Flax softmax transformer) on in-context tasks ([train] extra).
 
 The stack is the package's own layer (verify.lsa) run on JAX arrays, each layer
 with free K^T Q and P V matrices initialized small at random, trained with Adam
