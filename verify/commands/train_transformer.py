@@ -25,11 +25,12 @@ def config_of(args):
 def run_transformer(args):
     from ..transformer import mask_table, require_flax
 
-    require_flax()  # the one-line missing-extra error before anything is validated or written
-    from ..transformer_train import evaluate, load_checkpoint, train
-
+    # sizes, options and --rule first (numpy only, well under a second), then the libraries
     config = config_of(args)
     mask_table(config)  # parses --rule and builds every mask: refused here, before any training
+    require_flax()  # the one-line missing-extra error before anything is written
+    from ..transformer_train import evaluate, load_checkpoint, train
+
     resume = load_checkpoint(args.resume, config) if args.resume else None
     start = time.perf_counter()
     state = train(config, out=args.out, resume=resume, show=not args.no_progress)
