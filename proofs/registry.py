@@ -27,8 +27,8 @@ from verify.normalizers import normalizer
 #: best first; a theorem is never better than the worst status it depends on
 STATUSES = ("proved", "conditional", "checked", "refuted", "failed")
 
-#: modules of proofs/, in dependency order; each defines ``THEOREM``
-MODULES = ("lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
+#: modules of proofs/, in dependency order; each defines ``THEOREM`` (``conformance``: E0, engine conformance)
+MODULES = ("conformance", "lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
 
 
 def _at_call_time(module: str, name: str) -> Callable:
@@ -224,6 +224,19 @@ MUTATIONS = {
 }
 
 
+#: gates: a gate's entry can only fail the theorems it names, never lower them otherwise.  E0 (engine
+#: conformance, ``proofs/conformance.py``) is ``checked`` at finite sizes; if it ``failed``, the numbers
+#: ``simulate``, ``stationary`` and ``rate`` print are not the proved model's, so every theorem those
+#: commands rely on is ``failed`` too; if it is ``checked``, their statuses stay what their proofs give
+#: (the proofs are about the symbolic model; E0 ties the numeric engine to it).
+GATES = {"E0": ("L6", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P11")}
+
+
+def gates_of(tid: str) -> list[str]:
+    """The gates of theorem ``tid`` (ids of entries whose failure fails it)."""
+    return [gate for gate, gated in GATES.items() if tid in gated]
+
+
 def theorems() -> list[Theorem]:
     """Every theorem, in dependency order (a module may add more after its ``THEOREM``)."""
     out = []
@@ -244,6 +257,7 @@ def closure(theorems: list[Theorem], ids) -> list[Theorem]:
         if tid not in needed:
             needed.add(tid)
             stack.extend(by_id[tid].depends_on)
+            stack.extend(g for g in gates_of(tid) if g in by_id)
     return [t for t in theorems if t.id in needed]
 
 
@@ -286,7 +300,8 @@ def worst(statuses) -> str:
 
 
 def compose(entries: list[dict]) -> list[dict]:
-    """Statuses along ``depends_on``: a theorem is never better than what it depends on.
+    """Statuses along ``depends_on``: a theorem is never better than what it depends on; and a
+    failed gate (:data:`GATES`, e.g. E0) fails the theorems it gates, leaving them unchanged otherwise.
 
     ``entries`` in dependency order (``run``'s dicts); each gains ``own_status`` (what its
     own proof gave) and ``status`` becomes the worst of its own and its dependencies'
@@ -300,10 +315,15 @@ def compose(entries: list[dict]) -> list[dict]:
         entry["own_status"] = entry["status"]
         deps = [by_id[d]["status"] if d in by_id else "failed" for d in entry["depends_on"]]
         entry["status"] = worst([entry["status"], *deps])
+        failed_gates = [g for g in gates_of(entry["id"]) if g in by_id and by_id[g]["status"] == "failed"]
+        if failed_gates:
+            entry["status"] = "failed"
         weak = [d for d in entry["depends_on"] if d not in by_id or by_id[d]["status"] != "proved"]
         if entry["status"] != entry["own_status"]:
-            entry["detail"] = "; ".join(filter(None, [entry.get("detail", ""),
-                                                      f"limited by its dependencies {', '.join(weak)}"]))
+            why = [f"limited by its dependencies {', '.join(weak)}"] if weak else []
+            why += [f"the numeric engine disagrees with the proved model ({', '.join(failed_gates)} failed)"
+                    ] if failed_gates else []
+            entry["detail"] = "; ".join(filter(None, [entry.get("detail", ""), *why]))
         by_id[entry["id"]] = entry
         out.append(entry)
     return out

@@ -171,9 +171,9 @@ def interrupted(capsys, tmp_path, *argv):
 
 
 def test_ctrl_c_during_a_computation_exits_130_and_writes_nothing(capsys, tmp_path, prompt, monkeypatch):
-    import verify.commands.simulate as simulate
+    import verify.lsa
 
-    monkeypatch.setattr(simulate, "lsa_forward", interrupt)
+    monkeypatch.setattr(verify.lsa, "lsa_forward", interrupt)  # simulate looks the model up at call time
     before, after = interrupted(capsys, tmp_path, "simulate", prompt, "--eta", "0.1", "--json", tmp_path / "o.json")
     assert before == after
 

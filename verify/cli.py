@@ -38,6 +38,7 @@ COMMANDS = {
     "figures": "figures",
     "report": "report",
     "train": "train",
+    "sweep": "sweep",
 }
 
 #: options whose value may name a file the command reads (an output must never be one of them)
@@ -153,9 +154,10 @@ def main(argv=None) -> int:
     except PromptError as exc:
         sys.stderr.write(f"{prefix}: error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt as exc:  # verify.errors.Interrupted says what was saved
-        saved = _one_line(exc) if isinstance(exc, Interrupted) else "no partial output was written"
-        sys.stderr.write(f"{prefix}: interrupted; {saved}\n")
+    except KeyboardInterrupt as exc:  # verify.errors.Interrupted or args.interrupted say what was kept
+        kept = _one_line(exc) if isinstance(exc, Interrupted) else getattr(args, "interrupted",
+                                                                           "no partial output was written")
+        sys.stderr.write(f"{prefix}: interrupted; {kept}\n")
         return EXIT_INTERRUPTED
     except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
         sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import is_concrete, logical_and, logical_not, logical_or, truth
 from .errors import PromptError
 
 NAMED = ("prefix", "causal", "sliding:K", "block:B", "hybrid:P")
@@ -43,10 +44,6 @@ def parse_attention(spec: str) -> tuple[str, int | None]:
             raise PromptError(f"attention: {spec!r} needs an integer parameter >= {low}, e.g. {name}:4")
         return name, value
     raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
-
-
-def _is_symbolic(*values) -> bool:
-    return any(not isinstance(v, (int, np.integer, np.ndarray)) for v in values)
 
 
 def reads(spec: str, i, j, n):
@@ -72,23 +69,19 @@ def reads(spec: str, i, j, n):
         rule, query_rule = i <= j, True
     elif name == "sliding":
         # a window of the last K tokens, the target included; queries read the last K examples
-        rule, query_rule = (i <= j) & (i > j - param), i > n - 1 - param
+        rule, query_rule = logical_and(i <= j, i > j - param), i > n - 1 - param
     elif name == "block":
         # full inside a block of size B, causal across blocks
         rule, query_rule = (i // param) <= (j // param), True
     elif name == "hybrid":
         # the first P examples read each other in full, later ones are causal
-        rule, query_rule = (i <= j) | (i <= param - 1), True
+        rule, query_rule = logical_or(i <= j, i <= param - 1), True
     else:  # pragma: no cover - parse_attention already refused it
         raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
-    if _is_symbolic(i, j, n):
-        import sympy as sp
-
-        target_is_query = sp.Not(target_is_example)
-        return sp.And(source_is_example, sp.Or(sp.And(target_is_example, rule), sp.And(target_is_query, query_rule)))
-    target_is_query = np.logical_not(target_is_example)
-    out = source_is_example & ((target_is_example & rule) | (target_is_query & query_rule))
-    return bool(out) if np.ndim(out) == 0 else out
+    # the boolean algebra of verify.backend: Python bools, numpy arrays and SymPy Booleans alike
+    target_is_query = logical_not(target_is_example)
+    return truth(logical_and(source_is_example, logical_or(logical_and(target_is_example, rule),
+                                                           logical_and(target_is_query, query_rule))))
 
 
 @dataclass(frozen=True)
@@ -116,7 +109,7 @@ def attention_mask(spec: str, n, m):
     Integer sizes give a numpy array; SymPy sizes give a :class:`SymbolicMask` (the same rule).
     """
     parse_attention(spec)
-    if _is_symbolic(n, m):
+    if not is_concrete(n, m):
         return SymbolicMask(spec, n, m)
     tokens = np.arange(n + m)
     mask = np.empty((n + m, n + m), dtype=bool)

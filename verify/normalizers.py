@@ -11,8 +11,11 @@ at any size makes the derivation raise: nothing is taken on trust.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
+from .backend import is_integer, is_number
 from .errors import PromptError
 from .masks import SymbolicMask, parse_attention
 
@@ -26,11 +29,11 @@ def normalizer(kind: str, mask: np.ndarray, scale=1.0) -> np.ndarray:
     ``mask[:, j].sum()`` (``scale`` is ignored).  A token that reads nothing
     gets ``c_j = 1``: its sum is empty, so any value leaves it unchanged.
     """
-    if isinstance(mask, SymbolicMask):
-        return symbolic_normalizer(kind, mask, scale)
+    if not is_integer(mask.shape[1]):  # a SymbolicMask (symbolic size): the count is derived from reads
+        return symbolic_normalizer(kind, cast(SymbolicMask, mask), scale)
     size = mask.shape[1]
     if kind == "constant":
-        if np.ndim(scale) == 0 and isinstance(scale, (int, float, np.floating, np.integer)):
+        if is_number(scale):
             if not np.isfinite(scale) or scale <= 0:
                 raise PromptError(f"scale: the constant normalizer needs a finite c > 0, got {scale}")
             return np.full(size, float(scale))

@@ -171,11 +171,16 @@ def load_prompt(path: str | os.PathLike) -> Prompt:
     return make_prompt(arrays["X"], arrays["y"], arrays["Xq"], arrays.get("yq"))
 
 
-def example_prompt(n: int = 12, d: int = 3, m: int = 4, seed: int = 0, noise: float = 0.0) -> Prompt:
-    """A small random prompt: ``x ~ U(-1, 1)^d``, ``w ~ N(0, I)``, ``y = w x + noise``."""
+def example_prompt(n: int = 12, d: int = 3, m: int = 4, seed: int = 0, noise: float = 0.0,
+                   mu_x: float = 0.0, sigma_x: float = 1.0) -> Prompt:
+    """A small random prompt: ``x = mu_x + sigma_x u`` with ``u ~ U(-1, 1)^d`` (examples and queries),
+    ``w ~ N(0, I)``, ``y = w x + noise``.
+
+    The defaults ``mu_x = 0``, ``sigma_x = 1`` give exactly ``x = u`` (the draws do not depend on them).
+    """
     rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, (n, d))
-    Xq = rng.uniform(-1, 1, (m, d))
+    X = mu_x + sigma_x * rng.uniform(-1, 1, (n, d))
+    Xq = mu_x + sigma_x * rng.uniform(-1, 1, (m, d))
     w = rng.standard_normal(d)
     y = X @ w + noise * rng.standard_normal(n)
     yq = Xq @ w

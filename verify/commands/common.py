@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import masks, normalizers  # the model, looked up at call time: a replaced name is what runs
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import attention_mask, load_mask, parse_attention
-from ..normalizers import normalizer
+from ..masks import load_mask, parse_attention
 from ..prompt import Prompt, check_npy_file, load_prompt
 
 
@@ -113,20 +113,29 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
         if path:
             check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
     if args.attention_mask:
-        mask = load_mask(args.attention_mask, n, m)
-        attention = "custom"
+        attention = load_mask(args.attention_mask, n, m)
     else:
-        _, param = parse_attention(args.attention)
-        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
-            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
-                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
-        mask = attention_mask(args.attention, n, m)
         attention = args.attention
-    c = normalizer(args.normalization, mask, args.scale)
+        _, param = parse_attention(attention)
+        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
+            raise PromptError(f"attention: parameter {param} of {attention!r} is above the limit of "
+                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
     W0 = None
     if args.w0:
         W0 = _load_npy(args.w0, "w0", ((d,), (k, d)) if k == 1 else ((k, d),)).reshape(k, d)
     gamma = _load_npy(args.preconditioner, "preconditioner", ((d, d),)) if args.preconditioner else None
+    return model_of(prompt, attention, args.normalization, args.scale, W0, gamma)
+
+
+def model_of(prompt: Prompt, attention, normalization: str = "constant", scale=1.0, W0=None, gamma=None) -> Model:
+    """The model on a prompt: the named ``attention``'s mask (or a given boolean mask, ``"custom"``),
+    the normalizer, ``W0`` and ``Gamma``.  What every command runs (through :func:`load_model`) and what
+    ``prove``'s engine conformance (E0, ``proofs/conformance.py``) runs: model names looked up at call time."""
+    if isinstance(attention, str):
+        mask = masks.attention_mask(attention, prompt.n, prompt.m)
+    else:
+        mask, attention = attention, "custom"
+    c = normalizers.normalizer(normalization, mask, scale)
     return Model(prompt, attention, mask, c, W0, gamma)
 
 

@@ -25,6 +25,10 @@ def register(parser) -> None:
     parser.add_argument("--noise", type=float, default=0.0,
                         help="optional: label noise standard deviation, >= 0 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="optional: random seed, >= 0 (default 0)")
+    parser.add_argument("--mu-x", type=float, default=0.0,
+                        help="optional: the inputs' mean, added to every coordinate of x (default 0)")
+    parser.add_argument("--sigma-x", type=float, default=1.0,
+                        help="optional: the inputs' scale, x = mu_x + sigma_x u with u ~ U(-1, 1)^d, > 0 (default 1)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs)
 
@@ -35,17 +39,30 @@ def outputs(args) -> list:
     return [Output("OUT", args.out)]
 
 
+def check_field(field: str, value) -> None:
+    """Refuse one bad example-prompt option (PromptError naming ``field``); the sweep's grid uses it too."""
+    if field in ("n", "d", "m") and value < (0 if field == "m" else 1):
+        raise PromptError(f"{field}: must be a positive integer, got {value}")
+    if field == "seed" and value < 0:
+        raise PromptError(f"seed: must be an integer >= 0, got {value}")
+    if field == "noise" and not (math.isfinite(value) and value >= 0):
+        raise PromptError(f"noise: the label noise must be a finite number >= 0, got {value}")
+    if field == "mu_x" and not math.isfinite(value):
+        raise PromptError(f"mu_x: the inputs' mean must be a finite number, got {value}")
+    if field == "sigma_x" and not (math.isfinite(value) and value > 0):
+        raise PromptError(f"sigma_x: the inputs' scale must be a finite number > 0, got {value}")
+
+
+#: the options of example-prompt that shape the prompt (the sweep's prompt axes)
+PROMPT_OPTIONS = ("n", "d", "m", "noise", "seed", "mu_x", "sigma_x")
+
+
 def run(args):
-    for field in ("n", "d", "m"):
-        if getattr(args, field) < (0 if field == "m" else 1):
-            raise PromptError(f"{field}: must be a positive integer, got {getattr(args, field)}")
-    if args.seed < 0:
-        raise PromptError(f"seed: must be an integer >= 0, got {args.seed}")
-    if not (math.isfinite(args.noise) and args.noise >= 0):
-        raise PromptError(f"noise: the label noise must be a finite number >= 0, got {args.noise}")
+    for field in PROMPT_OPTIONS:
+        check_field(field, getattr(args, field))
     check_array("n", (args.n, args.d), what="X")
     check_array("m", (args.m, args.d), what="Xq")
-    p = example_prompt(args.n, args.d, args.m, args.seed, args.noise)
+    p = example_prompt(args.n, args.d, args.m, args.seed, args.noise, args.mu_x, args.sigma_x)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, X=p.X, y=p.y, Xq=p.Xq, yq=p.yq)  # a file object: numpy appends no ".npz"
     result = {"path": args.out, "n": p.n, "d": p.d, "m": p.m}

@@ -3,7 +3,9 @@
 Each proof applies the package's own layer to symbolic tokens and reports a status
 computed by running it: ``proved`` (symbolic n, d; induction over L where layers
 matter), ``checked`` (only at the finite sizes its scope names) or ``failed``.
-Exit status 0 iff no theorem failed.
+Exit status 0 iff no theorem failed.  E0 (engine conformance, ``proofs/conformance.py``) checks
+at finite sizes that the numbers ``simulate``, ``stationary`` and ``rate`` compute are the proved
+model's; a failed E0 fails every theorem those commands rely on (``proofs.registry.GATES``).
 
 With ``--attention SPEC`` or ``--rule TEXT`` it decides the variant claims V1-V5
 (SPEC section 7) for that attention, ``--normalization``/``--scale`` and the
@@ -26,7 +28,8 @@ from .common import add_json
 
 def register(parser) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID",
-                        help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
+                        help="optional: theorem ids to run (default: all), e.g. L6 P1 P5; E0 is engine conformance "
+                             "(it runs whenever a theorem it gates runs)")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")

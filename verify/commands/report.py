@@ -29,6 +29,8 @@ def register(parser) -> None:
     parser.add_argument("--skip-proofs", action="store_true", help="optional: do not run the theorem checks")
     parser.add_argument("--skip-train", action="store_true",
                         help="optional: do not run E4 even when the [train] extra is installed")
+    parser.add_argument("--sweep", metavar="DIR",
+                        help="optional: add a section on the sweep in DIR (icl-verify sweep --out DIR; [sweep] extra)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs)
 
@@ -122,6 +124,13 @@ def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool
 
 def run(args):
     check_budget(args)
+    sweep_lines = []
+    if args.sweep is not None:  # read first: a bad DIR is refused before anything is computed
+        from ..sweep import require_extra
+        from ..sweep.plot import report_lines
+
+        require_extra()
+        sweep_lines = ["", *report_lines(args.sweep)]
     show = not args.no_progress
     entries = [] if args.skip_proofs else run_theorems(show)
     from ..train import extra_available
@@ -136,7 +145,8 @@ def run(args):
                json.dumps(to_jsonable({"skipped": args.skip_proofs, "theorems": entries, "assumptions": used}),
                           indent=2))
     path = os.path.join(args.out, "report.md")
-    write_text(path, render(entries, args.skip_proofs, figures, args.out, args.skip_train))
+    write_text(path, render(entries, args.skip_proofs, figures, args.out, args.skip_train)
+               + "".join(line + "\n" for line in sweep_lines))
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     result = {"report": path, "theorems": entries, "failed": failed, "figures": figures}
     summary = (f"wrote {path} ({len(entries)} theorems run"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import construction, lsa  # the model, looked up at call time: a replaced name is what runs
 from ..algorithms import gradient_descent, online_dynamics
-from ..construction import eta_schedule, paper
+from ..construction import eta_schedule
 from ..errors import PromptError
 from ..frame import Frame, frame_of, scale_eta, scaled, to_frame, unscale
 from ..limits import MAX_LAYERS, check_array, check_layers
-from ..lsa import lsa_forward
 from ..prompt import split_tokens, tokens
 from ..rates import rate_of, spectrum_in_frame
 from ..threads import blas_threads
@@ -92,9 +92,9 @@ def simulate(model, etas) -> dict:
     X, Y, c, gamma, W0, Xq = to_frame(frame, p.X, p.Y, model.c, model.gamma, model.W0, p.Xq)
     etas_f = [scale_eta(eta, frame) for eta in etas]
     Z0 = tokens(X, Y, Xq, W0)
-    constructions = [paper(eta, p.d, p.k, gamma) for eta in etas_f]
+    constructions = [construction.paper(eta, p.d, p.k, gamma) for eta in etas_f]
     with np.errstate(all="ignore"):  # also for the map back below: a diverging stack overflows
-        states = np.stack(lsa_forward(Z0, constructions, model.mask, c, FORWARD_CHUNK))
+        states = np.stack(lsa.lsa_forward(Z0, constructions, model.mask, c, FORWARD_CHUNK))
         residuals, predictions = split_tokens(states, p.n, p.d)  # (L+1, n, k), (L+1, m, k)
         if model.is_prefix:
             weights = np.stack(gradient_descent(X, Y, etas_f, c[0], W0, gamma))

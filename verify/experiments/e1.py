@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..construction import paper
-from ..lsa import lsa_forward
-from ..masks import attention_mask
-from ..normalizers import normalizer
+from .. import construction, lsa, masks, normalizers  # the model, looked up at call time
 from ..prompt import split_tokens, tokens
 from .tasks import progress, sample_tasks
 
@@ -33,11 +30,11 @@ def e1_errors(Z0, Yq, n: int, eta: float = 0.04, scale: float = 1.0, layers: int
     """Run the LSA stacks on the batched tokens ``Z0``; rows of per-layer MSEs averaged over tasks."""
     d = Z0.shape[-2] - 1
     m = Z0.shape[-1] - n
-    stack = [paper(eta, d)] * layers
+    stack = [construction.paper(eta, d)] * layers
     rows = []
     for label, spec in progress((models or MODELS).items(), "E1 LSA stacks", show):
-        mask = attention_mask(spec, n, m)
-        states = np.stack(lsa_forward(Z0, stack, mask, normalizer("constant", mask, scale)))
+        mask = masks.attention_mask(spec, n, m)
+        states = np.stack(lsa.lsa_forward(Z0, stack, mask, normalizers.normalizer("constant", mask, scale)))
         residuals, predictions = split_tokens(states, n, d)  # (L+1, tasks, n, 1), (L+1, tasks, m, 1)
         example_mse = np.mean(residuals**2, axis=(1, 2, 3))
         query_mse = np.mean((predictions - Yq[None]) ** 2, axis=(1, 2, 3))

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import masks, normalizers  # the model, looked up at call time
 from ..lemma import residual_operator
-from ..masks import attention_mask
-from ..normalizers import normalizer
 from ..rates import spectrum, stable_eta_max_of, transient
 from .tasks import progress, sample_tasks
 
@@ -31,8 +30,8 @@ def task_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.n
 def tasks_peaks(X, spec: str, fractions, layers: int, scale: float = 1.0) -> np.ndarray:
     """Transient peaks of tasks ``X (T, n, d)``, ``(T, len(fractions))``: one stack of every task and fraction."""
     n = X.shape[1]
-    mask = attention_mask(spec, n, 0)
-    c = normalizer("constant", mask, scale)
+    mask = masks.attention_mask(spec, n, 0)
+    c = normalizers.normalizer("constant", mask, scale)
     N = np.stack([residual_operator(x, mask, c) for x in X])
     top = np.array([stable_eta_max_of(spectrum(x, mask, c)) for x in X])
     etas = top[:, None] * np.asarray(fractions, dtype=float)[None, :]
