@@ -25,6 +25,11 @@ to it; for prefix and causal also the relative distance of the stationary query
 predictions to the closed forms (``lstsq``'s, and the online-GD recursion run token by
 token).  The engine is called through the API (``verify.lemma.stationary_weights``,
 ``verify.rates.analyse`` with ``attention=``), so the rows measure the engine itself.
+``--simulate-long 100000 1000000`` adds ``simulate --layers 10`` rows at those sizes for
+prefix, causal and sliding:8 (issue 21: the associative form of ``verify.linear``, no
+``(n + m)^2`` array), from outside like the rows above; the previous dense method
+runs only where its ``(n + m)^2`` float matrices fit (``DENSE_BYTES``), else the row
+says it cannot.
 """
 from __future__ import annotations
 
@@ -175,6 +180,33 @@ def large_rows(sizes: list, tmp: str) -> list:
                     line += f"  predictions within {row['relative_to_closed_form']:.1e} of {reference[2]}"
                 rows.append(row)
                 print(line, flush=True)
+#: the masks of the long simulate rows, and the largest dense baseline started (its (n + m)^2 floats)
+LONG_MASKS = ("prefix", "causal", "sliding:8")
+DENSE_BYTES = 8 * 2 ** 30
+
+
+def long_simulate_rows(sizes: list, tmp: str, budget: float) -> list:
+    """``simulate --layers 10`` at long prompts (module doc), with the dense baseline where it can run."""
+    rows = []
+    for n in sizes:
+        path = os.path.join(tmp, f"long{n}.npz")
+        prompt(path, n)
+        for spec in LONG_MASKS:
+            out = os.path.join(tmp, "out.json")
+            start = time.perf_counter()
+            ours = run(RUNNER, ["simulate", path, "--attention", spec, "--eta", ETA, "--layers", 10, "--json", out])
+            wall = time.perf_counter() - start
+            dense = 8 * (n + 100) ** 2 <= DENSE_BYTES
+            base = run(BASELINE, [path, spec, "simulate", 10, ETA], budget) if dense else None
+            row = {"n": n, "mask": spec, "command": "simulate", "seconds": ours and ours[0], "wall": wall,
+                   "peak_mb": ours and ours[1], "baseline_seconds": base and base[0],
+                   "ratio": (base[0] / ours[0]) if (base and ours and ours[0] > 0) else None}
+            rows.append(row)
+            print(f"n={n:8d} {spec:11s} simulate --layers 10 "
+                  + (f"{ours[0]:8.2f} s (wall {wall:6.2f} s) {ours[1]:7.0f} MB" if ours else "failed")
+                  + ("   baseline " + (f"{base[0]:8.2f} s  ratio {row['ratio']:7.1f}x" if base and row["ratio"]
+                                       else f"> {budget:.0f} s (or out of memory)" if dense
+                                       else "cannot run: (n+m)^2 float matrices")), flush=True)
     return rows
 
 
@@ -188,6 +220,9 @@ def run(code: str, argv: list, budget: float | None = None):
         return None
     lines = [line for line in done.stderr.splitlines() if line.startswith("@@")]
     if not lines:
+        errors = [line for line in done.stderr.splitlines() if "error" in line]
+        if errors:
+            print(f"    refused or failed: {errors[-1][:160]}", flush=True)
         return None
     _, status, seconds, kb = lines[-1].split()
     return (float(seconds), int(kb) / 1024) if status == "0" else None
@@ -208,11 +243,15 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=120.0, help="seconds allowed to the dense baseline")
     parser.add_argument("--large", type=int, nargs="*", default=[], metavar="N",
                         help="also these large sizes (e.g. 100000 1000000): structured engine vs numpy lstsq")
+    parser.add_argument("--simulate-long", type=int, nargs="*", default=[], metavar="N",
+                        help="also simulate --layers 10 at these sizes (e.g. 100000 1000000)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.large:
             rows += large_rows(args.large, tmp)
+        if args.simulate_long:
+            rows += long_simulate_rows(args.simulate_long, tmp, args.budget)
         for n in args.sizes:
             path = os.path.join(tmp, f"p{n}.npz")
             prompt(path, n)

@@ -260,6 +260,33 @@ def run_simulate(setup, case: Case, failures: list, worst: list, cache: dict | N
     _compare(f"{label}: query predictions", out["query_predictions"], want_q, a_q, terms, failures, worst)
     _compare(f"{label}: weight-space algorithm", out["algorithm_query_predictions"], want_q, a_q, terms, failures,
              worst)
+    forward_check(case, model, X, Y, Xq, W0, gamma, etas, (want_r, want_q, a_r, a_q, terms), failures, worst)
+
+
+def forward_check(case: Case, model, X, Y, Xq, W0, gamma, etas, want, failures: list, worst: list) -> None:
+    """The public stack ``verify.lsa.lsa_forward`` (Python users call it; ``simulate`` runs its layer): on the
+    model's own mask (a named attention's rule: the associative form) and on the same mask as a dense boolean
+    matrix in chunks of ``simulate.FORWARD_CHUNK`` targets (the path of ``--attention-mask``), each against the
+    lemma's loop."""
+    want_r, want_q, a_r, a_q, terms = want
+    lsa = package_module("verify.lsa")
+    paper = package_module("verify.construction").paper
+    split = package_module("verify.prompt").split_tokens
+    Z0 = package_module("verify.prompt").tokens(X, Y, Xq, W0)
+    constructions = [paper(eta, case.d, case.k, gamma) for eta in etas]
+    chunk = package_module("verify.commands.simulate").FORWARD_CHUNK
+    for mask, how in ((model.mask, "rule"), (np.asarray(model.mask), "dense mask")):
+        with np.errstate(all="ignore"):
+            states = lsa.lsa_forward(Z0, constructions, mask, model.c, chunk)
+        parts = [split(np.asarray(state, dtype=float), case.n, case.d) for state in states]
+        got_r = np.array([r for r, _ in parts])
+        got_q = np.array([q for _, q in parts])
+        if case.k == 1:
+            got_r, got_q = got_r[..., 0], got_q[..., 0]
+        _compare(f"{case.label}: lsa_forward on the {how}, example residuals", got_r.reshape(want_r.shape), want_r,
+                 a_r, terms, failures, worst)
+        _compare(f"{case.label}: lsa_forward on the {how}, query predictions", got_q.reshape(want_q.shape), want_q,
+                 a_q, terms, failures, worst)
 
 
 def run_stationary(setup, case: Case, failures: list, worst: list, cache: dict | None = None) -> None:

@@ -281,26 +281,35 @@ def test_a_wrong_symbolic_rule_fails_the_reference_itself():
 # ---------------------------------------------------------------- the commands look the model up at call time
 
 
-def _simulate_output():
+def _simulate_output(dense: bool = False):
+    """simulate's query predictions on a causal prompt: through the rule (the associative layer) or, with
+    ``dense``, through the dense mask ``attention_mask`` builds (the path of ``--attention-mask``, ``attend``)."""
+    from verify import masks
     from verify.commands.common import model_of
     from verify.commands.simulate import simulate
     from verify.prompt import make_prompt
 
     rng = np.random.default_rng(3)
     X, y, Xq = rng.standard_normal((8, 2)), rng.standard_normal(8), rng.standard_normal((2, 2))
-    model = model_of(make_prompt(X, y, Xq), "causal", "count")
+    attention = np.asarray(masks.attention_mask("causal", 8, 2)) if dense else "causal"
+    model = model_of(make_prompt(X, y, Xq), attention, "count")
     return np.asarray(simulate(model, [0.1, 0.1])["query_predictions"])
 
 
-@pytest.mark.parametrize("mistake", [attend_half_step, paper_double_step_from_d5, stack_skips_last_layer_from_9,
-                                     count_off_by_one_from_7_examples, causal_reads_ahead_from_example_100],
+# simulate runs the stack one layer at a time through ``verify.lsa.lsa_layer`` (so ``lsa_forward``, the Python
+# API's stack, is not on its path: E0's ``forward_check`` runs it, see test_each_planted_mistake_fails_e0)
+@pytest.mark.parametrize("dense", [False, True], ids=["rule", "dense-mask"])
+@pytest.mark.parametrize("mistake", [attend_half_step, paper_double_step_from_d5, count_off_by_one_from_7_examples,
+                                     causal_reads_ahead_from_example_100],
                          ids=lambda f: f.__name__)
-def test_replacing_a_model_name_changes_what_simulate_computes(monkeypatch, mistake):
-    before = _simulate_output()
+def test_replacing_a_model_name_changes_what_simulate_computes(monkeypatch, mistake, dense):
     module, name, _ = mistake(None)
+    if not dense and name in ("attend", "attention_mask"):
+        pytest.skip("a named attention's rule runs the associative layer: no attend, no dense mask")
+    before = _simulate_output(dense)
     original = getattr(module, name)
     monkeypatch.setattr(module, name, lambda *a, **k: _scaled(original(*a, **k)))
-    assert not np.array_equal(_simulate_output(), before), name
+    assert not np.array_equal(_simulate_output(dense), before), name
 
 
 def _scaled(value):
@@ -321,10 +330,12 @@ def test_replacing_attend_changes_what_the_simulate_command_prints(monkeypatch, 
     rng = np.random.default_rng(5)
     prompt = tmp_path / "p.npz"
     np.savez(prompt, X=rng.standard_normal((6, 2)), y=rng.standard_normal(6), Xq=rng.standard_normal((2, 2)))
+    mask = tmp_path / "causal.npy"  # a dense mask file runs ``attend`` (a rule runs the associative form)
+    np.save(mask, verify.masks.attention_mask("causal", 6, 2))
 
     def predictions() -> list:
-        code, out, err = run_cli(capsys, "simulate", prompt, "--eta", "0.1", "--layers", "3", "--attention", "causal",
-                                 "--json", "-")
+        code, out, err = run_cli(capsys, "simulate", prompt, "--eta", "0.1", "--layers", "3", "--attention-mask",
+                                 mask, "--json", "-")
         assert code == 0, err
         return json.loads(out)["query_predictions"]
 

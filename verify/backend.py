@@ -26,9 +26,38 @@ def array_module(a):
     return _jax_numpy(a) or np
 
 
+def is_numpy(a) -> bool:
+    """True for numpy arrays: the path that may run loops of in-place numpy updates (not JAX, not SymPy)."""
+    return isinstance(a, np.ndarray)
+
+
 def is_numeric(a) -> bool:
     """True for numpy and JAX arrays (the numeric path), False for SymPy objects."""
     return isinstance(a, np.ndarray) or _jax_numpy(a) is not None
+
+
+def _is_sympy(*values) -> bool:
+    """True when some value is a SymPy object (SymPy is never imported here for numbers)."""
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and any(isinstance(v, sympy.Basic) for v in values)
+
+
+def maximum(a, b):
+    """``max(a, b)``: elementwise for numbers and integer arrays, ``sympy.Max`` for SymPy expressions."""
+    if _is_sympy(a, b):
+        import sympy
+
+        return sympy.Max(a, b)
+    return np.maximum(a, b)
+
+
+def minimum(a, b):
+    """``min(a, b)``: elementwise for numbers and integer arrays, ``sympy.Min`` for SymPy expressions."""
+    if _is_sympy(a, b):
+        import sympy
+
+        return sympy.Min(a, b)
+    return np.minimum(a, b)
 
 
 def transpose(a):

@@ -323,13 +323,17 @@ def _cross_check(ctx: Context, kind: str) -> tuple[str, str]:
     from verify.normalizers import normalizer
 
     rng = np.random.default_rng(7)
+    # both sides scale exactly with c (N = M / c): check at c / 2^e, within a factor 2 of 1 (the same
+    # comparison up to a power of two), so that no rational c (1e-90, 1e90) overflows or underflows float64
+    exponent = ctx.scale.numerator.bit_length() - ctx.scale.denominator.bit_length()
+    scale = float(ctx.scale / Fraction(2) ** exponent)
     d = ctx.search_dims[min(1, len(ctx.search_dims) - 1)]
     gamma = np.array(sp.Matrix(ctx.classes[d].gamma0).tolist(), dtype=float)
     sizes = []
     for n in (3, 5, 8):
         X = rng.standard_normal((n, d)) + 0.5
         mask = np.asarray(ctx.attention.mask(n, 1), dtype=bool)
-        c = normalizer(ctx.kind, mask, float(ctx.scale))
+        c = normalizer(ctx.kind, mask, scale)
         N = residual_operator(X, mask, c, gamma)
         lam = np.linalg.eigvals(N)
         lam = lam[np.abs(lam) > rank_tol(N)]

@@ -62,9 +62,10 @@ def trusted_base() -> str:
 
     return (
         "Trusted, not checked by `prove`: (1) SymPy's reduction of an expression to zero (`proofs.symbolic.is_zero`: "
-        "conservative, an expression it cannot reduce counts as non-zero); (2) z3's `unsat` answers for the facts "
-        "about attention rules and count certificates at every n (`verify.logic.holds`: `unknown` counts as not "
-        "proved); (3) `verify/backend.py`, the only place where the model dispatches on the representation of its "
+        "conservative, an expression it cannot reduce counts as non-zero); (2) z3's `unsat` answers, over the "
+        "integers for the facts about attention rules and count certificates at every n (`verify.logic.holds`) and "
+        "over the reals for the inequalities and step-size ranges of the formal statements (`proofs.formal`); "
+        "`unknown` counts as not proved; (3) `verify/backend.py`, the only place where the model dispatches on the representation of its "
         "arguments (numpy, JAX, SymPy, Python numbers): `paper`, `reads`, `attention_mask`, `normalizer` and the "
         "layer are one definition run on numbers and on symbols through its helpers "
         "(`tests/test_backend_only.py` fails on any other type test in the model's modules); (4) the named "
@@ -75,9 +76,19 @@ def trusted_base() -> str:
     )
 
 
+def formal_lines(formal) -> list[str]:
+    """One line of text per conclusion of a formal statement (``proofs.formal``)."""
+    import sympy as sp
+
+    from proofs.formal import conclusions
+
+    return [sp.sstr(c) for c in conclusions(formal)]
+
+
 def render(theorems, entries) -> str:
-    """Markdown for the blueprint: table, statements (text and LaTeX), scopes, witnesses, dependencies."""
+    """Markdown for the blueprint: table, statements (text, LaTeX, formula), scopes, witnesses, dependencies."""
     from proofs.assumptions import ASSUMPTIONS
+    from proofs.formal import render as formula_text
 
     by_id = {e["id"]: e for e in entries}
     lines = [
@@ -88,6 +99,10 @@ def render(theorems, entries) -> str:
         "",
         "## What a status means",
         "",
+        "Every theorem carries its statement as a formula (`formal`, below each statement): the proof establishes "
+        "exactly that formula, one check per conclusion (an equation by SymPy's exact zero test on what the layer "
+        "computes, an inequality or a step-size range by z3 over the reals, where only `unsat` counts; a conclusion "
+        "no check establishes is `failed`). "
         "A status is computed by running the proof on the package's own model (the construction "
         "`verify.construction.paper`, the attention rule `verify.masks.reads`, the normalizers "
         "`verify.normalizers.normalizer` and the layer `verify.lsa`), read at symbolic sizes:",
@@ -96,7 +111,7 @@ def render(theorems, entries) -> str:
         "nothing assumed;",
         "- `conditional`: proved, except for the named standard results in its `assumes` (listed below, each "
         "with a reference and a spot check that runs with `prove`);",
-        "- `checked`: only at the finite sizes named in its scope;",
+        "- `checked`: some conclusion only at the finite sizes named in its scope;",
         "- `failed`: some check did not hold.",
         "",
         "A theorem is never reported better than the worst status of what it depends on "
@@ -118,11 +133,14 @@ def render(theorems, entries) -> str:
         deps = ", ".join(t.depends_on) or "-"
         lines.append(f"| {t.id} | {t.title} | {e['status']} | {e.get('own_status', e['status'])} | "
                      f"{', '.join(e.get('assumes', ())) or '-'} | {deps} |")
-    lines += ["", "## Assumptions", "", "| id | statement | reference | used by |",
-              "|----|-----------|-----------|---------|"]
+    lines += ["", "## Assumptions", "", "Each assumption's formula is what its spot check evaluates (on random and "
+              "boundary instances) and what the proofs instantiate.", "",
+              "| id | statement | formula | reference | used by |",
+              "|----|-----------|---------|-----------|---------|"]
     for a in ASSUMPTIONS.values():
         users = ", ".join(e["id"] for e in entries if a.id in e.get("assumes", ())) or "-"
-        lines.append(f"| {a.id} | {a.statement} | {a.reference} | {users} |")
+        formula = formula_text(a.formal).replace("|", "\\|")
+        lines.append(f"| {a.id} | {a.statement} | `{formula}` | {a.reference} | {users} |")
     lines += ["", "## Dependencies", ""]
     for t in theorems:
         lines.append(f"- {t.id} <- {', '.join(t.depends_on)}" if t.depends_on else f"- {t.id} (no dependencies)")
@@ -138,7 +156,9 @@ def render(theorems, entries) -> str:
     for t in theorems:
         e = by_id[t.id]
         lines += [f"### {t.id}: {t.title}", "", f"Status: **{e['status']}**.", "", t.statement, "", "$$",
-                  t.latex, "$$", "", f"Scope: {e['scope']}", ""]
+                  t.latex, "$$", "", "Formal statement (what the proof establishes, one conclusion per line):", ""]
+        lines += [f"- `{c}`" for c in formal_lines(t.formal)]
+        lines += ["", f"Scope: {e['scope']}", ""]
         if e.get("witness"):
             lines += ["Witness (exact; numbers as strings):", "", "```json", json.dumps(e["witness"]), "```", ""]
         if e["status"] == "failed" and e.get("detail"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .. import masks, normalizers  # the model, looked up at call time: a replaced name is what runs
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import load_mask, parse_attention
+from ..masks import ATTENTION_HELP, NamedMask, load_mask, parse_attention
 from ..prompt import Prompt, check_npy_file, load_prompt
 
 
@@ -20,6 +21,18 @@ class Explicit(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
         namespace.explicit = set(getattr(namespace, "explicit", None) or ()) | {self.dest}
+
+
+def number(text: str) -> float:
+    """``float(text)`` for an option, refusing a number float64 turns into 0 or inf (``1e-400``, ``1e400``) with
+    what happened, instead of a later "must be > 0, got 0.0" that blames a value the user never typed."""
+    value = float(text)
+    spelled = text.strip().lower().lstrip("+-")
+    if math.isinf(value) and spelled not in ("inf", "infinity"):
+        raise argparse.ArgumentTypeError(f"{text!r} is beyond float64's range (largest about 1.8e308)")
+    if value == 0 and any(ch in "123456789" for ch in spelled.split("e")[0]):
+        raise argparse.ArgumentTypeError(f"{text!r} rounds to 0 in float64 (smallest positive about 4.9e-324)")
+    return value
 
 
 def given(args: argparse.Namespace, dest: str) -> bool:
@@ -37,21 +50,21 @@ def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "requir
     parser.add_argument("prompt", metavar="PROMPT",
                         help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
     parser.add_argument("--attention", default="prefix", action=Explicit,
-                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix); "
-                             "not with --attention-mask")
+                        help=f"optional: {ATTENTION_HELP}; default prefix (a named attention is kept as its "
+                             "rule: no (n+m)^2 matrix); not with --attention-mask")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
                         help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "
                              "replaces --attention (give one or the other)")
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
-    parser.add_argument("--scale", type=float, default=1.0, metavar="C", action=Explicit,
+    parser.add_argument("--scale", type=number, default=1.0, metavar="C", action=Explicit,
                         help="optional: the constant normalizer c > 0 (default 1); not with --normalization count")
     parser.add_argument("--w0", metavar="FILE.npy",
                         help="optional: initial weight w_0, shape (d,) or (k, d) (default 0)")
     parser.add_argument("--preconditioner", metavar="FILE.npy",
                         help="optional: Gamma (d, d) in the top-left block of K^T Q (default I)")
     if eta is not None:
-        parser.add_argument("--eta", type=float, metavar="E", help=f"{eta}: step size eta > 0 (P = eta I)")
+        parser.add_argument("--eta", type=number, metavar="E", help=f"{eta}: step size eta > 0 (P = eta I)")
     add_json(parser)
 
 
@@ -62,6 +75,10 @@ def check_conflicts(args: argparse.Namespace) -> None:
     if getattr(args, "normalization", None) == "count" and given(args, "scale"):
         raise PromptError("scale: --scale sets the constant normalizer, but --normalization count uses c_j = |A(j)|; "
                           "drop --scale or use --normalization constant")
+    scale = getattr(args, "scale", None)
+    if isinstance(scale, float) and 0 < scale < np.finfo(float).tiny:  # subnormal: 1/c overflows, c loses digits
+        raise PromptError(f"scale: c = {scale:g} is below the smallest normal float64 ({np.finfo(float).tiny:.4g}); "
+                          f"give a larger --scale")
 
 
 @dataclass(frozen=True)
@@ -70,7 +87,7 @@ class Model:
 
     prompt: Prompt
     attention: str
-    mask: np.ndarray
+    mask: np.ndarray | NamedMask  # a named attention stays its rule (verify.masks.NamedMask); a file is dense
     c: np.ndarray
     W0: np.ndarray | None
     gamma: np.ndarray | None
@@ -98,28 +115,31 @@ def _load_npy(path: str, field: str, shapes: tuple) -> np.ndarray:
     return a
 
 
-def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
+def load_model(args: argparse.Namespace, extra_queries: int = 0, check=None) -> Model:
     """Read the prompt and build mask, normalizers, ``W0`` and ``Gamma`` from the options.
 
-    Conflicting options are refused first (:func:`check_conflicts`), and a prompt whose
-    ``(n+m) x (n+m)`` attention matrices the machine cannot hold (``verify.limits``).
+    Conflicting options are refused first (:func:`check_conflicts`).  A named attention
+    is kept as its rule (:class:`verify.masks.NamedMask`: nothing of size ``(n+m)^2``, the
+    ``count`` normalizer in ``O(n + m)``); only an ``--attention-mask`` file is a dense
+    ``(n+m) x (n+m)`` matrix, refused up front when the machine cannot hold its float
+    counterparts (``verify.limits``).  ``check(n, d, m, k)`` runs on the sizes of the prompt's
+    headers before its data is read (:func:`verify.prompt.load_prompt`).
     """
     check_conflicts(args)
-    prompt = load_prompt(args.prompt)
+    if not args.attention_mask:
+        _, param = parse_attention(args.attention)
+        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
+            raise PromptError(f"attention: parameter {param} of {args.attention!r} is above the limit of "
+                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
+    prompt = load_prompt(args.prompt, check)
     n, m, d, k = prompt.n, prompt.m, prompt.d, prompt.k
-    check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
+    if args.attention_mask:
+        check_array("PROMPT", (n + m, n + m), what="the attention matrices of n + m tokens")
     files = (("attention-mask", args.attention_mask), ("w0", args.w0), ("preconditioner", args.preconditioner))
     for field, path in files:
         if path:
             check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
-    if args.attention_mask:
-        attention = load_mask(args.attention_mask, n, m)
-    else:
-        attention = args.attention
-        _, param = parse_attention(attention)
-        if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
-            raise PromptError(f"attention: parameter {param} of {attention!r} is above the limit of "
-                              f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
+    attention = load_mask(args.attention_mask, n, m) if args.attention_mask else args.attention
     W0 = None
     if args.w0:
         W0 = _load_npy(args.w0, "w0", ((d,), (k, d)) if k == 1 else ((k, d),)).reshape(k, d)
@@ -132,7 +152,7 @@ def model_of(prompt: Prompt, attention, normalization: str = "constant", scale=1
     the normalizer, ``W0`` and ``Gamma``.  What every command runs (through :func:`load_model`) and what
     ``prove``'s engine conformance (E0, ``proofs/conformance.py``) runs: model names looked up at call time."""
     if isinstance(attention, str):
-        mask = masks.attention_mask(attention, prompt.n, prompt.m)
+        mask = masks.named_mask(attention, prompt.n, prompt.m)  # kept as its rule (no (n + m)^2 array)
     else:
         mask, attention = attention, "custom"
     c = normalizers.normalizer(normalization, mask, scale)

@@ -21,7 +21,7 @@ import os
 import time
 
 from ..errors import PromptError
-from ..output import Output, replace_file
+from ..output import Output, replace_file, stream_of
 from .common import Explicit, add_json, given
 
 
@@ -103,7 +103,13 @@ def outputs(args) -> list:
     """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts);
     the checkpoint alone for ``--model transformer``."""
     if args.model == "transformer":
+        if stream_of(args.out):
+            raise PromptError(f"out: {args.out!r} is a stream, but the checkpoint is a file that --resume reads; "
+                              f"give a file path such as run.npz")
         return [Output("out", args.out)]
+    if stream_of(args.out):
+        raise PromptError(f"out: {args.out!r} is a stream, but the loss curve is written beside the weights; "
+                          f"give a file path such as weights.npz")
     return [Output("out", path) for path in (args.out, *loss_paths(args.out))]
 
 
@@ -163,9 +169,12 @@ def run(args):
         from .train_transformer import run_transformer
 
         return run_transformer(args)
+    from ..limits import check_training
     from ..train import require_extra
 
-    require_extra()  # before anything is validated or written: the one-line missing-extra error
+    # the LSA stack's memory and work, refused up front (a run that is admitted finishes), before JAX loads
+    check_training(args.d, args.k, args.n, args.m, args.layers, args.batch, args.steps)
+    require_extra()  # before anything is written: the one-line missing-extra error
     from ..regression import TaskDistribution
     from ..train import TrainConfig, train
 
