@@ -11,12 +11,17 @@ their final weights nearly (float32 rounding differs between fused and op-by-op 
 Usage::
 
     python benchmarks/bench_train.py [--steps 200] [--layers 2] [--attention causal]
+    python benchmarks/bench_train.py --model transformer [--steps 100] [--eager-steps 10]
+
+``--model transformer`` runs ``benchmarks/bench_transformer.py`` instead: steps per second of
+``train --model transformer --preset cpu``, compiled against eager (issue 22).
 
 Exit status 0 when the ratio reaches ``--target`` (default 5) and the losses agree.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -26,6 +31,12 @@ from verify.train import TrainConfig, require_extra, train
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["--model", "transformer"]:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from bench_transformer import main as transformer_main
+
+        return transformer_main(argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--layers", type=int, default=2)

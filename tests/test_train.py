@@ -221,11 +221,15 @@ def figures_train(tmp_path_factory):
     pytest.importorskip("jax", reason="needs the [train] extra (JAX)")
     pytest.importorskip("optax", reason="needs the [train] extra (optax)")
     from verify.cli import main
+    from verify.experiments import e5
 
     out = tmp_path_factory.mktemp("fig")
     json_path = out / "result.json"
-    assert main(["figures", "--out", str(out), "--tasks", "1", "--max-n", "20", "--train", "--train-steps", "20",
-                 "--no-progress", "--json", str(json_path)]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # E5's transformers at test size (tests/test_transformer.py)
+        patch.setattr(e5, "SIZES", {**e5.SIZES, "layers": 1, "width": 8, "exemplars": 6, "evaluated": 2,
+                                    "test_tasks": 8})
+        assert main(["figures", "--out", str(out), "--tasks", "1", "--max-n", "20", "--train", "--train-steps",
+                     "20", "--transformer-steps", "2", "--no-progress", "--json", str(json_path)]) == 0
     return out, json.loads(json_path.read_text())
 
 
@@ -248,6 +252,9 @@ def test_report_includes_e4_with_the_extra(figures_train, tmp_path, capsys, monk
 
     # the report's E4 is the experiment above (already tested); reuse its rows instead of training again
     monkeypatch.setattr(e4, "e4_trained", lambda seed, steps, show: e4.read_e4(figures_train[0]))
+    from verify.experiments import e5
+
+    monkeypatch.setattr(e5, "e5_transformer", lambda seed, steps, show: e5.read_e5(figures_train[0]))
     out = tmp_path / "rep"
     code, stdout, err = run_cli(capsys, "report", "--out", out, "--tasks", "1", "--max-n", "20", "--skip-proofs",
                                 "--train-steps", "20", "--no-progress")

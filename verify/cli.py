@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from .errors import PromptError
+from .errors import Interrupted, PromptError
 from .output import Output, check_outputs, stream_of, write_json
 
 #: subcommand name -> module in verify.commands (all imported when the parser is built,
@@ -156,8 +156,10 @@ def main(argv=None) -> int:
     except PromptError as exc:
         sys.stderr.write(f"{prefix}: error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prefix}: interrupted; {getattr(args, 'interrupted', 'no partial output was written')}\n")
+    except KeyboardInterrupt as exc:  # verify.errors.Interrupted or args.interrupted say what was kept
+        kept = _one_line(exc) if isinstance(exc, Interrupted) else getattr(args, "interrupted",
+                                                                           "no partial output was written")
+        sys.stderr.write(f"{prefix}: interrupted; {kept}\n")
         return EXIT_INTERRUPTED
     except MemoryError as exc:  # an estimate fell short: still a refusal with the figure, not an internal error
         sys.stderr.write(f"{prefix}: error: out of memory ({_one_line(exc) or 'no detail'}); use smaller sizes "

@@ -6,3 +6,10 @@ class PromptError(ValueError):
 
     The CLI prints it as one line on stderr and exits with status 2.
     """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after the command saved something worth keeping; the message says what and how to go on.
+
+    The CLI prints it as one line on stderr and exits with status 130.
+    """

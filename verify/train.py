@@ -41,11 +41,12 @@ def require_extra():
 
 
 def extra_available() -> bool:
-    """True when JAX and optax are installed (found, not imported: importing JAX takes seconds; a broken
-    install is then reported by :func:`require_extra` when training starts)."""
+    """True when the whole ``[train]`` extra is installed: JAX, optax and Flax (E5's transformers); found, not
+    imported (importing JAX takes seconds; a broken install is then reported by :func:`require_extra` when
+    training starts)."""
     from importlib.util import find_spec
 
-    return find_spec("jax") is not None and find_spec("optax") is not None
+    return all(find_spec(name) is not None for name in ("jax", "optax", "flax"))
 
 
 @dataclass(frozen=True)

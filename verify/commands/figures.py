@@ -5,7 +5,8 @@ Writes to ``--out``: ``e1_convergence.csv/.png`` (errors over 50 LSA layers),
 ``e3_transient.csv/.png`` (median transient peak vs eta) and ``timings.json``
 (seconds per experiment, measured in-process).  Settings are SPEC section 4.
 With ``--train`` (needs the ``[train]`` extra) also E4, trained stacks against the
-theory: ``e4_trained.csv/.png``, ``e4_layers.csv``, ``e4_loss.csv``.
+theory: ``e4_trained.csv/.png``, ``e4_layers.csv``, ``e4_loss.csv``; and E5, trained
+softmax transformers, prefixLM against causalLM on three tasks: ``e5_transformer.csv/.png``.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def add_budget_options(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="optional: hide the progress bars on stderr")
     parser.add_argument("--train-steps", type=int, default=2000, metavar="S",
                         help="optional: E4 Adam steps per trained stack (default 2000)")
+    parser.add_argument("--transformer-steps", type=int, default=400, metavar="S",
+                        help="optional: E5 Adam steps per trained transformer (default 400)")
 
 
 def register(parser) -> None:
@@ -57,8 +60,9 @@ def outputs(args, names=FILES) -> list:
     """The files written into ``--out`` (the directory is created when missing); E4's too with ``--train``."""
     if getattr(args, "train", False):
         from ..experiments.e4 import FILES as E4_FILES
+        from ..experiments.e5 import FILES as E5_FILES
 
-        names = (*names, *E4_FILES)
+        names = (*names, *E4_FILES, *E5_FILES)
     return [Output("out", os.path.join(args.out, name), create_parent=True) for name in names]
 
 
@@ -93,6 +97,8 @@ def check_budget(args, train: bool = False) -> None:
         raise PromptError(f"noise: the label noise SIGMA must be a finite number >= 0, got {args.noise}")
     if args.train_steps < 1:
         raise PromptError(f"train-steps: E4 needs at least 1 training step, got {args.train_steps}")
+    if args.transformer_steps < 1:
+        raise PromptError(f"transformer-steps: E5 needs at least 1 training step, got {args.transformer_steps}")
     if args.max_n < 20:
         raise PromptError(f"max-n: E2 starts at n = 20; give --max-n >= 20, got {args.max_n}")
     blame = limits.largest({"tasks": args.tasks / 64, "max-n": args.max_n / 300,
@@ -108,7 +114,7 @@ def check_budget(args, train: bool = False) -> None:
 
 
 def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n: int = 300, show: bool = True,
-                 train: bool = False, train_steps: int = 2000) -> dict:
+                 train: bool = False, train_steps: int = 2000, transformer_steps: int = 400) -> dict:
     """Run E1, E2, E3 (and E4 when ``train``), then write the CSVs, PNGs and ``timings.json`` into ``out``
     (created when missing), each file through a temporary file; return the result."""
     from ..plots import plot_e1, plot_e2, plot_e3  # matplotlib only when figures are drawn, not on every CLI start
@@ -128,6 +134,11 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
         start = time.perf_counter()
         e4 = e4_trained(seed, steps=train_steps, show=show)
         timings["e4_seconds"] = time.perf_counter() - start
+        from ..experiments.e5 import e5_transformer
+
+        start = time.perf_counter()
+        e5 = e5_transformer(seed, steps=transformer_steps, show=show)
+        timings["e5_seconds"] = time.perf_counter() - start
     os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, name)  # noqa: E731
     # the settings each figure states (n, d, eta: the experiments' own defaults, which this run used)
@@ -148,21 +159,26 @@ def make_figures(out, tasks: int = 64, seed: int = 0, noise: float = 0.0, max_n:
 
         files += write_e4(e4, out)
         shape["e4"] = e4_shape(e4)
+        from ..experiments.e5 import e5_shape, write_e5
+
+        files += write_e5(e5, out)
+        shape["e5"] = e5_shape(e5)
     settings = {"tasks": tasks, "seed": seed, "noise": noise, "max_n": max_n, "e1": e1_setting(tasks),
                 "e3": e3_setting(tasks)}
     if train:
         settings["train_steps"] = train_steps
+        settings["transformer_steps"] = transformer_steps
     return {"out": str(out), "files": files, "settings": settings, "timings": timings, "published_shape": shape}
 
 
 def run(args):
     check_budget(args, args.train)  # before JAX is imported: a refusal takes a fraction of a second
     if args.train:
-        from ..train import require_extra
+        from ..transformer import require_flax
 
-        require_extra()  # one line naming the extra, before anything is written
+        require_flax()  # one line naming the extra, before anything is written
     result = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show=not args.no_progress,
-                          train=args.train, train_steps=args.train_steps)
+                          train=args.train, train_steps=args.train_steps, transformer_steps=args.transformer_steps)
     return result, summary(result), True
 
 
@@ -170,7 +186,8 @@ def summary(result: dict) -> str:
     t = result["timings"]
     lines = [f"wrote {', '.join(result['files'])} to {result['out']}",
              f"E1 {t['e1_seconds']:.2f} s, E2 {t['e2_seconds']:.2f} s, E3 {t['e3_seconds']:.2f} s "
-             f"({result['settings']['tasks']} tasks)" + (f", E4 {t['e4_seconds']:.2f} s" if "e4_seconds" in t else "")]
+             f"({result['settings']['tasks']} tasks)" + (f", E4 {t['e4_seconds']:.2f} s" if "e4_seconds" in t else "")
+             + (f", E5 {t['e5_seconds']:.2f} s" if "e5_seconds" in t else "")]
     for experiment, checks in result["published_shape"].items():
         for claim, holds in checks.items():
             lines.append(f"  {experiment.upper()} {'yes' if holds else 'NO '}  {claim}")

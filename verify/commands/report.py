@@ -2,11 +2,11 @@
 
 ``report.md`` holds the theorem table (statuses computed by running the proofs),
 the figures (relative PNG paths), a reading of them computed from the CSV
-numbers, and what E3 means for choosing depth and step size; E4 (trained stacks)
-when the ``[train]`` extra is installed, else a line saying it was skipped.  ``theorems.json``
-holds the theorem entries.  Exit status 0 iff no theorem failed.
+numbers, and what E3 means for choosing depth and step size; E4 (trained stacks) and E5
+(trained transformers, prefixLM against causalLM) when the ``[train]`` extra is installed, else
+a line saying they were skipped.  ``theorems.json`` holds the theorem entries.  Exit status 0 iff no theorem failed.
 
-A report describes exactly the files beside it: without E4, ``e4_*`` files of an
+A report describes exactly the files beside it: without E4 and E5, ``e4_*`` and ``e5_*`` files of an
 earlier report in DIR are removed (and the report says so); with ``--skip-proofs``
 no ``theorems.json`` is written and one from an earlier run is left as it was
 (and the report says so).
@@ -43,10 +43,11 @@ def register(parser) -> None:
 def outputs(args) -> list:
     """Every file ``report`` writes into ``--out``: the figures', E4's when it will train, and its own."""
     from ..experiments.e4 import FILES as E4_FILES
+    from ..experiments.e5 import FILES as E5_FILES
     from ..train import extra_available
 
     own = ("report.md",) if args.skip_proofs else REPORT_FILES  # --skip-proofs leaves theorems.json alone
-    names = FILES + own + (E4_FILES if not args.skip_train and extra_available() else ())
+    names = FILES + own + (E4_FILES + E5_FILES if not args.skip_train and extra_available() else ())
     return figure_outputs(argparse.Namespace(out=args.out), names)
 
 
@@ -100,11 +101,22 @@ def e4_section(out, figures: dict, skipped_train: bool = False) -> list:
     return e4_skipped_lines(extra_missing=not skipped_train)
 
 
-def stale_e4_files(out) -> list:
-    """E4's files in ``out`` (regular files or links) from an earlier report: a report without E4 removes them."""
-    from ..experiments.e4 import FILES as E4_FILES
+def e5_section(out, figures: dict, skipped_train: bool = False) -> list:
+    """E5's lines when it ran, else a line saying why it did not."""
+    from ..experiments.e5 import e5_lines, e5_skipped_lines, read_e5
 
-    return [name for name in E4_FILES if os.path.isfile(os.path.join(out, name))
+    if "e5_seconds" in figures["timings"]:
+        return e5_lines(read_e5(out), figures["settings"].get("transformer_steps"))
+    return e5_skipped_lines(extra_missing=not skipped_train)
+
+
+def stale_e4_files(out) -> list:
+    """E4's and E5's files in ``out`` (regular files or links) from an earlier report: a report without them
+    removes them."""
+    from ..experiments.e4 import FILES as E4_FILES
+    from ..experiments.e5 import FILES as E5_FILES
+
+    return [name for name in E4_FILES + E5_FILES if os.path.isfile(os.path.join(out, name))
             or os.path.islink(os.path.join(out, name))]
 
 
@@ -127,8 +139,10 @@ def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool
         *reading(out, figures),
         "",
         *e4_section(out, figures, skipped_train),
+        "",
+        *e5_section(out, figures, skipped_train),
         *(["", f"Removed {', '.join(f'`{name}`' for name in removed)} of an earlier report from this directory: "
-               "E4 did not run, so they did not describe this report."] if removed else []),
+               "E4 did not run (nor E5), so they did not describe this report."] if removed else []),
     ]
     return "\n".join(lines) + "\n"
 
@@ -147,7 +161,8 @@ def run(args):
         sweep_lines = ["", *report_lines(args.sweep)]
     show = not args.no_progress
     entries = [] if args.skip_proofs else run_theorems(show)
-    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
+    figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps,
+                           args.transformer_steps)
     from proofs.assumptions import ASSUMPTIONS, as_json
 
     used = [as_json(a) for a in ASSUMPTIONS.values() if any(a.id in e.get("assumes", ()) for e in entries)]

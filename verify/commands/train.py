@@ -1,4 +1,4 @@
-"""Train an LSA stack on in-context linear regression (JAX + optax, the optional [train] extra).
+"""Train an LSA stack (or, with --model transformer, a Flax softmax transformer) on in-context tasks ([train] extra).
 
 The stack is the package's own layer (verify.lsa) run on JAX arrays, each layer
 with free K^T Q and P V matrices initialized small at random, trained with Adam
@@ -6,6 +6,13 @@ on fresh prompts x ~ N(0, I) (or U(-1, 1)^d) + mu_x, w ~ N(0, I), to minimize th
 query MSE.  Writes WEIGHTS.npz (KQ, PV of shape (L, d+k, d+k) and the training
 settings as scalar arrays, for `derive --fit`) and the loss curve beside it:
 STEM_loss.csv and STEM_loss.png.
+
+With ``--model transformer`` (issue 22; needs Flax too): a softmax transformer (Flax) on
+in-context linear regression, non-linear regression or classification (``--task``), with
+the mask of ``--attention`` or ``--rule``, sizes from ``--preset cpu`` (default) or
+``--preset paper``; writes a checkpoint to ``--out`` (every ``--checkpoint-every`` steps,
+at the end and on Ctrl-C, exit 130) and reports the test error per in-context position
+against the zero predictor and least squares.  ``--resume CKPT`` continues a run.
 """
 from __future__ import annotations
 
@@ -15,43 +22,112 @@ import time
 
 from ..errors import PromptError
 from ..output import Output, replace_file, stream_of
-from .common import add_json
+from .common import Explicit, add_json, given
 
 
 def register(parser) -> None:
-    parser.add_argument("--attention", default="prefix",
+    parser.add_argument("--model", default="lsa", choices=("lsa", "transformer"),
+                        help="optional: lsa (the package's LSA stack) or transformer (a Flax softmax transformer, "
+                             "the paper's section 5.2; options marked [transformer]) (default lsa)")
+    parser.add_argument("--attention", default="prefix", action=Explicit,
                         help="optional: prefix | causal (or any named attention; default prefix)")
-    parser.add_argument("--layers", type=int, default=1, help="optional: number of LSA layers L (default 1)")
-    parser.add_argument("--d", type=int, default=4, help="optional: input dimension d (default 4)")
-    parser.add_argument("--k", type=int, default=1, help="optional: outputs per label k (default 1)")
-    parser.add_argument("--n", type=int, default=20, help="optional: in-context examples per prompt (default 20)")
-    parser.add_argument("--m", type=int, default=8, help="optional: queries per prompt (default 8)")
-    parser.add_argument("--steps", type=int, default=2000, help="optional: Adam steps (default 2000)")
-    parser.add_argument("--batch", type=int, default=64, help="optional: prompts per step (default 64)")
-    parser.add_argument("--lr", type=float, default=3e-2,
-                        help="optional: peak learning rate (default 0.03; warm-up, cosine decay)")
+    parser.add_argument("--layers", type=int, default=1, action=Explicit,
+                        help="optional: number of layers L (default 1; transformer: the preset's)")
+    parser.add_argument("--d", type=int, default=4, action=Explicit,
+                        help="optional: input dimension d (default 4; transformer: the preset's)")
+    parser.add_argument("--k", type=int, default=1, action=Explicit, help="optional: outputs per label k (default 1)")
+    parser.add_argument("--n", type=int, default=20, action=Explicit,
+                        help="optional: in-context examples per prompt (default 20)")
+    parser.add_argument("--m", type=int, default=8, action=Explicit, help="optional: queries per prompt (default 8)")
+    parser.add_argument("--steps", type=int, default=2000, action=Explicit,
+                        help="optional: Adam steps (default 2000; transformer: the preset's)")
+    parser.add_argument("--batch", type=int, default=64, action=Explicit,
+                        help="optional: prompts per step (default 64; transformer: the preset's)")
+    parser.add_argument("--lr", type=float, default=3e-2, action=Explicit,
+                        help="optional: peak learning rate (default 0.03; warm-up, cosine decay; transformer: the "
+                             "preset's, warm-up then constant)")
     parser.add_argument("--seed", type=int, default=0, help="optional: random seed (default 0)")
-    parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"),
+    parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"), action=Explicit,
                         help="optional: x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
-    parser.add_argument("--mu-x", type=float, default=0.0, help="optional: shift of every input coordinate (default 0)")
-    parser.add_argument("--noise", type=float, default=0.0, help="optional: label noise on the examples (default 0)")
-    parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
+    parser.add_argument("--mu-x", type=float, default=0.0, action=Explicit,
+                        help="optional: shift of every input coordinate (default 0)")
+    parser.add_argument("--noise", type=float, default=0.0, action=Explicit,
+                        help="optional: label noise on the examples (default 0)")
+    parser.add_argument("--normalization", default="constant", choices=("constant", "count"), action=Explicit,
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     parser.add_argument("--scale", type=float, metavar="C", help="optional: the constant normalizer c (default n)")
-    parser.add_argument("--init-scale", type=float, default=1e-3,
+    parser.add_argument("--init-scale", type=float, default=1e-3, action=Explicit,
                         help="optional: std of the initial weights (default 0.001)")
-    parser.add_argument("--out", required=True, metavar="WEIGHTS.npz", help="required: where to write the weights")
+    parser.add_argument("--out", required=True, metavar="WEIGHTS.npz",
+                        help="required: where to write the weights (transformer: the checkpoint, .npz)")
     parser.add_argument("--no-progress", action="store_true", help="optional: hide the progress bar on stderr")
+    add_transformer_options(parser)
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs)
 
 
+#: options of one model only: refused with the other (dest -> the model that takes it)
+LSA_ONLY = ("k", "n", "m", "x_dist", "mu_x", "noise", "normalization", "scale", "init_scale")
+TRANSFORMER_ONLY = ("task", "rule", "heads", "width", "preset", "exemplars", "evaluated", "queries", "classes",
+                    "test_tasks", "checkpoint_every", "resume")
+
+
+def add_transformer_options(parser) -> None:
+    """The options of ``--model transformer`` (``None``: the preset's value)."""
+    parser.add_argument("--task", choices=("linear", "nonlinear", "classification"),
+                        help="[transformer] optional: linear (y = w^T x), nonlinear (y = sigmoid(w^T x)) or "
+                             "classification (argmax of x^T W, one-hot labels) (default linear)")
+    parser.add_argument("--rule", metavar="TEXT",
+                        help="[transformer] optional: your own rule over examples instead of --attention "
+                             "(the grammar of prove --rule)")
+    parser.add_argument("--shared-block", action="store_true",
+                        help="[transformer] optional: one block shared by all layers (the paper's shared_block)")
+    parser.add_argument("--preset", choices=("cpu", "paper"),
+                        help="[transformer] optional: cpu (a few minutes on 2 cores: 3 layers, 2 heads, width 64, "
+                             "d = 4, 16 exemplars of which 8 evaluated, 1500 steps, lr 1e-3) or paper (12 layers, "
+                             "8 heads, width 512, d = 20, 40 exemplars of which 20 evaluated, lr 1e-4, 500000 "
+                             "steps: for an accelerator) (default cpu)")
+    for name, what in (("heads", "attention heads"), ("width", "model width (a multiple of --heads)"),
+                       ("exemplars", "points per sequence N"),
+                       ("evaluated", "evaluated positions E: queries read N - E .. N - 1 examples"),
+                       ("queries", "queries per sequence m"), ("classes", "classes of --task classification"),
+                       ("test-tasks", "fresh test tasks per position"),
+                       ("checkpoint-every", "write the checkpoint every this many steps")):
+        parser.add_argument(f"--{name}", type=int, help=f"[transformer] optional: {what} (default: the preset's)")
+    parser.add_argument("--resume", metavar="CKPT.npz",
+                        help="[transformer] optional: continue from this checkpoint (the same settings; it may be "
+                             "--out itself)")
+
+
 def outputs(args) -> list:
-    """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts)."""
+    """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts);
+    the checkpoint alone for ``--model transformer``."""
+    if args.model == "transformer":
+        if stream_of(args.out):
+            raise PromptError(f"out: {args.out!r} is a stream, but the checkpoint is a file that --resume reads; "
+                              f"give a file path such as run.npz")
+        return [Output("out", args.out)]
     if stream_of(args.out):
         raise PromptError(f"out: {args.out!r} is a stream, but the loss curve is written beside the weights; "
                           f"give a file path such as weights.npz")
     return [Output("out", path) for path in (args.out, *loss_paths(args.out))]
+
+
+def check_model_options(args) -> None:
+    """Refuse an option of the other model (one line naming it)."""
+    if args.model == "transformer":
+        wrong = [name for name in LSA_ONLY if given(args, name) or (name == "scale" and args.scale is not None)]
+        if wrong:
+            raise PromptError(f"{wrong[0].replace('_', '-')}: --{wrong[0].replace('_', '-')} sets the LSA model; "
+                              f"drop it or use --model lsa")
+        if args.rule is not None and given(args, "attention"):
+            raise PromptError("rule: --rule and --attention both say who attends to whom; give one of them")
+        return
+    wrong = [name for name in TRANSFORMER_ONLY if getattr(args, name) is not None]
+    wrong += ["shared_block"] if args.shared_block else []
+    if wrong:
+        raise PromptError(f"{wrong[0].replace('_', '-')}: --{wrong[0].replace('_', '-')} sets the transformer; "
+                          f"add --model transformer or drop it")
 
 
 def loss_paths(out: str) -> tuple:
@@ -88,6 +164,11 @@ def write_outputs(result, out: str) -> list:
 
 
 def run(args):
+    check_model_options(args)
+    if args.model == "transformer":
+        from .train_transformer import run_transformer
+
+        return run_transformer(args)
     from ..limits import check_training
     from ..train import require_extra
 
