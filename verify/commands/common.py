@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import attention_mask, load_mask, parse_attention
+from ..masks import attention_mask, check_mask, load_mask, parse_attention
 from ..normalizers import normalizer
 from ..prompt import Prompt, check_npy_file, load_prompt
 
@@ -32,16 +33,31 @@ def add_json(parser: argparse.ArgumentParser) -> None:
                         help="optional: write the result as JSON to OUT ('-' for stdout; default: a readable summary)")
 
 
+RULE_HELP = ("optional: attention rule, the body of a FlexAttention mask_mod: token q_idx reads token kv_idx when TEXT "
+             "holds; examples 0..n-1, n examples; integers, True, False, + - * // %% (Python floor), comparisons, "
+             "and/or/not, parentheses, e.g. 'kv_idx <= q_idx' (causal) or 'kv_idx <= q_idx and (q_idx - kv_idx < 4 "
+             "or kv_idx == 0)' (sink + window); docs/SPEC.md section 7")
+QUERY_RULE_HELP = ("optional (with --rule): the queries' own rule, same grammar, evaluated with the query at q_idx = n "
+                   "(default: queries read every example), e.g. 'kv_idx > n - 5'")
+
+
+def add_rule_options(parser) -> None:
+    """``--rule TEXT`` and ``--query-rule TEXT`` (:mod:`verify.rule`)."""
+    parser.add_argument("--rule", metavar="TEXT", help=RULE_HELP)
+    parser.add_argument("--query-rule", metavar="TEXT", help=QUERY_RULE_HELP)
+
+
 def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "required") -> None:
     """PROMPT, attention, normalizer and construction options; ``eta``: how ``--eta`` is required (None: no --eta)."""
     parser.add_argument("prompt", metavar="PROMPT",
                         help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
     parser.add_argument("--attention", default="prefix", action=Explicit,
                         help="optional: prefix | causal | sliding:K | block:B | hybrid:P (default prefix); "
-                             "not with --attention-mask")
+                             "not with --attention-mask or --rule")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
                         help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "
                              "replaces --attention (give one or the other)")
+    add_rule_options(parser)
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     parser.add_argument("--scale", type=float, default=1.0, metavar="C", action=Explicit,
@@ -59,6 +75,11 @@ def check_conflicts(args: argparse.Namespace) -> None:
     """Refuse model options that cannot both apply (one line naming both)."""
     if getattr(args, "attention_mask", None) and given(args, "attention"):
         raise PromptError("attention: --attention and --attention-mask both say who attends to whom; give one of them")
+    if getattr(args, "rule", None) is not None and (given(args, "attention") or getattr(args, "attention_mask", None)):
+        raise PromptError("rule: --rule and --attention/--attention-mask both say who attends to whom; "
+                          "give one of them")
+    if getattr(args, "query_rule", None) is not None and getattr(args, "rule", None) is None:
+        raise PromptError("query-rule: --query-rule gives the queries of a --rule their own pattern; add --rule TEXT")
     if getattr(args, "normalization", None) == "count" and given(args, "scale"):
         raise PromptError("scale: --scale sets the constant normalizer, but --normalization count uses c_j = |A(j)|; "
                           "drop --scale or use --normalization constant")
@@ -74,6 +95,8 @@ class Model:
     c: np.ndarray
     W0: np.ndarray | None
     gamma: np.ndarray | None
+    #: ``(n, m) -> mask`` for a named attention or a rule (None for a mask file)
+    mask_for: Callable[[int, int], np.ndarray] | None = None
 
     @property
     def is_prefix(self) -> bool:
@@ -112,9 +135,16 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
     for field, path in files:
         if path:
             check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
-    if args.attention_mask:
+    mask_for: Callable[[int, int], np.ndarray] | None
+    if getattr(args, "rule", None) is not None:
+        from ..rule import parse_rule
+
+        rule = parse_rule(args.rule, query=args.query_rule)
+        mask = check_mask(rule.mask(n, m), n, m, field="rule")  # the prover's compiled rule, validated
+        attention, mask_for = f"rule: {rule.full_text}", rule.mask
+    elif args.attention_mask:
         mask = load_mask(args.attention_mask, n, m)
-        attention = "custom"
+        attention, mask_for = "custom", None
     else:
         _, param = parse_attention(args.attention)
         if param is not None and param > MAX_ATTENTION_PARAM:  # numpy compares indices as int64
@@ -122,12 +152,13 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
                               f"{MAX_ATTENTION_PARAM:,}; a window or block beyond n + m tokens is the same as n + m")
         mask = attention_mask(args.attention, n, m)
         attention = args.attention
+        mask_for = lambda n_, m_: attention_mask(attention, n_, m_)  # noqa: E731
     c = normalizer(args.normalization, mask, args.scale)
     W0 = None
     if args.w0:
         W0 = _load_npy(args.w0, "w0", ((d,), (k, d)) if k == 1 else ((k, d),)).reshape(k, d)
     gamma = _load_npy(args.preconditioner, "preconditioner", ((d, d),)) if args.preconditioner else None
-    return Model(prompt, attention, mask, c, W0, gamma)
+    return Model(prompt, attention, mask, c, W0, gamma, mask_for)
 
 
 def check_eta(eta, field: str = "eta") -> float:

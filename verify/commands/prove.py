@@ -5,8 +5,8 @@ computed by running it: ``proved`` (symbolic n, d; induction over L where layers
 matter), ``checked`` (only at the finite sizes its scope names) or ``failed``.
 Exit status 0 iff no theorem failed.
 
-With ``--attention SPEC`` or ``--rule TEXT`` it decides the variant claims V1-V5
-(SPEC section 7) for that attention, ``--normalization``/``--scale`` and the
+With ``--attention SPEC`` or ``--rule TEXT`` (``--query-rule TEXT``) it decides the variant
+claims V1-V5 (docs/SPEC.md section 7) for that attention, ``--normalization``/``--scale`` and the
 construction ``--kq/--pv`` instead: each claim proved for all sizes, refuted by an
 exact witness, or checked at named sizes.  Exit status 0 unless a claim failed.
 
@@ -21,7 +21,7 @@ import json
 import sys
 
 from ..errors import PromptError
-from .common import add_json
+from .common import add_json, add_rule_options
 
 
 def register(parser) -> None:
@@ -32,11 +32,7 @@ def register(parser) -> None:
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
     variant.add_argument("--attention", metavar="SPEC",
                          help="optional: prefix | causal | sliding:K | block:B | hybrid:P (variant claims)")
-    variant.add_argument("--rule", metavar="TEXT",
-                         help="optional: custom rule: example j reads example i when TEXT holds; 0-based i (source), "
-                              "j (target) in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, "
-                              "and/or/not, parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every "
-                              "example")
+    add_rule_options(variant)
     variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
                          help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     variant.add_argument("--scale", default=None, metavar="C",
@@ -67,6 +63,8 @@ def select(theorems, ids):
 
 
 def run(args):
+    if args.query_rule is not None and args.rule is None:
+        raise PromptError("query-rule: --query-rule gives the queries of a --rule their own pattern; add --rule TEXT")
     if args.attention is not None or args.rule is not None:
         return run_variant(args)
     for name, given in (("normalization", args.normalization != "constant"), ("scale", args.scale is not None),
@@ -131,7 +129,7 @@ def run_variant(args):
     from ..masks import parse_attention
     from ..rule import parse_rule
 
-    rule = parse_rule(args.rule) if args.rule is not None else None
+    rule = parse_rule(args.rule, query=args.query_rule) if args.rule is not None else None
     if args.attention is not None:
         parse_attention(args.attention)
     construction = None
@@ -146,7 +144,7 @@ def run_variant(args):
     result = prove_variant(rule if rule is not None else args.attention, args.normalization, scale, construction)
     claims = result["claims"]
     width = max(len(c["status"]) for c in claims)
-    name = f"rule {args.rule!r}" if rule is not None else args.attention
+    name = f"rule {rule.full_text!r}" if rule is not None else args.attention
     built = result["variant"]["construction"]["name"]
     lines = [f"variant: {name}, {args.normalization} normalizer, {built} construction"]
     for c in claims:

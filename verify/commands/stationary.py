@@ -11,7 +11,6 @@ import numpy as np
 
 from ..frame import exponent, scaled, unscale
 from ..lemma import stationary_weights
-from ..masks import attention_mask
 from ..normalizers import normalizer
 from ..threads import blas_threads
 from .common import add_model_options, load_model, squeeze
@@ -25,9 +24,9 @@ def register(parser) -> None:
 def stationary(model, normalization: str = "constant", scale: float = 1.0) -> dict:
     p = model.prompt
     mask, c = model.mask, model.c
-    if p.m == 0 and model.attention != "custom":
+    if p.m == 0 and model.mask_for is not None:
         # the query weight does not depend on m: compute it for one phantom query
-        mask = attention_mask(model.attention, p.n, 1)
+        mask = model.mask_for(p.n, 1)
         c = normalizer(normalization, mask, scale)
     with blas_threads(p.d):
         W = stationary_weights(p.X, p.Y, mask, c, model.W0, model.gamma)  # (n + m', k, d)
