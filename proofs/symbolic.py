@@ -195,6 +195,7 @@ class Ledger:
 
     ``symbolic`` checks hold for symbolic sizes; ``finite`` checks name their sizes.
     Status, computed here and nowhere else: ``failed`` if any check failed; otherwise
+    ``refuted`` if an exact counterexample was re-checked (:meth:`counterexample`); otherwise
     ``checked`` if no symbolic check ran or the proof says a part of its statement is only
     checked at finite sizes (``complete=False``); otherwise ``conditional`` when it rests on
     named standard results (``assumes``), else ``proved``.
@@ -205,6 +206,7 @@ class Ledger:
     failures: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     fail_fast: bool = False
+    counterexamples: list = field(default_factory=list)
 
     @classmethod
     def for_setup(cls, setup) -> Ledger:
@@ -224,6 +226,14 @@ class Ledger:
             self._fail(f"finite: {name}" + (f" ({why})" if why else ""))
         return ok
 
+    def counterexample(self, name: str, rechecked: bool) -> bool:
+        """An exact witness against the statement: ``refuted`` once re-checked, a failed check otherwise."""
+        if rechecked:
+            self.counterexamples.append(name)
+        else:
+            self._fail(f"counterexample: {name} (its exact re-check failed)")
+        return rechecked
+
     def _fail(self, text: str) -> None:
         self.failures.append(text)
         if self.fail_fast:
@@ -236,6 +246,8 @@ class Ledger:
                complete: bool = True) -> Result:
         if self.failures:
             status = "failed"
+        elif self.counterexamples:
+            status = "refuted"
         elif not self.symbolic_ok or not complete:
             status = "checked"
         else:

@@ -258,7 +258,7 @@ def test_non_prefix_v2_v5_refuted_with_exact_witnesses(spec, kind):
     assert v2["status"] == "refuted" and verify_v2(spec, kind, v2["witness"])
     assert v5["status"] == "refuted" and verify_v5(spec, kind, v5["witness"])
     for c in report["claims"]:
-        assert set(c) <= {"id", "statement", "status", "scope", "assumes", "seconds", "witness"}
+        assert set(c) <= {"id", "statement", "formal", "status", "scope", "assumes", "seconds", "witness"}
         assert c["status"] in ("proved", "conditional", "checked", "refuted") or engine_disagrees(c)
 
 

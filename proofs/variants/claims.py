@@ -22,6 +22,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from proofs.symbolic import Ledger  # the ledger every theorem's status comes from
+
 from . import exact as ex
 from . import refute, search
 from .construction import (
@@ -47,6 +49,28 @@ STATEMENTS = {
     "V5": "For every stable eta (docs/SPEC.md section 7), ||(I - eta D^{-1} M)^l||_2 <= 1 for every layer l "
           "(no transient growth).",
 }
+
+
+def _formal() -> dict:
+    """Each claim as a SymPy Boolean (data, like ``Theorem.formal``): ``stable`` is docs/SPEC.md section 7's
+    ``(a) & (b) & (c)`` at ``eta``, ``stable_prefix`` the same for prefix attention."""
+    eta = sp.Symbol("eta", real=True)
+    c_j, n = sp.symbols("c_j n", positive=True)
+    i, j, q = sp.symbols("i j q", integer=True)
+    r, xg, w, yhat, yls = (sp.IndexedBase(name) for name in ("r", "xGamma0", "w", "yhat_inf", "y_Xplus_x"))
+    a, b, c = sp.symbols("nonzero_eigenvalues_inside rank_N2_eq_rank_N no_query_reads_null", cls=sp.Symbol)
+    stable, prefix, eta_max, growth = sp.symbols("stable prefix_stable eta_max max_l_norm_B_l")
+    stable_def = sp.Equivalent(stable, sp.And(a, b, c))
+    return {
+        "V1": sp.Eq(w[j, 1] - w[j, 0], eta / c_j * sp.Sum(r[i] * xg[i], (i, 0, n - 1))),  # the sum over A(j)
+        "V2": sp.And(stable_def, sp.Implies(stable, sp.Eq(yhat[q], yls[q]))),
+        "V3": sp.And(stable_def, sp.Equivalent(stable, sp.And(eta > 0, eta < eta_max))),
+        "V4": sp.And(stable_def, sp.Implies(prefix, stable)),
+        "V5": sp.And(stable_def, sp.Implies(stable, growth <= 1)),
+    }
+
+
+FORMAL = _formal()
 
 
 class Context:
@@ -101,6 +125,8 @@ class Context:
 
         # identifies the model for search.operator's memo (the rule text names a custom rule)
         mod_for.key = (attention.name, self.kind, self.scale, sp.srepr(kq), sp.srepr(pv))  # type: ignore[attr-defined]
+        # P10's Gamma_0 at this d: search.operator proposes with the lemma's formula (re-checks use the layer)
+        mod_for.gamma0 = self.classes[d or self.d].gamma0  # type: ignore[attr-defined]
         return mod_for
 
     @property
@@ -113,9 +139,24 @@ class Context:
         return self.kind == "constant" or self.structure.holds("all")
 
 
+def verdict(symbolic=(), finite=(), counterexample=None, assumes=()) -> str:
+    """The status the paper's theorems get from the same evidence (:class:`proofs.symbolic.Ledger`, where
+    every status is computed): ``symbolic``/``finite`` are ``(name, ok)`` checks, ``counterexample`` a
+    ``(name, re-checked)`` exact witness, ``assumes`` the named results leaned on."""
+    ledger = Ledger()
+    for name, ok in symbolic:
+        ledger.symbolic(name, bool(ok))
+    for name, ok in finite:
+        ledger.finite(name, bool(ok))
+    if counterexample is not None:
+        ledger.counterexample(counterexample[0], bool(counterexample[1]))
+    return ledger.result("", "", assumes=tuple(assumes)).status
+
+
 def entry(cid: str, statement: str, status: str, scope: str, assumes=(), witness=None, detail="") -> dict:
-    """One claim's JSON: ``id, statement, status, scope, assumes`` (+ ``witness``); ``detail`` joins the scope."""
-    out = {"id": cid, "statement": statement, "status": status,
+    """One claim's JSON: ``id, statement, formal, status, scope, assumes`` (+ ``witness``); ``detail`` joins the
+    scope.  ``formal`` is the claim as a SymPy Boolean (:data:`FORMAL`), written with ``sympy.srepr``-free text."""
+    out = {"id": cid, "statement": statement, "formal": str(FORMAL[cid]), "status": status,
            "scope": f"{scope} ({detail})" if detail else scope, "assumes": list(assumes)}
     if witness is not None:
         out["witness"] = witness
@@ -134,7 +175,7 @@ def _at(witness: dict) -> str:
 
 
 def not_applicable(cid: str, ctx: Context) -> dict:
-    return entry(cid, STATEMENTS[cid], "checked",
+    return entry(cid, STATEMENTS[cid], verdict(),
                  "no sizes: the construction is outside P10's family (or V1 failed), so the stack has no weight "
                  "dynamics r <- r - eta N r to ask about")
 
@@ -148,18 +189,22 @@ def v1(ctx: Context, lemma_status: Callable[[], str]) -> dict:
         first = bad[0]
         witness = v1_witness(ctx.con, first.d)
         if witness is not None and check_v1(ctx.con, witness):
-            return entry("V1", STATEMENTS["V1"], "refuted", f"d = {first.d}: {first.reason}", witness=witness)
+            return entry("V1", STATEMENTS["V1"], verdict(counterexample=("tokens whose form breaks", True)),
+                         f"d = {first.d}: {first.reason}", witness=witness)
         witness = not_gd_witness(ctx.mod_for(None, first.d), first.d)
         if witness is not None and check_not_gd(ctx.mod_for(None, first.d), witness):
-            return entry("V1", STATEMENTS["V1"], "refuted", f"d = {first.d}: {first.reason}", witness=witness)
-        return entry("V1", STATEMENTS["V1"], "checked",
+            return entry("V1", STATEMENTS["V1"],
+                         verdict(counterexample=("a prompt that is not gradient descent", True)),
+                         f"d = {first.d}: {first.reason}", witness=witness)
+        return entry("V1", STATEMENTS["V1"], verdict(finite=[("P10's derivation, no concrete witness", True)]),
                      f"d = {first.d}: P10's derivation says {first.reason}, but no concrete witness was found",
                      detail="not refuted without an exact witness")
     statement = STATEMENTS["V1"] + " Gamma = eta Gamma_0 with Gamma_0 = " + _gamma_words(ctx) + "."
     broken = [d for d, c in ctx.classes.items() if not symbolic_step(ctx.con, d, c.gamma0)]
+    step_check = ("P10's Gamma_0 satisfies the layer at a source block of symbolic size", not broken)
     if broken:
-        return entry("V1", statement, "failed", f"P10's Gamma_0 does not satisfy the layer at a source block of "
-                     f"symbolic size, d = {', '.join(map(str, broken))}")
+        return entry("V1", statement, verdict([step_check]), "P10's Gamma_0 does not satisfy the layer at a source "
+                     f"block of symbolic size, d = {', '.join(map(str, broken))}")
     step = ("verify.lsa.attend on a target [x; r] reading a source block Z_A of symbolic size n_A (through "
             "Z_A Z_A^T) with symbolic c_j")
     if ctx.con.name == "paper":
@@ -168,7 +213,7 @@ def v1(ctx: Context, lemma_status: Callable[[], str]) -> dict:
                      "every d and n, any attention sets and normalizers: the general lemma L6 (symbolic d, source "
                      f"block of symbolic size; status {status}); {step} and P10's derivation at d = "
                      f"{', '.join(map(str, ctx.con.dims))} give Gamma_0 = {_gamma_words(ctx)}")
-    return entry("V1", statement, "proved",
+    return entry("V1", statement, verdict([step_check]),
                  f"d = {ctx.d} (the construction's size), every n, any attention sets and c_j: P10's derivation "
                  f"(verify.derive, identities in every data symbol) gives Gamma_0, and {step} confirms it")
 
@@ -238,19 +283,22 @@ def v2(ctx: Context) -> dict:
     if s.holds("all") and s.holds("queries_read_all") and scalar is not None:
         # spot check: the search must not find a counterexample to a claim argued true
         witness, tried = _spot(lambda: ctx.find(search.find_v2, None, dims=ctx.search_dims[:2]))
+        argued = ("z3: every example and every query reads every example, for all n", True)
+        spot = ("spot check: no exact counterexample", witness is None)
         if witness is not None:
-            return entry("V2", STATEMENTS["V2"], "failed", "the argument below and an exact witness disagree",
-                         witness=witness)
-        return entry("V2", STATEMENTS["V2"], "conditional",
+            return entry("V2", STATEMENTS["V2"], verdict([argued], [spot]),
+                         "the argument below and an exact witness disagree", witness=witness)
+        return entry("V2", STATEMENTS["V2"], verdict([argued], [spot], assumes=("power-convergence",
+                                                                                "pseudoinverse-min-norm")),
                      "every n, d (z3: every example and every query reads every example, for all n; equal c_j), so "
                      f"the stack is gradient descent preconditioned by {ex.text(scalar)} I from w = 0: its limit "
                      f"solves the normal equations inside the row space of X; spot-checked on {tried} exact prompts",
                      assumes=("power-convergence", "pseudoinverse-min-norm"))
     witness, tried = ctx.find(search.find_v2, None)
     if witness is not None:
-        return entry("V2", STATEMENTS["V2"], "refuted", _at(witness),
+        return entry("V2", STATEMENTS["V2"], verdict(counterexample=("exact witness", True)), _at(witness),
                      witness=witness)
-    return entry("V2", STATEMENTS["V2"], "checked",
+    return entry("V2", STATEMENTS["V2"], verdict(finite=[("exact search", True)]),
                  _searched(tried, ctx) + "; prompts whose N is singular or has an eigenvalue with Re <= 0 were skipped")
 
 
@@ -307,9 +355,10 @@ def v3(ctx: Context) -> dict:
     psd = symmetric_psd(ctx.gamma0)
     if kind in ("triangular", "block", "all") and psd:
         statement = f"{STATEMENTS['V3']}, with {_formula(ctx)}, where {STABLE}."
-        if not _interval_lemma():
-            return entry("V3", statement, "failed", "the step-size lemma |1 - eta l| < 1 <=> 0 < eta < 2/l did not "
-                         "check")
+        interval = ("|1 - eta l| < 1 <=> 0 < eta < 2/l for l > 0 (z3, reals)", _interval_lemma())
+        if not interval[1]:
+            return entry("V3", statement, verdict([interval]), "the step-size lemma |1 - eta l| < 1 <=> 0 < eta < 2/l "
+                         "did not check")
         if _blockwise(ctx):
             why = ("every n (z3: every example reads itself, reads a later example only mutually, the mutual "
                    "classes are intervals read in full, and whoever reads a member of a class -- example or query "
@@ -317,24 +366,26 @@ def v3(ctx: Context) -> dict:
                    "Gamma_0 X_beta^T (real eigenvalues >= 0); its null vectors are X_beta^T v_beta = 0 on every "
                    "block (no Jordan chain, invisible to every reader), so (b) and (c) hold and (a) is the formula; "
                    "|1 - eta l| < 1 <=> 0 < eta < 2/l for l > 0 (z3, reals)")
-            return _engine_checked(ctx, entry("V3", statement, "conditional", why,
-                                              assumes=(CHARACTERISATION, "block-triangular-spectrum",
-                                                       "spectral-theorem")))
+            assumes = (CHARACTERISATION, "block-triangular-spectrum", "spectral-theorem")
+            blockwise = ("z3: blocks read in whole by every reader, for every n", _blockwise(ctx))
+            return _engine_checked(ctx, entry("V3", statement, verdict([blockwise, interval], assumes=assumes), why,
+                                              assumes=assumes))
         variant = _variant(ctx)
         witness, searched = refute.find_v3(
             variant, _blocks_at(ctx), lambda w: refute.check_witness(variant, ctx.mod_for, w, need_prefix=False))
         if witness is not None:
-            return entry("V3", statement, "refuted",
+            return entry("V3", statement, verdict(counterexample=("exact witness", True)),
                          f"{_at(witness)}: eta inside the formula's range and stable for prefix, but the variant is "
                          f"not stable ({witness['reason']}); z3: {_whole_words(ctx)}", witness=witness)
-        return entry("V3", statement, "checked",
+        return entry("V3", statement, verdict(finite=[("exact search", True)]),
                      f"z3 did not establish that readers read whole blocks ({_whole_words(ctx)}); searched "
                      f"{searched.describe()}: no prompt where the formula and the exact test disagree")
     statement = (f"{STATEMENTS['V3']}, with eta_max = 0 when (b) or (c) fails or some nonzero eigenvalue l of "
                  "D^{-1} M has Re(l) <= 0, else min over the nonzero eigenvalues of 2 Re(l) / |l|^2 (no closed "
                  f"form from the rule's structure), where {STABLE}.")
     return _engine_checked(ctx, entry(
-        "V3", statement, "conditional",
+        "V3", statement, verdict([("|1 - eta l| < 1 <=> 0 < eta < 2 Re(l)/|l|^2 (the characterisation on N)", True)],
+                                 assumes=(CHARACTERISATION,)),
         f"every n and prompt: the characterisation of stable applied to N, and |1 - eta l| < 1 <=> 0 < eta < "
         f"2 Re(l)/|l|^2 for Re(l) > 0; z3 established no block structure read in whole ({ctx.structure.describe()})",
         assumes=(CHARACTERISATION,)))
@@ -369,24 +420,29 @@ def v4(ctx: Context) -> dict:
     statement = f"{STATEMENTS['V4']} ({STABLE})"
     kind = ctx.structure.kind
     if kind == "all" and ctx.structure.holds("queries_read_all"):
+        same = ("z3: every example and every query reads every example, for all n",
+                ctx.structure.holds("all") and ctx.structure.holds("queries_read_all"))
         return _engine_checked(ctx, entry(
-            "V4", statement, "proved",
+            "V4", statement, verdict([same]),
             "every n (z3: every example and every query reads every example), so D^{-1} M and the query read-out "
             "are prefix's own: the same stable step sizes"))
     if _blockwise(ctx) and ctx.kind == "constant" and symmetric_psd(ctx.gamma0):
+        assumes = (CHARACTERISATION, "block-triangular-spectrum", "spectral-theorem", "rayleigh-quotient")
         return _engine_checked(ctx, entry(
-            "V4", statement, "conditional",
+            "V4", statement, verdict([("z3: blocks read in whole by every reader, for every n", _blockwise(ctx))],
+                                     assumes=assumes),
             f"every n (z3: {kind} structure, whole blocks read by every reader), constant c: (b) and (c) hold (V3), "
             "and the nonzero eigenvalues are those of the diagonal blocks X_beta Gamma_0 X_beta^T / c, principal "
             "submatrices of prefix's X Gamma_0 X^T / c, whose largest eigenvalue bounds theirs (the paper's P8)",
-            assumes=(CHARACTERISATION, "block-triangular-spectrum", "spectral-theorem", "rayleigh-quotient")))
+            assumes=assumes))
     variant = _variant(ctx)
     witness, searched = refute.find_v4(variant, lambda w: refute.check_witness(variant, ctx.mod_for, w))
     if witness is not None:
-        return entry("V4", statement, "refuted",
+        return entry("V4", statement, verdict(counterexample=("exact witness", True)),
                      f"{_at(witness)}: eta stable for prefix, the variant not stable ({witness['reason']})",
                      witness=witness)
-    return entry("V4", statement, "checked", f"searched {searched.describe()} with the exact test: no counterexample")
+    return entry("V4", statement, verdict(finite=[("exact search", True)]),
+                 f"searched {searched.describe()} with the exact test: no counterexample")
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -407,18 +463,20 @@ def v5(ctx: Context) -> dict:
     symmetric_gamma = ctx.gamma0 == ctx.gamma0.T
     if (s.holds("all") or s.holds("symmetric")) and ctx.equal_normalizers and symmetric_gamma:
         witness, tried = _spot(lambda: ctx.find(search.find_v5, None, dims=ctx.search_dims[:2]))
+        argued = ("z3: example j reads i exactly when i reads j, for all n", True)
+        spot = ("spot check: no exact counterexample", witness is None)
         if witness is not None:
-            return entry("V5", STATEMENTS["V5"], "failed", "the argument below and an exact witness disagree",
-                         witness=witness)
-        return entry("V5", STATEMENTS["V5"], "conditional",
+            return entry("V5", STATEMENTS["V5"], verdict([argued], [spot]),
+                         "the argument below and an exact witness disagree", witness=witness)
+        return entry("V5", STATEMENTS["V5"], verdict([argued], [spot], assumes=("spectral-theorem",)),
                      "every n (z3: example j reads i exactly when i reads j), equal c_j and symmetric Gamma_0: "
                      "B = I - eta D^{-1} M is symmetric, so ||B^l||_2 = max |1 - eta l|^l <= 1 at a stable eta "
                      f"(zero eigenvalues give 1); spot-checked on {tried} exact prompts", assumes=("spectral-theorem",))
     witness, tried = ctx.find(search.find_v5, None)
     if witness is not None:
-        return entry("V5", STATEMENTS["V5"], "refuted", _at(witness),
+        return entry("V5", STATEMENTS["V5"], verdict(counterexample=("exact witness", True)), _at(witness),
                      witness=witness)
-    return entry("V5", STATEMENTS["V5"], "checked", _searched(tried, ctx))
+    return entry("V5", STATEMENTS["V5"], verdict(finite=[("exact search", True)]), _searched(tried, ctx))
 
 
 def timed(fn, *args) -> dict:

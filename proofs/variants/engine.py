@@ -85,13 +85,41 @@ def _exists_exactly(op: st.Operator) -> bool:
     return op.structural.stable and (k == 0 or ex.routh_hurwitz([a * (-1) ** (k - i) for i, a in enumerate(q)]))
 
 
+def _engine_converges(ctx, X, mask, c, eta: float, d: int) -> bool | None:
+    """The stack itself (:func:`verify.lsa.lsa_forward`, what ``simulate`` runs) at ``eta``: do the query
+    predictions settle?  Depth from the engine's rate (``rate^L <= 1e-10``); None when that rate gives
+    no usable depth."""
+    from verify import lsa, rates
+    from verify.construction import Construction
+    from verify.prompt import split_tokens, tokens
+
+    rate = rates.analyse(np.asarray(X, dtype=float), mask, c, eta, _gamma(ctx, d))["rate"]
+    if not 0 < rate < 0.9:  # a few hundred layers at most: the stack runs layer by layer
+        return None
+    layers = int(np.ceil(np.log(1e-10) / np.log(rate)))
+    kq, pv = (np.array(M.tolist(), dtype=float) for M in ctx.con.at_unit_step(d))
+    con = Construction(K=np.eye(d + 1), Q=kq, V=eta * pv, P=np.eye(d + 1))
+    Xf = np.asarray(X, dtype=float)
+    y = np.linspace(-1.0, 2.0, len(X))[:, None]
+    Z = tokens(Xf, y, np.ones((1, d)))
+    states = lsa.lsa_forward(Z, [con] * (2 * layers), mask, c)
+    first, second = (split_tokens(states[k], len(X), d)[1] for k in (layers, 2 * layers))
+    scale = 1.0 + float(np.max(np.abs(first)))
+    return bool(np.max(np.abs(second - first)) <= 1e-6 * scale)
+
+
+def _gamma(ctx, d: int) -> np.ndarray:
+    return np.array(ctx.classes[d].gamma0.tolist(), dtype=float)
+
+
 def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
     """``claim`` unchanged when the engine agrees on every adversarial prompt; otherwise refuted or failed."""
+    from proofs.registry import STATUSES
     from verify.normalizers import normalizer
 
     from .structure import blocks as blocks_of
 
-    if claim["status"] not in ("proved", "conditional"):
+    if STATUSES.index(claim["status"]) > 1:  # only proved and conditional claims lean on the argument
         return claim
     d = 2 if 2 in variant.gammas else min(variant.gammas)
     gamma = np.array([[float(a) for a in row] for row in variant.gammas[d]], dtype=float)
@@ -120,6 +148,13 @@ def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
             if not np.isfinite(pbound):
                 continue
             etas = [(pbound / 2, True), (0.99 * pbound, True)]
+        if claim["id"] == "V3" and n <= 8 and etas[0][1] and 0 < etas[0][0] < np.inf:
+            moving = _engine_converges(ctx, Xi, mask, c, etas[0][0], d)  # the stack itself, where it is small
+            if moving is False:
+                verdict = _arbitrate(ctx, claim, variant, name, X, op, etas[0][0], True, False,
+                                     who="verify.lsa.lsa_forward (the stack's query predictions do not settle)")
+                if verdict is not None:
+                    return verdict
         for eta, want in etas:
             got = _engine(Xi, mask, c, eta, gamma)
             if got == want:
@@ -127,31 +162,37 @@ def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
             verdict = _arbitrate(ctx, claim, variant, name, X, op, eta, want, got)
             if verdict is not None:
                 return verdict
-    return {**claim, "scope": f"{claim['scope']}; the engine (verify.rates.analyse, verify.lemma.stationary_weights) "
-                              f"agrees on {tried} adversarial prompts (d = {d}, n = {', '.join(map(str, SIZES))})"}
+    return {**claim, "scope": f"{claim['scope']}; the engine (verify.rates.analyse, verify.lemma.stationary_weights, "
+                              "verify.lsa.lsa_forward)"
+                              f" agrees on {tried} adversarial prompts (d = {d}, n = {', '.join(map(str, SIZES))})"}
 
 
 def _arbitrate(ctx, claim: dict, variant: refute.Variant, name: str, X, op: st.Operator, eta: float, want: bool,
-               got: bool) -> dict | None:
+               got: bool, who: str = "verify.rates.analyse") -> dict | None:
     """The exact test at ``eta`` decides between the claim (``want``) and the engine (``got``)."""
     exact_eta = Fraction(eta).limit_denominator(10**9)
     decision = st.decide(op, exact_eta)
     if decision.stable == want:
         return _failed(claim, name, f"{'stable' if want else 'not stable'} at eta = {eta:.6g} (exact)",
-                       f"verify.rates.analyse says {'stable' if got else 'not stable'}")
+                       f"{who} says {'stable' if got else 'not stable'}")
     if not decision.stable:
         NP = variant.operator(X, ctx.prefix)
         witness = refute.make_witness(X, exact_eta, decision, op, NP if refute.prefix_stable(NP.N, exact_eta)
                                       else None)
         if refute.check_witness(variant, ctx.mod_for, witness, need_prefix=claim["id"] == "V4"):
-            return {**claim, "status": "refuted", "assumes": [], "witness": witness,
-                    "scope": f"the engine (verify.rates.analyse) and the exact test agree against the claim on {name}: "
+            from .claims import verdict
+
+            return {**claim, "status": verdict(counterexample=("exact witness", True)), "assumes": [],
+                    "witness": witness,
+                    "scope": f"the engine ({who}) and the exact test agree against the claim on {name}: "
                              f"not stable at eta = {ex.text(exact_eta)} ({decision.kind})"}
     return _failed(claim, name, f"{'stable' if want else 'not stable'} at eta = {eta:.6g}",
-                   f"verify.rates.analyse says {'stable' if got else 'not stable'}, and no exact witness")
+                   f"{who} says {'stable' if got else 'not stable'}, and no exact witness")
 
 
 def _failed(claim: dict, prompt: str, ours: str, theirs: str) -> dict:
-    return {**claim, "status": "failed", "assumes": [],
+    from .claims import verdict
+
+    return {**claim, "status": verdict(finite=[("the numeric engine agrees", False)]), "assumes": [],
             "scope": f"the claim and the package's numeric engine disagree on {prompt}: the claim says {ours}, "
                      f"{theirs}"}

@@ -120,11 +120,15 @@ class Variant:
         n = len(X)
         mask, c = self.mask_c(attention, n)
         d = len(X[0]) if n else 0
-        G = self.gammas[d]
-        xg = [[sum((x[a] * G[a][b] for a in range(d)), Fraction(0)) for b in range(d)] for x in X]  # x_i^T Gamma
-        N = [[(sum((xg[i][b] * X[j][b] for b in range(d)), Fraction(0)) / c[j]) if mask[i, j] else Fraction(0)
-              for i in range(n)] for j in range(n)]
-        R = [[xg[i][b] if mask[i, n] else Fraction(0) for i in range(n)] for b in range(d)]
+        if n == 0:
+            return st.Operator([], [])
+        Xm = st.fmat(X)
+        XG = Xm * st.fmat(self.gammas[d])  # row i: x_i^T Gamma_0 (exact, python-flint)
+        gram = st.to_fractions(XG * Xm.transpose())  # [i][j] = x_i^T Gamma_0 x_j
+        xg = st.to_fractions(XG)
+        zero = Fraction(0)
+        N = [[gram[i][j] / c[j] if mask[i, j] else zero for i in range(n)] for j in range(n)]
+        R = [[xg[i][b] if mask[i, n] else zero for i in range(n)] for b in range(d)]
         return st.Operator(N, R)
 
     def prefix_bound(self, X) -> tuple[st.Operator, float]:
@@ -152,11 +156,16 @@ def _below(bound: float, fractions=(Fraction(1, 2), Fraction(99, 100), Fraction(
 
 
 def numeric_bound(op: st.Operator) -> float:
-    """Numeric ``min 2 Re l / |l|^2`` over the nonzero eigenvalues (0 when some ``Re l <= 0``): a proposal."""
+    """Numeric ``min 2 Re l / |l|^2`` over the nonzero eigenvalues (0 when some ``Re l <= 0``): a proposal.
+
+    The number ``z`` of zero eigenvalues is exact (the power of ``t`` in ``det(t I - N)``); the float
+    eigenvalues of ``N`` (not the roots of a high-degree polynomial) give the others: the ``z`` smallest
+    in modulus are dropped."""
     q = op.nonzero_poly
     if len(q) == 1:
         return float("inf")
-    lam = np.roots([float(a) for a in q])
+    lam = np.linalg.eigvals(ex.to_float(op.N))
+    lam = lam[np.argsort(np.abs(lam))][len(op.N) - (len(q) - 1):]
     if np.any(lam.real <= 1e-12 * max(1.0, float(np.max(np.abs(lam))))):
         return 0.0
     return float(np.min(2 * lam.real / np.abs(lam) ** 2))

@@ -78,7 +78,10 @@ _OPERATORS: dict = {}
 
 
 def operator(mod_for, X) -> list:
-    """``N`` of :func:`exact.residual_operator`, remembered per model and prompt (V2, V4, V5 share prompts)."""
+    """``N``, remembered per model and prompt (V2 and V5 share prompts): from the general lemma's formula
+    ``N_ji = [i in A(j)] x_i^T Gamma_0 x_j / c_j`` (exact, python-flint) when the model carries P10's
+    ``Gamma_0``, else :func:`exact.residual_operator` through the layer.  Only a proposal either way:
+    every witness is re-checked through the layer (:func:`check_v2`, :func:`check_v5`)."""
     key = getattr(mod_for, "key", None)
     if key is None:
         return ex.residual_operator(mod_for(len(X), 1), X)
@@ -86,8 +89,18 @@ def operator(mod_for, X) -> list:
     if full not in _OPERATORS:
         if len(_OPERATORS) > 20000:
             _OPERATORS.clear()
-        _OPERATORS[full] = ex.residual_operator(mod_for(len(X), 1), X)
+        gamma0 = getattr(mod_for, "gamma0", None)
+        _OPERATORS[full] = (ex.residual_operator(mod_for(len(X), 1), X) if gamma0 is None
+                            else _lemma_operator(mod_for(len(X), 1), X, gamma0))
     return _OPERATORS[full]
+
+
+def _lemma_operator(mod: ex.Model, X, gamma0) -> list:
+    n = len(X)
+    Xm = st.fmat(X)
+    gram = st.to_fractions(Xm * st.fmat([[ex.frac(a) for a in row] for row in gamma0.tolist()]) * Xm.transpose())
+    zero = Fraction(0)
+    return [[gram[i][j] / mod.c[j] if mod.mask[i, j] else zero for i in range(n)] for j in range(n)]
 
 
 def cases(mod_for, d: int, limit: int | None = None, extra_sizes=()):
@@ -109,10 +122,17 @@ def read_out(mod_for, X) -> list:
 
 
 def exact_operator(mod_for, X, N: list) -> st.Operator:
-    """``N`` with its read-out (the read-out is derived through the layer only when ``N`` is singular:
-    otherwise (c) holds trivially)."""
-    singular = ex.det(N) == 0 if N else False
-    return st.Operator(N, read_out(mod_for, X) if singular else [])
+    """``N`` with its read-out, needed only when ``N`` is singular (otherwise (c) holds trivially): from the
+    lemma's formula ``R[k][i] = [i in A(q)] (x_i^T Gamma_0)_k`` when the model carries ``Gamma_0`` (a
+    proposal; :func:`check_v5` re-derives it through the layer), else through the layer."""
+    if not N or st.fmat(N).det() != 0:
+        return st.Operator(N, [])
+    gamma0 = getattr(mod_for, "gamma0", None)
+    if gamma0 is None:
+        return st.Operator(N, read_out(mod_for, X))
+    mask, n = mod_for(len(X), 1).mask, len(X)
+    xg = st.to_fractions(st.fmat(X) * st.fmat([[ex.frac(a) for a in row] for row in gamma0.tolist()]))
+    return st.Operator(N, [[xg[i][k] if mask[i, n] else Fraction(0) for i in range(n)] for k in range(len(X[0]))])
 
 
 def stable_etas(op: st.Operator):
