@@ -344,3 +344,46 @@ def test_named_attentions_are_their_rules():
         for n in (1, 4, 9):
             assert np.array_equal(rule.mask(n, 2), attention_mask(spec, n, 2)), spec
     assert len(NAMED) == 5
+
+
+# ----------------------------------------------------------------------------- statuses, formal statements, the engine
+
+
+def test_ledger_statuses_for_counterexamples():
+    from proofs.symbolic import Ledger
+
+    rechecked, unchecked = Ledger(), Ledger()
+    rechecked.counterexample("witness", True)
+    unchecked.counterexample("witness", False)
+    assert rechecked.result("", "").status == "refuted" and unchecked.result("", "").status == "failed"
+
+
+def test_every_claim_has_a_formal_statement():
+    for c in prove_variant("causal", "constant")["claims"]:
+        expr = claims_module.FORMAL[c["id"]]
+        assert isinstance(expr, (sp.logic.boolalg.Boolean, sp.core.relational.Relational))
+        assert c["formal"] == str(expr)
+
+
+def test_mutation_engine_disagreeing_is_not_silent(monkeypatch):
+    """An engine that calls every step size unstable: prefix's V4 (prefix's own operator) cannot stay proved."""
+    import verify.rates as rates
+
+    real = rates.analyse
+    monkeypatch.setattr(rates, "analyse", lambda *a, **k: {**real(*a, **k), "stable": False})
+    v4 = claim(prove_variant("prefix", "constant"), "V4")
+    assert v4["status"] == "failed" and "verify.rates.analyse" in v4["scope"], v4
+
+
+def test_rule_evaluates_on_sympy_symbols_like_on_ints():
+    """One tree, every backend: the SymPy Boolean at symbolic i, j, n, substituted, is the int answer."""
+    i, j, n = sp.symbols("i j n", integer=True)
+    for text, query in (("kv_idx <= q_idx and (q_idx - kv_idx) % 3 == 0", None),
+                        ("kv_idx // 4 == q_idx // 4 or (kv_idx <= q_idx and q_idx - kv_idx < 4)", "kv_idx > n - 3")):
+        rule = parse_rule(text, query=query)
+        formula = rule.reads(i, j, n)
+        for size in (3, 7):
+            for a in range(size + 1):
+                for b in range(size + 1):
+                    value = formula.subs({i: a, j: b, n: size})
+                    assert bool(value) == rule.reads(a, b, size), (text, a, b, size)
