@@ -177,9 +177,18 @@ def _real_interval(f: list, eta: Fraction) -> list | None:
         for den in (10**2, 10**4, 10**6, 10**9, 10**12):  # the shortest rational interval that still isolates it
             m, width = Fraction(mid).limit_denominator(den), Fraction(1, den)
             a, b = m - width, m + width
-            if _value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta):
+            if _value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta) and _isolates(f, a, b):
                 return [a, b]
     return None
+
+
+def _isolates(f: list, a: Fraction, b: Fraction) -> bool:
+    """Exactly one real root of ``f`` in ``[a, b]`` (Sturm's theorem, SymPy's exact ``count_roots``)."""
+    import sympy as sp
+
+    t = sp.Symbol("t")
+    poly = sp.Poly([sp.Rational(c.numerator, c.denominator) for c in f], t)
+    return poly.count_roots(sp.Rational(a.numerator, a.denominator), sp.Rational(b.numerator, b.denominator)) == 1
 
 
 def _bad_interval(a: Fraction, b: Fraction, eta: Fraction) -> bool:
@@ -233,6 +242,6 @@ def check(op: Operator, eta: Fraction, w: dict) -> bool:
             return False
         if "interval" in w["eigenvalue"]:
             a, b = (ex.parse(t) for t in w["eigenvalue"]["interval"])
-            return _value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta)
+            return _value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta) and _isolates(f, a, b)
         return True
     return False
