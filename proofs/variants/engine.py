@@ -87,16 +87,18 @@ def _exists_exactly(op: st.Operator) -> bool:
 
 def _engine_converges(ctx, X, mask, c, eta: float, d: int) -> bool | None:
     """The stack itself (:func:`verify.lsa.lsa_forward`, what ``simulate`` runs) at ``eta``: do the query
-    predictions settle?  Depth from the engine's rate (``rate^L <= 1e-10``); None when that rate gives
-    no usable depth."""
+    predictions settle?  Depth from the engine's rate (``rate^L <= 1e-10``, plus ``2n + 20`` layers for
+    non-normal transients); None when that rate gives no usable depth."""
     from verify import lsa, rates
     from verify.construction import Construction
     from verify.prompt import split_tokens, tokens
 
     rate = rates.analyse(np.asarray(X, dtype=float), mask, c, eta, _gamma(ctx, d))["rate"]
-    if not 0 < rate < 0.9:  # a few hundred layers at most: the stack runs layer by layer
+    if not rate < 0.9:  # a few hundred layers at most: the stack runs layer by layer
         return None
-    layers = int(np.ceil(np.log(1e-10) / np.log(rate)))
+    # rate^L <= 1e-10, plus 2n + 20 layers: a non-normal B (a Jordan block of I - eta N) decays only after
+    # its chain length, which the asymptotic rate does not show
+    layers = int(np.ceil(np.log(1e-10) / np.log(max(rate, 1e-300)))) + 2 * len(X) + 20
     kq, pv = (np.array(M.tolist(), dtype=float) for M in ctx.con.at_unit_step(d))
     con = Construction(K=np.eye(d + 1), Q=kq, V=eta * pv, P=np.eye(d + 1))
     Xf = np.asarray(X, dtype=float)
