@@ -141,7 +141,8 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
 
         rule = parse_rule(args.rule, query=args.query_rule)
         mask = check_mask(rule.mask(n, m), n, m, field="rule")  # the prover's compiled rule, validated
-        attention, mask_for = f"rule: {rule.full_text}", rule.mask
+        # a rule's mask is a user's mask to the engines (no named-attention fast path): "custom", like a mask file
+        attention, mask_for = "custom", rule.mask
     elif args.attention_mask:
         mask = load_mask(args.attention_mask, n, m)
         attention, mask_for = "custom", None
