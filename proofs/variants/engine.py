@@ -60,13 +60,19 @@ def _formula_bound(claim_id: str, op: st.Operator, blocks: list | None) -> float
     return refute.numeric_bound(op)
 
 
-def _engine(X, mask, c, eta: float, gamma) -> bool:
+def _engine(X, mask, c, eta: float, gamma) -> bool | str:
+    """``rate``'s answer at ``eta`` (:func:`verify.rates.analyse`), or the text of the exception it raised."""
     from verify import rates
 
-    return bool(rates.analyse(np.asarray(X, dtype=float), mask, c, eta, gamma)["stable"])
+    try:
+        return bool(rates.analyse(np.asarray(X, dtype=float), mask, c, eta, gamma)["stable"])
+    except Exception as exc:  # noqa: BLE001 - a crash of the engine is reported, never propagated
+        return f"{type(exc).__name__}: {exc}"
 
 
-def _engine_stationary(X, mask, c, gamma) -> bool:
+def _engine_stationary(X, mask, c, gamma) -> bool | str:
+    """True when ``stationary`` finds the stationary point, False when it refuses (one line), else the
+    text of the exception it raised (an engine defect the claim must not stand on)."""
     from verify import lemma
 
     n = len(X)
@@ -74,6 +80,8 @@ def _engine_stationary(X, mask, c, gamma) -> bool:
         lemma.stationary_weights(np.asarray(X, dtype=float), np.ones((n, 1)), mask, c, gamma=gamma)
     except PromptError:
         return False
+    except Exception as exc:  # noqa: BLE001 - any crash of the engine is reported, never propagated
+        return f"{type(exc).__name__}: {exc}"
     return True
 
 
@@ -139,6 +147,8 @@ def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
             etas = [(bound / 2, True), (1.5 * bound, False)] if 0 < bound < np.inf else \
                 ([(1.0, True)] if bound == np.inf else [(1.0, False)])
             got = _engine_stationary(Xi, mask, c, gamma)
+            if isinstance(got, str):
+                return _failed(claim, name, "the prompt is valid", f"verify.lemma.stationary_weights raised {got}")
             if bound > 0 and not got:  # a stable step size exists, so the stationary prediction does
                 exact = _exists_exactly(op)
                 if exact:
@@ -159,6 +169,8 @@ def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
                     return verdict
         for eta, want in etas:
             got = _engine(Xi, mask, c, eta, gamma)
+            if isinstance(got, str):
+                return _failed(claim, name, f"stable = {want} at eta = {eta:.6g}", f"verify.rates.analyse raised {got}")
             if got == want:
                 continue
             verdict = _arbitrate(ctx, claim, variant, name, X, op, eta, want, got)
