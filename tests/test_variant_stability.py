@@ -387,3 +387,14 @@ def test_rule_evaluates_on_sympy_symbols_like_on_ints():
                 for b in range(size + 1):
                     value = formula.subs({i: a, j: b, n: size})
                     assert bool(value) == rule.reads(a, b, size), (text, a, b, size)
+
+
+def test_rules_that_spell_a_named_attention_run_as_it():
+    from verify.masks import named_spec_of
+
+    spelled = {("kv_idx <= q_idx", None): "causal", ("True", None): "prefix",
+               ("kv_idx <= q_idx and q_idx - kv_idx < 4", "kv_idx > n - 1 - 4"): "sliding:4",
+               ("kv_idx // 3 <= q_idx // 3", None): "block:3", ("kv_idx <= q_idx or kv_idx < 2", None): "hybrid:2",
+               ("kv_idx < q_idx", None): None, ("kv_idx <= q_idx and q_idx - kv_idx < 4", None): None}
+    for (text, query), spec in spelled.items():
+        assert named_spec_of(parse_rule(text, query=query)) == spec, text

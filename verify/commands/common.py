@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import attention_mask, check_mask, load_mask, parse_attention
+from ..masks import attention_mask, check_mask, load_mask, named_spec_of, parse_attention
 from ..normalizers import normalizer
 from ..prompt import Prompt, check_npy_file, load_prompt
 
@@ -141,8 +141,9 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0) -> Model:
 
         rule = parse_rule(args.rule, query=args.query_rule)
         mask = check_mask(rule.mask(n, m), n, m, field="rule")  # the prover's compiled rule, validated
-        # a rule's mask is a user's mask to the engines (no named-attention fast path): "custom", like a mask file
-        attention, mask_for = "custom", rule.mask
+        # a rule that spells a named attention runs as that attention (the same numbers as --attention); any
+        # other rule's mask is a user's mask to the engines: "custom", like a mask file
+        attention, mask_for = named_spec_of(rule) or "custom", rule.mask
     elif args.attention_mask:
         mask = load_mask(args.attention_mask, n, m)
         attention, mask_for = "custom", None
