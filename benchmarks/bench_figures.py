@@ -1,10 +1,12 @@
-"""Benchmark: E1 and E2 with the package vs a naive per-task, per-layer, per-position loop.
+"""Benchmark: E1, E2 and E3 with the package vs a naive per-task, per-layer, per-position loop.
 
 The naive side is written the way a reference script would be: for every task,
 layer and target token it sums ``z_i (z_i^T K^T Q z_j)`` over the sources one pair
 at a time with small numpy vectors; for E2 it runs online gradient descent
 position by position for every context length separately and calls
-``numpy.linalg.lstsq`` per task.  It shares nothing with the package but the
+``numpy.linalg.lstsq`` per task; for E3 it builds ``N = D^{-1} M`` entry by entry,
+takes the stable step size from ``numpy.linalg.eigvals`` and the transient peak from
+an SVD of every power ``B^l``.  It shares nothing with the package but the
 random tasks.  Both sides run in this process on the same sampled tasks (the
 sampling is not timed on either side); the naive side runs on fewer tasks, so the
 comparison is per task (package time / its task count vs naive time / its task
@@ -14,7 +16,7 @@ Usage::
 
     python benchmarks/bench_figures.py [--tasks 64] [--naive-tasks 2] [--seed 0] [--repeat 3]
 
-Exit status 0 when both ratios reach ``--target`` (default 100) and the results agree.
+Exit status 0 when every ratio reaches ``--target`` (default 100) and the results agree.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ import numpy as np
 from verify.experiments import e1_convergence
 from verify.experiments.e1 import e1_errors, e1_tasks
 from verify.experiments.e2 import MU_X, e2_errors, e2_tasks
+from verify.experiments.e3 import FRACTIONS, e3_transient
 from verify.experiments.tasks import sample_tasks
+from verify.threads import blas_threads
 
 D, N, M, ETA, LAYERS = 16, 40, 20, 0.04, 50
 E2_QUERIES = 200
@@ -83,6 +87,28 @@ def naive_e2_task(X, Y, Xq, Yq, ns):
     return causal, ls
 
 
+def naive_e3_task(X, model, layers=LAYERS):
+    """Transient peaks of one task at every fraction of its stable step size (a list of floats)."""
+    n = X.shape[0]
+    N = np.zeros((n, n))
+    for j in range(n):
+        for i in range(n):
+            if model == "prefix" or i <= j:
+                N[j, i] = X[i] @ X[j]
+    lam = np.linalg.eigvals(N)
+    lam = lam[np.abs(lam) > n * np.finfo(float).eps * 10 * np.abs(lam).max()]  # the prefix Gram null space
+    top = float(np.min(2 * lam.real / np.abs(lam) ** 2))
+    peaks = []
+    for fraction in FRACTIONS:
+        B = np.eye(n) - fraction * top * N
+        P, peak = np.eye(n), 1.0
+        for _ in range(layers):
+            P = P @ B
+            peak = max(peak, np.linalg.norm(P, 2))
+        peaks.append(peak)
+    return peaks
+
+
 def close(a, b, rel=1e-8, floor=1e-18):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return bool(np.all(np.abs(a - b) <= rel * np.maximum(np.abs(a), np.abs(b)) + floor))
@@ -124,6 +150,18 @@ def bench_e2(tasks, naive_tasks, seed, repeat, max_n=300):
     return package / tasks, naive / naive_tasks, agree
 
 
+def bench_e3(tasks, naive_tasks, seed, repeat):
+    package, _ = best_time(lambda: e3_transient(tasks, seed), repeat)
+    samples = [sample_tasks(np.random.default_rng([seed, 3, index]), naive_tasks, N, 0, D, mu)[0]
+               for index, mu in enumerate(MU_X)]  # e3_transient's draws
+    naive, runs = best_time(lambda: {(mu, model): np.median([naive_e3_task(x, model) for x in samples[i]], axis=0)
+                                     for i, mu in enumerate(MU_X) for model in ("prefix", "causal")}, repeat)
+    rows = e3_transient(naive_tasks, seed)  # the package on the very same tasks
+    agree = all(close([r["median_peak"] for r in rows if (r["mu_x"], r["model"]) == key], value, rel=1e-6)
+                for key, value in runs.items())
+    return package / (tasks * len(MU_X)), naive / (naive_tasks * len(MU_X)), agree
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=64, help="tasks for the package (default 64)")
@@ -135,8 +173,9 @@ def main(argv=None) -> int:
     print(f"per-task compute time on the same random tasks (sampling excluded on both sides), best of "
           f"{args.repeat}: package on {args.tasks} tasks, naive loop on {args.naive_tasks} tasks")
     ok = True
-    for name, bench in (("E1", bench_e1), ("E2", bench_e2)):
-        package, naive, agree = bench(args.tasks, args.naive_tasks, args.seed, args.repeat)
+    for name, bench in (("E1", bench_e1), ("E2", bench_e2), ("E3", bench_e3)):
+        with blas_threads(16):  # as verify.commands.figures runs them: one BLAS thread for small matrices
+            package, naive, agree = bench(args.tasks, args.naive_tasks, args.seed, args.repeat)
         ratio = naive / package
         ok &= agree and ratio >= args.target
         print(f"{name}: package {package * 1e3:.3f} ms/task, naive {naive * 1e3:.1f} ms/task, "

@@ -6,7 +6,7 @@ Run::
     python benchmarks/bench_prove.py --quick    # baseline at the smallest size only
 
 Prints, per theorem, the wall time of ``proofs.registry.run`` (default setup), the
-total for all theorems against the 30 s budget, and a ratio against a naive
+total for all theorems (E0 included) against the 60 s budget, and a ratio against a naive
 baseline: the P1 induction step checked the way one would without block matrices,
 ``sympy.simplify`` on the fully expanded difference of explicit (d+1) x (n+1) token
 matrices with a symbol in every entry.  The naive check only covers one (n, d) per
@@ -26,7 +26,7 @@ from verify.lsa import lsa_layer
 from verify.masks import attention_mask
 from verify.prompt import tokens
 
-BUDGET_SECONDS = 30.0
+BUDGET_SECONDS = 60.0  # issue 19: the whole of `prove` (E0 included) on 2 cores
 
 
 def naive_p1_step(n: int, d: int) -> float:
@@ -58,13 +58,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="baseline at the smallest size only")
     args = parser.parse_args()
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     entries = registry.compose([registry.run(theorem) for theorem in registry.theorems()])
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     for entry in entries:
         print(f"{entry['id']:<5} {entry['status']:<11} {entry['seconds']:7.2f} s")
     verdict = "within" if wall <= BUDGET_SECONDS else "OVER"
-    print(f"all {len(entries)} theorems: {wall:.2f} s ({verdict} the {BUDGET_SECONDS:.0f} s budget)")
+    print(f"all {len(entries)} theorems: {wall:.2f} s ({verdict} the {BUDGET_SECONDS:.0f} s budget); "
+          f"{cpu:.2f} s of CPU (about the wall time on an idle machine; a busy one inflates the wall)")
 
     block = block_p1_step()
     print(f"P1 induction step, symbolic n and d (block matrices): {block:.3f} s")

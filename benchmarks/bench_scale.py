@@ -16,6 +16,20 @@ Usage::
 
 Prints one row per (n, mask, command): seconds, peak MB, baseline seconds (or
 ``> budget``) and the ratio.
+
+``--large 100000 1000000`` adds rows at those sizes for ``stationary`` and ``rate`` of
+prefix, causal, sliding:8 and block:16 (issue 21: the structured ``O(n d^2)`` engine,
+``verify.structured``), each in a fresh process, with a column for numpy's ``lstsq``
+on the same prompt in the same run (the physical reference for prefix) and the ratio
+to it; for prefix and causal also the relative distance of the stationary query
+predictions to the closed forms (``lstsq``'s, and the online-GD recursion run token by
+token).  The engine is called through the API (``verify.lemma.stationary_weights``,
+``verify.rates.analyse`` with ``attention=``), so the rows measure the engine itself.
+``--simulate-long 100000 1000000`` adds ``simulate --layers 10`` rows at those sizes for
+prefix, causal and sliding:8 (issue 21: the associative form of ``verify.linear``, no
+``(n + m)^2`` array), from outside like the rows above; the previous dense method
+runs only where its ``(n + m)^2`` float matrices fit (``DENSE_BYTES``), else the row
+says it cannot.
 """
 from __future__ import annotations
 
@@ -84,6 +98,118 @@ print(f"@@ 0 {time.perf_counter() - start} {resource.getrusage(resource.RUSAGE_S
 """
 
 
+#: the structured engine on a named attention, in its own process (the API: no mask is formed)
+LARGE_RUNNER = r"""
+import resource, sys, time
+import numpy as np
+from verify.lemma import stationary_weights
+from verify.prompt import load_prompt
+from verify.rates import analyse
+from verify.threads import blas_threads
+
+path, spec, command, eta = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+p = load_prompt(path)
+c = np.ones(p.n + p.m)
+start = time.perf_counter()
+with blas_threads(p.d):
+    if command == "stationary":
+        W = stationary_weights(p.X, p.Y, None, c, attention=spec)
+        pred = np.einsum("md,md->m", p.Xq, W[p.n:, 0])
+        np.save(sys.argv[5], pred)
+    else:
+        analyse(p.X, None, c, eta, attention=spec)
+print(f"@@ 0 {time.perf_counter() - start} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+#: numpy's lstsq on the same prompt: the physical reference for prefix (least squares, SPEC P3)
+LSTSQ = r"""
+import resource, sys, time
+import numpy as np
+from verify.prompt import load_prompt
+
+p = load_prompt(sys.argv[1])
+start = time.perf_counter()
+w = np.linalg.lstsq(p.X, p.Y, rcond=None)[0]
+np.save(sys.argv[2], p.Xq @ w[:, 0])
+print(f"@@ 0 {time.perf_counter() - start} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+#: the online-GD recursion (SPEC P6) token by token: the closed form the causal stationary point must equal
+ONLINE = r"""
+import sys
+import numpy as np
+from verify.prompt import load_prompt
+
+p = load_prompt(sys.argv[1])
+w = np.zeros(p.d)
+for x, y in zip(p.X, p.Y[:, 0]):
+    w += (y - w @ x) / (x @ x) * x
+np.save(sys.argv[2], p.Xq @ w)
+print("@@ 0 0 0", file=sys.stderr)
+"""
+
+LARGE_MASKS = ("prefix", "causal", "sliding:8", "block:16")
+
+
+def large_rows(sizes: list, tmp: str) -> list:
+    """Rows at large ``n`` (module doc): the structured engine against ``lstsq`` in the same run."""
+    rows = []
+    for n in sizes:
+        path = os.path.join(tmp, f"large{n}.npz")
+        prompt(path, n)
+        ls_pred = os.path.join(tmp, "lstsq.npy")
+        ls = run(LSTSQ, [path, ls_pred])
+        online_pred = os.path.join(tmp, "online.npy")
+        online = run(ONLINE, [path, online_pred])
+        print(f"n={n:8d} numpy lstsq {ls[0]:8.2f} s {ls[1]:7.0f} MB" if ls else f"n={n:8d} numpy lstsq failed",
+              flush=True)
+        for spec in LARGE_MASKS:
+            for command in ("stationary", "rate"):
+                pred = os.path.join(tmp, "pred.npy")
+                ours = run(LARGE_RUNNER, [path, spec, command, ETA, pred])
+                row = {"n": n, "mask": spec, "command": command, "seconds": ours and ours[0],
+                       "peak_mb": ours and ours[1], "lstsq_seconds": ls and ls[0],
+                       "ratio_to_lstsq": (ours[0] / ls[0]) if (ours and ls) else None}
+                line = (f"n={n:8d} {spec:11s} {command:11s} "
+                        + (f"{ours[0]:8.2f} s {ours[1]:7.0f} MB  {row['ratio_to_lstsq']:6.2f}x lstsq" if ours
+                           else "failed"))
+                reference = {"prefix": (ls, ls_pred, "lstsq"), "causal": (online, online_pred, "online GD")}.get(spec)
+                if ours and command == "stationary" and reference and reference[0]:
+                    a, b = np.load(pred), np.load(reference[1])
+                    row["relative_to_closed_form"] = float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                    line += f"  predictions within {row['relative_to_closed_form']:.1e} of {reference[2]}"
+                rows.append(row)
+                print(line, flush=True)
+#: the masks of the long simulate rows, and the largest dense baseline started (its (n + m)^2 floats)
+LONG_MASKS = ("prefix", "causal", "sliding:8")
+DENSE_BYTES = 8 * 2 ** 30
+
+
+def long_simulate_rows(sizes: list, tmp: str, budget: float) -> list:
+    """``simulate --layers 10`` at long prompts (module doc), with the dense baseline where it can run."""
+    rows = []
+    for n in sizes:
+        path = os.path.join(tmp, f"long{n}.npz")
+        prompt(path, n)
+        for spec in LONG_MASKS:
+            out = os.path.join(tmp, "out.json")
+            start = time.perf_counter()
+            ours = run(RUNNER, ["simulate", path, "--attention", spec, "--eta", ETA, "--layers", 10, "--json", out])
+            wall = time.perf_counter() - start
+            dense = 8 * (n + 100) ** 2 <= DENSE_BYTES
+            base = run(BASELINE, [path, spec, "simulate", 10, ETA], budget) if dense else None
+            row = {"n": n, "mask": spec, "command": "simulate", "seconds": ours and ours[0], "wall": wall,
+                   "peak_mb": ours and ours[1], "baseline_seconds": base and base[0],
+                   "ratio": (base[0] / ours[0]) if (base and ours and ours[0] > 0) else None}
+            rows.append(row)
+            print(f"n={n:8d} {spec:11s} simulate --layers 10 "
+                  + (f"{ours[0]:8.2f} s (wall {wall:6.2f} s) {ours[1]:7.0f} MB" if ours else "failed")
+                  + ("   baseline " + (f"{base[0]:8.2f} s  ratio {row['ratio']:7.1f}x" if base and row["ratio"]
+                                       else f"> {budget:.0f} s (or out of memory)" if dense
+                                       else "cannot run: (n+m)^2 float matrices")), flush=True)
+    return rows
+
+
 def run(code: str, argv: list, budget: float | None = None):
     """``(seconds, peak MB)`` of one process, or None when it exceeds ``budget`` or fails."""
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -94,6 +220,9 @@ def run(code: str, argv: list, budget: float | None = None):
         return None
     lines = [line for line in done.stderr.splitlines() if line.startswith("@@")]
     if not lines:
+        errors = [line for line in done.stderr.splitlines() if "error" in line]
+        if errors:
+            print(f"    refused or failed: {errors[-1][:160]}", flush=True)
         return None
     _, status, seconds, kb = lines[-1].split()
     return (float(seconds), int(kb) / 1024) if status == "0" else None
@@ -109,12 +238,20 @@ def prompt(path: str, n: int, d: int = 20, m: int = 100, seed: int = 0) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000, 10000])
     parser.add_argument("--masks", nargs="+", default=list(MASKS))
     parser.add_argument("--budget", type=float, default=120.0, help="seconds allowed to the dense baseline")
+    parser.add_argument("--large", type=int, nargs="*", default=[], metavar="N",
+                        help="also these large sizes (e.g. 100000 1000000): structured engine vs numpy lstsq")
+    parser.add_argument("--simulate-long", type=int, nargs="*", default=[], metavar="N",
+                        help="also simulate --layers 10 at these sizes (e.g. 100000 1000000)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.large:
+            rows += large_rows(args.large, tmp)
+        if args.simulate_long:
+            rows += long_simulate_rows(args.simulate_long, tmp, args.budget)
         for n in args.sizes:
             path = os.path.join(tmp, f"p{n}.npz")
             prompt(path, n)

@@ -20,6 +20,7 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import (
     ETA,
@@ -52,6 +53,53 @@ LATEX = (
     r"\sum_{i\in A(j)} r_i\,x_i^\top x_j\end{bmatrix},\qquad r^{(l)}=(I-\eta D^{-1}M)\,r^{(l-1)},\quad "
     r"\hat y_q^{(L)}=\frac{\eta}{c_q}\sum_{l<L}\sum_{i\in A(q)} r_i^{(l)}x_i^\top x_q"
 )
+
+#: the symbols of the formal statement: a target [x_j; r_j] reading a source block [X_A; r_A] of size n_A
+N_A = sp.Symbol("n_A", integer=True, positive=True)
+X_A, R_A = MatrixSymbol("X_A", D, N_A), MatrixSymbol("r_A", 1, N_A)
+X_J, R_J, C_J = MatrixSymbol("x_j", D, 1), MatrixSymbol("r_j", 1, 1), sp.Symbol("c_j", positive=True)
+X_Q, P_Q = MatrixSymbol("x_q", D, 1), MatrixSymbol("p", 1, 1)
+#: what one layer produces: the target's x part and residual, and a query's prediction (query token [x_q; -p])
+X_NEXT, R_NEXT, P_NEXT = MatrixSymbol("x_j'", D, 1), MatrixSymbol("r_j'", 1, 1), MatrixSymbol("p'", 1, 1)
+
+FORMAL = Conclusions([
+    sp.Eq(X_NEXT, X_J),
+    sp.Eq(R_NEXT, R_J - (ETA / C_J) * R_A * X_A.T * X_J),
+    sp.Eq(P_NEXT, P_Q + (ETA / C) * R_A * X_A.T * X_Q),
+])
+
+
+def one_layer(setup, con, target, c):
+    """The setup's layer on ``target`` reading ``[X_A; r_A]``: its two blocks ``(x part, last row)``
+    (``None`` when the output is not a 2 x 1 block matrix)."""
+    out = sp.block_collapse(layer(setup, con, target, token(X_A, R_A), c))
+    if not (isinstance(out, sp.BlockMatrix) and out.blockshape == (2, 1)):
+        return None
+    return out.blocks[0, 0], out.blocks[1, 0]
+
+
+def checks(setup, con) -> list[Check]:
+    """Each conclusion read off the setup's layer applied to symbolic blocks (symbolic d, n_A, c_j)."""
+    def example():
+        return None if con is None else one_layer(setup, con, token(X_J, R_J), C_J)
+
+    def query():
+        return None if con is None else one_layer(setup, con, token(X_Q, -P_Q), C)
+
+    def part(get, k, sign=1):
+        def verify(F):
+            blocks = get()
+            return blocks is not None and is_zero(sign * blocks[k] - F)
+        return verify
+
+    return [
+        Check(X_NEXT, "the layer leaves x_j unchanged (symbolic d, n_A)", equation_check(X_NEXT, part(example, 0))),
+        Check(R_NEXT, "the layer's new residual r_j' for any source block [X_A; r_A] (symbolic d, n_A, c_j)",
+              equation_check(R_NEXT, part(example, 1))),
+        Check(P_NEXT, "a query [x_q; -p] reading [X_A; r_A] gets prediction p' (induction over L, base p = 0)",
+              equation_check(P_NEXT, part(query, 1, sign=-1))),
+    ]
+
 
 def query_induction(setup, con) -> bool:
     """Query readout by induction over L: if ``u^(l-1) = -p^(l-1)`` then ``u^(l) = -p^(l)`` with
@@ -116,8 +164,9 @@ def all_masks(n: int, m: int):
             yield mask
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
+    establish(ledger, formal, checks(setup, construction(setup)))
     # the general step (any source block) is the third check of model_checks; the rest pin down the
     # two attention rules and both normalizers of SPEC section 2 at symbolic sizes
     model_checks(setup, ledger, "prefix", "constant")
@@ -151,4 +200,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=(),
     prove=prove,
+    formal=FORMAL,
 )

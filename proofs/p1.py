@@ -14,6 +14,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 
 from verify.prompt import tokens
 
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import ETA, C, D, Ledger, construction, exact, forward, is_zero, layer, model_checks, same, token
 
@@ -33,6 +34,32 @@ def symbols():
     n = sp.Symbol("n", integer=True, positive=True)
     return dict(n=n, X=MatrixSymbol("X", D, n), y=MatrixSymbol("y", 1, n), w=MatrixSymbol("w", 1, D),
                 x=MatrixSymbol("x_j", D, 1), yj=MatrixSymbol("y_j", 1, 1), xq=MatrixSymbol("x_q", D, 1))
+
+
+#: what the formal statement speaks about: the weight of the initial tokens and the weight after one layer
+W_0, W_NEXT = MatrixSymbol("w^(0)", 1, D), MatrixSymbol("w'", 1, D)
+
+
+def formal_statement() -> list:
+    s = symbols()
+    return Conclusions([sp.Eq(W_0, ZeroMatrix(1, D)), sp.Eq(W_NEXT, gd_step(s))])
+
+
+def checks(setup, con) -> list[Check]:
+    """The base case reads the initial tokens [x_j; y_j], [x_q; 0] (SPEC section 2); the step runs the
+    setup's layer on the tokens at w (example and query) and compares with the tokens at the stated w'."""
+    s = symbols()
+
+    def base(F):
+        return is_zero((s["yj"] - F * s["x"]) - s["yj"]) and is_zero(-F * s["xq"])
+
+    def step(F):
+        return con is not None and all(induction_step(setup, con, s, F))
+
+    return [Check(W_0, "base case L = 0: the initial tokens are the form at the stated w^(0)",
+                  equation_check(W_0, base)),
+            Check(W_NEXT, "induction step: one layer maps the form at w to the form at the stated w' (example and "
+                          "query tokens; X of shape (d, n), n and d symbolic)", equation_check(W_NEXT, step))]
 
 
 def gd_step(s):
@@ -67,17 +94,13 @@ def finite_layers(setup, n=2, d=1, m=1, layers=3) -> bool:
     return True
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "prefix", "constant")
     con = construction(setup)
+    establish(ledger, formal, checks(setup, con))
     if con is not None:
         s = symbols()
-        ledger.symbolic("base case L = 0: initial tokens are the form with w^(0) = 0",
-                        is_zero((s["yj"] - ZeroMatrix(1, D) * s["x"]) - s["yj"]))
-        ex, q = induction_step(setup, con, s, gd_step(s))
-        ledger.symbolic("induction step, example token", ex)
-        ledger.symbolic("induction step, query token", q)
         loss = (s["y"] - s["w"] * s["X"]) * (s["y"] - s["w"] * s["X"]).T
         ledger.symbolic("w' - w = -(eta/2c) grad_w sum_i (y_i - w x_i)^2",
                         is_zero((gd_step(s) - s["w"]).T + (ETA / (2 * C)) * loss.diff(s["w"])))
@@ -95,4 +118,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("L6",),
     prove=prove,
+    formal=formal_statement(),
 )

@@ -62,6 +62,7 @@ from sympy import BlockMatrix, Identity, MatMul, MatrixSymbol, Transpose, ZeroMa
 from verify.construction import Construction
 from verify.derive import derive, form_equations
 
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Result, Theorem
 from .symbolic import ETA, C, D, Ledger, construction, hcat, is_zero, layer, token
 
@@ -214,17 +215,19 @@ def family_update(setup, B, gamma) -> bool:
     return vanishes(out - token(xq, -(w + r * x.T * gamma / C) * xq))
 
 
-def paper_identities(setup, con) -> tuple[bool, bool]:
-    """The setup's construction at symbolic d: (query, example) tokens move as GD with ``Gamma = eta I``."""
+def paper_identities(setup, con, gamma=None) -> tuple[bool, bool]:
+    """The setup's construction at symbolic d: (query, example) tokens move as GD with ``Gamma``
+    (default ``eta I``)."""
     s = _data()
     x, r, xq, w = s["x"], s["r"], s["xq"], s["w"]
+    gamma = ETA * Identity(D) if gamma is None else gamma
     zq = token(xq, -w * xq)
     q = layer(setup, con, zq, token(x, r * Identity(1)), C)
-    query_ok = vanishes(q - token(xq, -(w + ETA * r * x.T / C) * xq))
+    query_ok = vanishes(q - token(xq, -(w + r * x.T * gamma / C) * xq))
     r0 = s["y0"] * Identity(1) - w * s["x0"]
     z0 = token(s["x0"], r0)
     ex = layer(setup, con, z0, hcat(z0, token(x, r * Identity(1))), C)
-    w_next = w + ETA * (r0 * s["x0"].T + r * x.T) / C
+    w_next = w + (r0 * s["x0"].T + r * x.T) * gamma / C
     example_ok = vanishes(ex - token(s["x0"], s["y0"] * Identity(1) - w_next * s["x0"]))
     return query_ok, example_ok
 
@@ -237,6 +240,74 @@ def characterized(kq: sp.Matrix, pv: sp.Matrix) -> bool:
     d = kq.shape[0] - 1
     is0 = lambda M: all(sp.expand(t) == 0 for t in M)  # noqa: E731
     return is0(kq) or is0(pv) or (is0(pv[:d, :]) and is0(kq[:, d]))
+
+
+# ---------------------------------------------------------------- the formal statements
+
+#: P10: a query's weight after one layer reading one source [x; r] (blocks F, g, b, e = 0), the
+#: preconditioner of a member, and the paper's preconditioner
+W_NEXT = MatrixSymbol("w'", 1, D)
+GAMMA, GAMMA_PAPER = MatrixSymbol("Gamma", D, D), MatrixSymbol("Gamma_paper", D, D)
+#: P10n: the layer keeps the token form for all data; K^T Q = 0; P V = 0; F, g, b, e = 0
+KEEPS, KQ_ZERO, PV_ZERO, TOP_ZERO = sp.symbols("keeps_form KQ_zero PV_zero F_g_b_e_zero")
+
+
+def formal_statement() -> list:
+    B, s = blocks(zero=("F", "g", "b", "e")), _data()
+    moved = (B["h"].T * s["x"] + B["s"] * s["r"] * Identity(1)) * (s["x"].T * B["A"] + s["r"] * B["c"].T) / C
+    return Conclusions([sp.Eq(W_NEXT, s["w"] - moved), sp.Eq(GAMMA, preconditioner(B)),
+                        sp.Eq(GAMMA_PAPER, ETA * Identity(D))])
+
+
+FORMAL = formal_statement()
+NECESSITY_FORMAL = sp.Implies(KEEPS, sp.Or(KQ_ZERO, PV_ZERO, TOP_ZERO))
+
+
+def checks(setup, con) -> list[Check]:
+    B, s = blocks(zero=("F", "g", "b", "e")), _data()
+
+    def update(F):
+        zq = token(s["xq"], -s["w"] * s["xq"])
+        out = layer(setup, construction_of(B), zq, token(s["x"], s["r"] * Identity(1)), C)
+        return vanishes(out - token(s["xq"], -F * s["xq"]))
+
+    return [
+        Check(W_NEXT, "a query's weight after the layer with F, g, b, e = 0 (generic A, c, h, s; symbolic d)",
+              equation_check(W_NEXT, update)),
+        Check(GAMMA, "(I3): the update is r x^T Gamma minus the (2, 0) and (0, 2) terms, with the stated Gamma",
+              equation_check(GAMMA, lambda F: gd_identity(setup, B, gamma_rule=lambda _: F))),
+        Check(GAMMA_PAPER, "the setup's construction at symbolic d moves query and example tokens as GD with the "
+                           "stated Gamma", equation_check(GAMMA_PAPER, lambda F: con is not None
+                                                         and all(paper_identities(setup, con, F)))),
+    ]
+
+
+def necessity_checks() -> list[Check]:
+    def run(conclusion):
+        families = solutions(1)
+        for kq, pv in families:
+            d = kq.shape[0] - 1
+            is0 = lambda M: all(sp.expand(t) == 0 for t in M)  # noqa: E731
+            truth = conclusion.xreplace({KEEPS: sp.true, KQ_ZERO: sp.true if is0(kq) else sp.false,
+                                         PV_ZERO: sp.true if is0(pv) else sp.false,
+                                         TOP_ZERO: sp.true if is0(pv[:d, :]) and is0(kq[:, d]) else sp.false})
+            if truth is not sp.true:
+                return False, f"d = 1: K^T Q = {kq.tolist()}, P V = {pv.tolist()} keeps the form; the formula says no"
+        return bool(families), f"the engine found {len(families)} families at d = 1"
+
+    return [Check(KEEPS, "every (K^T Q, P V) keeping the token form at d = 1 (exhaustive solve of the engine's "
+                         "identities, all 8 entries) satisfies the formula", run, kind="finite")]
+
+
+@lru_cache(maxsize=2)
+def solutions(d: int = 1) -> list:
+    """Every family ``(K^T Q, P V)`` (remaining entries free) on which the engine's form identities hold."""
+    n = (d + 1) ** 2
+    ks, ps = sp.symbols(f"k:{n}"), sp.symbols(f"p:{n}")
+    KQ, PV = sp.Matrix(d + 1, d + 1, ks), sp.Matrix(d + 1, d + 1, ps)
+    moved_x, mismatch, _ = form_equations(KQ, PV)
+    equations = list(dict.fromkeys(moved_x + mismatch))
+    return [(KQ.subs(sol), PV.subs(sol)) for sol in sp.solve(equations, list(ks) + list(ps), dict=True)]
 
 
 def exhaustive(d: int = 1) -> tuple[bool, str]:
@@ -283,19 +354,25 @@ def engine_on_setup(setup, ledger: Ledger) -> dict:
     return witness
 
 
-def identity_checks(setup) -> tuple:
-    """``(name, ok)`` of the block identities through the setup's layer at symbolic d."""
+def identity_checks(setup, with_i3: bool = True, families: bool = True) -> list:
+    """``(name, ok)`` of the block identities through the setup's layer at symbolic d (``with_i3=False``
+    leaves out (I3), which P10's formal statement checks with the stated Gamma; ``families=False`` the
+    instances F1, F2)."""
     f1 = blocks(zero=("F", "g", "b", "e", "h", "c"))
     f2 = blocks(zero=("F", "g", "b", "e", "A", "s"))
-    return (
+    out = [
         ("(I1) query update = (1/c) P V z sigma, generic blocks", query_identity(setup, blocks())),
         ("(I2) example label update = -dw x_0 + (y_0/c) sum u v, F = g = 0",
          example_identity(setup, blocks(zero=("F", "g")))),
-        ("(I3) update = r x^T Gamma - (h^T x) x^T A - s r^2 c^T, F = g = b = e = 0",
-         gd_identity(setup, blocks(zero=("F", "g", "b", "e")))),
-        ("F1 is preconditioned GD with Gamma = -s A", family_update(setup, f1, -f1["s"] * f1["A"])),
-        ("F2 is preconditioned GD with Gamma = -h c^T", family_update(setup, f2, -f2["h"] * f2["c"].T)),
-    )
+    ]
+    if with_i3:
+        out.append(("(I3) update = r x^T Gamma - (h^T x) x^T A - s r^2 c^T, F = g = b = e = 0",
+                    gd_identity(setup, blocks(zero=("F", "g", "b", "e")))))
+    if not families:
+        return out
+    out += [("F1 is preconditioned GD with Gamma = -s A", family_update(setup, f1, -f1["s"] * f1["A"])),
+            ("F2 is preconditioned GD with Gamma = -h c^T", family_update(setup, f2, -f2["h"] * f2["c"].T))]
+    return out
 
 
 @lru_cache(maxsize=2)
@@ -304,13 +381,11 @@ def exhaustive_check(d: int = 1) -> tuple[bool, str]:
     return exhaustive(d)
 
 
-def prove(setup) -> Result:
+def prove(setup, formal=None) -> Result:
     ledger = Ledger.for_setup(setup)
-    for name, ok in identity_checks(setup):
+    establish(ledger, formal, checks(setup, construction(setup)))  # (I3) and the paper's Gamma, as stated
+    for name, ok in identity_checks(setup, with_i3=False):
         ledger.symbolic(name, ok)
-    query_ok, example_ok = paper_identities(setup, construction(setup))
-    ledger.symbolic("the construction at symbolic d: query weight moves by (eta/c) r x^T", query_ok)
-    ledger.symbolic("the construction at symbolic d: example token keeps the form, same update", example_ok)
     witness = engine_on_setup(setup, ledger)
     return ledger.result(
         "block identities (I1)-(I3), F1 and F2 at symbolic d through the package's layer; the construction at "
@@ -320,9 +395,10 @@ def prove(setup) -> Result:
     )
 
 
-def prove_necessity(setup) -> Result:
+def prove_necessity(setup, formal=None) -> Result:
     ledger = Ledger.for_setup(setup)
-    for name, ok in identity_checks(setup)[:3]:
+    establish(ledger, formal, necessity_checks())
+    for name, ok in identity_checks(setup, with_i3=True, families=False):
         ledger.symbolic(name, ok)
     ok, why = exhaustive_check(1)
     ledger.finite("engine solved exhaustively at d = 1 (all 8 entries) = the characterization", ok, why)
@@ -330,7 +406,6 @@ def prove_necessity(setup) -> Result:
         "identities (I1)-(I3) that reduce necessity to 'a product of polynomials vanishes iff a factor does'",
         "necessity itself only at d = 1: every (K^T Q, P V) keeping the token form is in the family "
         "(exhaustive solve; d = 2 takes ~20 s and d = 3 does not finish, so larger d are not checked)",
-        complete=False,
     )
 
 
@@ -341,6 +416,7 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("L6",),
     prove=prove,
+    formal=FORMAL,
 )
 
 NECESSITY = Theorem(
@@ -350,5 +426,6 @@ NECESSITY = Theorem(
     latex=r"\text{token form kept for all data}\Rightarrow K^\top Q=0\ \vee\ PV=0\ \vee\ F=g=b=e=0",
     depends_on=("P10",),
     prove=prove_necessity,
+    formal=NECESSITY_FORMAL,
 )
 MORE_THEOREMS = (NECESSITY,)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from proofs.formal import Check, Conclusions, equation_check, establish, valid
 from proofs.registry import Result, Setup, Theorem
 from proofs.symbolic import ETA as SETA
 from proofs.symbolic import D as SD
@@ -337,13 +338,157 @@ def triangular_power_block(lower: bool = True) -> bool:
     return is_zero(sp.MatMul(sp.MatPow(B[(1, 1)], l), B[(1, 1)]) - middle) and all(is_zero(u) for u in upper)
 
 
+# --------------------------------------------------------------------------- the formal statement
+
+#: (a) the largest norm of a power of the prefix iteration; (b) the coupling entry of B^l and the real
+#: maximiser of |S_l| (n = 2, p = B_11, q = B_22, s = B_21); (c) ||B^l||_2 for causal B, n examples,
+#: rho = max_j |B_jj| and eps = || |E| ||_2; (d) the witness's squared growth
+PEAK = sp.Symbol("max_l||B^l||_2", nonnegative=True)
+LMAX = sp.Symbol("lambda_max", positive=True)
+P_, Q_, S_ = sp.symbols("p q s", real=True)
+L_ = sp.Symbol("l", integer=True, nonnegative=True)
+B21, L_STAR = sp.Symbol("(B^l)_21", real=True), sp.Symbol("l*", real=True)
+NORM_BL, RHO_C, EPS = sp.symbols("||B^l||_2 rho eps", nonnegative=True)
+N_EX, K_ = sp.Symbol("n", integer=True, positive=True), sp.Symbol("k", integer=True, nonnegative=True)
+GROWTH_SQ = sp.Symbol("max_l||B^l e||^2/||e||^2", nonnegative=True)
+
+
+def formal_statement() -> list:
+    return Conclusions([
+        sp.Implies(sp.And(0 < SETA, SETA <= 2 * C / LMAX), sp.Eq(PEAK, 1)),
+        sp.Eq(B21, S_ * sp.Piecewise((L_ * P_ ** (L_ - 1), sp.Eq(P_, Q_)), ((P_ ** L_ - Q_ ** L_) / (P_ - Q_), True))),
+        sp.Eq(L_STAR, sp.log(sp.log(Q_) / sp.log(P_)) / sp.log(P_ / Q_)),
+        NORM_BL <= sp.Sum(sp.binomial(L_, K_) * RHO_C ** (L_ - K_) * EPS ** K_, (K_, 0, sp.Min(L_, N_EX - 1))),
+        GROWTH_SQ >= sp.Integer(GROWTH) ** 2,
+    ])
+
+
+FORMAL = formal_statement()
+
+
+def peak_check(setup: Setup) -> Check:
+    """(a) z3: the spectral theorem (instantiated at the layer's eigenvalue factor) gives ``||B^l|| = NB^l``
+    with NB the largest |mu| over a spectrum in [0, lambda_max]; the peak over depths is 1 when NB <= 1
+    (``B^0 = I``) and above 1 otherwise."""
+    from .stability import NORM_B, T_MID, eigen_factor, symmetric_norm
+
+    def run(conclusion):
+        mu = eigen_factor(setup, "prefix", "constant", SETA, C)
+        lo = sp.Symbol("t_lo", nonnegative=True)
+        known = [symmetric_norm(mu, lo, LMAX), lo <= T_MID, T_MID <= LMAX,
+                 sp.Implies(NORM_B <= 1, sp.Eq(PEAK, 1)), sp.Implies(NORM_B > 1, PEAK > 1)]
+        return valid(conclusion, known)
+
+    return Check(PEAK, "(a) the peak of the prefix iteration from the layer's eigenvalue factor and the spectral "
+                       "theorem, for every spectrum in [0, lambda_max] (z3)", run, assumes=("spectral-theorem",))
+
+
+def coupling_check(layer_ok: bool) -> Check:
+    """(b) the stated (B^l)_21, by induction on l against the layer's n = 2 iteration [[p, 0], [s, q]]
+    (``layer_ok``: part (b) read it off the layer; p != q through q = p + delta, and p = q)."""
+    def verify(F):
+        if not layer_ok:
+            return False
+        step = sp.Matrix([[P_, 0], [S_, Q_]])
+        delta = sp.Symbol("delta", positive=True)
+        for q_value in (P_ + delta, P_):
+            value = F.subs(Q_, q_value)
+
+            def closed(m, value=value, q_value=q_value):
+                return sp.Matrix([[P_ ** m, 0], [value.subs(L_, m), q_value ** m]])
+
+            if not _matrix_zero(closed(0) - sp.eye(2)):
+                return False
+            if not _matrix_zero((closed(L_) * step.subs(Q_, q_value) - closed(L_ + 1)).applyfunc(sp.powsimp)):
+                return False
+        return True
+
+    return Check(B21, "(b) the stated (B^l)_21 is the identity at l = 0 and satisfies B^l B = B^(l+1) for all l "
+                      "(p != q and p = q), B read from the layer", equation_check(B21, verify))
+
+
+def maximiser_check() -> Check:
+    """(b) the real maximiser of |S_l| = |p^l - q^l|/|p - q| for 0 < p, q < 1, p != q, and the integer one."""
+    def verify(F):
+        u, v = sp.symbols("u v", negative=True)
+        lr = sp.Symbol("l", positive=True)
+        star = sp.expand_log(F.subs({P_: sp.exp(u), Q_: sp.exp(v)}), force=True)
+        g = u * sp.exp((u - v) * lr) - v  # d/dl (p^l - q^l) = e^(v l) g(l)
+        slope_ok = _zero(sp.expand(sp.diff(sp.exp(u * lr) - sp.exp(v * lr), lr) - sp.exp(v * lr) * g))
+        critical = _zero(g.subs(lr, star))
+        # g' = u (u - v) e^((u - v) l) has one sign (u != v), so g changes sign once: |S_l| rises, then falls
+        monotone = _zero(sp.diff(g, lr) - u * (u - v) * sp.exp((u - v) * lr))
+        return slope_ok and critical and monotone and integer_maximiser(F)
+
+    return Check(L_STAR, "(b) l* is the unique critical point of p^l - q^l (its slope factor is strictly "
+                         "monotone), so the integer maximiser of |S_l| is floor(l*) or ceil(l*) (exact at 6 pairs)",
+                 equation_check(L_STAR, verify))
+
+
+def integer_maximiser(F) -> bool:
+    """At six rational pairs (p, q) in (0, 1): the integer l maximising |p^l - q^l| (exact, l <= 400) is
+    floor or ceiling of the stated l*."""
+    for p, q in ((sp.Rational(9, 10), sp.Rational(1, 2)), (sp.Rational(1, 3), sp.Rational(99, 100)),
+                 (sp.Rational(7, 8), sp.Rational(6, 7)), (sp.Rational(1, 10), sp.Rational(1, 2)),
+                 (sp.Rational(19, 20), sp.Rational(2, 5)), (sp.Rational(1, 2), sp.Rational(3, 4))):
+        star = F.subs({P_: p, Q_: q})
+        if not star.is_real:
+            return False
+        values = [abs(p ** k - q ** k) for k in range(401)]
+        best = max(range(401), key=lambda k: values[k])
+        if best not in (int(sp.floor(star)), int(sp.ceiling(star))):
+            return False
+    return True
+
+
+def bound_check(ok: bool) -> Check:
+    """(c) the stated bound must be the binomial expansion the checks establish: entrywise
+    |B^l| <= |B|^l <= (rho I + |E|)^l (z3 over the reals), Pascal's rule and nilpotency (part_c: ``ok``),
+    then the 2-norm facts (assumptions)."""
+    def verify(F):
+        model = sp.Sum(sp.binomial(L_, K_) * RHO_C ** (L_ - K_) * EPS ** K_, (K_, 0, sp.Min(L_, N_EX - 1)))
+        return ok and entrywise_steps() and sp.simplify(F - model) == 0
+
+    def run(conclusion):
+        if not isinstance(conclusion, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
+            return False, "not an upper bound on ||B^l||_2"
+        bound = conclusion.rhs if conclusion.lhs == NORM_BL else conclusion.lhs if conclusion.rhs == NORM_BL else None
+        upper = isinstance(conclusion, (sp.LessThan, sp.StrictLessThan)) == (conclusion.lhs == NORM_BL)
+        strict = isinstance(conclusion, (sp.StrictLessThan, sp.StrictGreaterThan))
+        if bound is None or not upper or strict:
+            return False, "not of the form ||B^l||_2 <= bound"
+        return verify(bound), "the bound is not the binomial expansion the checks establish"
+
+    return Check(NORM_BL, "(c) the stated bound is the binomial expansion of (rho I + |E|)^l: entrywise steps (z3), "
+                          "Pascal's rule, nilpotency of |E| (symbolic l, k, n), B = Lambda - E read from the layer",
+                 run, assumes=("submultiplicativity", "nonnegative-norm-monotone"))
+
+
+def entrywise_steps() -> bool:
+    """z3 over the reals, the entrywise inequalities behind |B^l| <= (rho I + |E|)^l:
+    |a b + c d| <= |a||b| + |c||d| (so |AB| <= |A||B| entrywise, by induction on the number of terms);
+    0 <= a <= a', 0 <= b <= b' gives a b <= a' b' (products of entrywise-ordered non-negative matrices are
+    ordered); |mu_j| <= rho = max_i |mu_i| on the diagonal (off it, |B| = |E|)."""
+    a, b, c, d, a2, b2, m1, m2 = sp.symbols("a b c d a2 b2 mu_1 mu_2", real=True)
+    triangle = valid(sp.Abs(a * b + c * d) <= sp.Abs(a) * sp.Abs(b) + sp.Abs(c) * sp.Abs(d))[0]
+    ordered = valid(a * b <= a2 * b2, [0 <= a, a <= a2, 0 <= b, b <= b2])[0]
+    diagonal = valid(sp.Abs(m1) <= sp.Max(sp.Abs(m1), sp.Abs(m2)))[0]
+    return triangle and ordered and diagonal
+
+
+def growth_check(witness_ratio) -> Check:
+    """(d) an existence claim: the exact witness (run through the layer) proves it."""
+    def run(conclusion):
+        if witness_ratio is None:
+            return False, "no witness"
+        return valid(conclusion.xreplace({GROWTH_SQ: witness_ratio}))
+
+    return Check(GROWTH_SQ, "(d) the exact witness's squared growth, computed through the layer", run)
+
+
 # --------------------------------------------------------------------------- theorem
 
-#: the standard results each part rests on (``proofs.assumptions``)
-ASSUMES = {"a": ("spectral-theorem",), "b": (), "c": ("submultiplicativity", "nonnegative-norm-monotone"), "d": ()}
-
-
-def prove(setup: Setup) -> Result:
+def prove(setup: Setup, formal=None) -> Result:
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "prefix", "constant")
     model_checks(setup, ledger, "causal", "constant")
@@ -353,14 +498,18 @@ def prove(setup: Setup) -> Result:
     ledger.symbolic("(b) the causal n = 2 iteration through the layer at symbolic d", causal_pair_step(setup))
     ledger.symbolic("(c) the consecutive-pair block of B^l is B_(j,j+1)^l (block triangular, induction on l)",
                     triangular_power_block())
-    details = []
+    details, passed = [], {}
     for name, part in (("a", part_a), ("b", part_b), ("c", part_c)):
         ok, detail = part(setup)
         ledger.finite(f"({name}) checks", ok, "" if ok else detail)
         details.append(detail)
+        passed[name] = ok
     ok_d, detail_d, witness = part_d(setup)
     ledger.finite("(d) exact witness", ok_d, "" if ok_d else detail_d)
     details.append(detail_d)
+    ratio = sp.Rational(witness["growth_squared"]) if ok_d and witness else None
+    establish(ledger, formal, [peak_check(setup), coupling_check(passed["b"]), maximiser_check(),
+                               bound_check(passed["c"]), growth_check(ratio)])
     for text in details:
         ledger.note(text)
     return ledger.result(
@@ -371,7 +520,6 @@ def prove(setup: Setup) -> Result:
         "(a)-(c) the layer's iteration read off at the sizes in the detail, (c) the bound numerically on the layer; "
         "(d) one exact witness",
         witness=witness,
-        assumes=tuple(dict.fromkeys(a for part in ASSUMES.values() for a in part)),
     )
 
 
@@ -399,4 +547,5 @@ THEOREM = Theorem(
     ),
     depends_on=(LEMMA_ID, "P4", "P5"),
     prove=prove,
+    formal=FORMAL,
 )

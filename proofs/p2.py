@@ -15,6 +15,7 @@ from sympy import MatrixSymbol, ZeroMatrix
 
 from verify.prompt import tokens
 
+from .formal import Check, Conclusions, equation_check, establish
 from .registry import Theorem
 from .symbolic import ETA, C, D, Ledger, construction, exact, forward, is_zero, layer, model_checks, same, token
 
@@ -34,14 +35,46 @@ def symbols():
     j = sp.Symbol("j", integer=True, positive=True)
     return dict(j=j, Xp=MatrixSymbol("X_{<j}", D, j - 1), rp=MatrixSymbol("r_{<j}", 1, j - 1),
                 x=MatrixSymbol("x_j", D, 1), yj=MatrixSymbol("y_j", 1, 1), w=MatrixSymbol("w_j", 1, D),
-                xq=MatrixSymbol("x_q", D, 1), c=sp.Symbol("c_j", positive=True))
+                xq=MatrixSymbol("x_q", D, 1), c=sp.Symbol("c_j", positive=True), eta=ETA)
 
 
-def step(setup, con, s):
-    """(example ok, query ok, w_j'): the induction step at position j (and at a query with j = n)."""
+#: what the formal statement speaks about: position j's weight after one layer, and a query's
+#: (which reads what example n reads; w_q = w_n, c_q = c_n)
+W_NEXT_J, W_NEXT_Q = MatrixSymbol("w_j'", 1, D), MatrixSymbol("w_q'", 1, D)
+
+
+def online_step(s):
+    """``w_j + (eta/c_j)(r_{<j} X_{<j}^T + (y_j - w_j x_j) x_j^T)``."""
+    return s["w"] + (s["eta"] / s["c"]) * (s["rp"] * s["Xp"].T + (s["yj"] - s["w"] * s["x"]) * s["x"].T)
+
+
+def formal_statement() -> list:
+    s = symbols()
+    return Conclusions([sp.Eq(W_NEXT_J, online_step(s)), sp.Eq(W_NEXT_Q, online_step(s))])
+
+
+def checks(setup, con) -> list[Check]:
+    s = symbols()
+    memo: dict = {}
+
+    def stepped(F, k):  # one layer run per stated value (example and query share it)
+        if F not in memo:
+            memo[F] = con is not None and step(setup, con, s, F)
+        return bool(memo[F] and memo[F][k])
+
+    return [
+        Check(W_NEXT_J, "induction step at a symbolic position j: one layer maps the form at w_j to the form at the "
+                        "stated w_j' (symbolic j, d, c_j)", equation_check(W_NEXT_J, lambda F: stepped(F, 0))),
+        Check(W_NEXT_Q, "a query with w_q = w_n, c_q = c_n moves to the stated w_q'",
+              equation_check(W_NEXT_Q, lambda F: stepped(F, 1))),
+    ]
+
+
+def step(setup, con, s, w_next=None):
+    """(example ok, query ok): the induction step at position j (and at a query with j = n) to ``w_next``."""
     r_j = s["yj"] - s["w"] * s["x"]
     sources = token(sp.BlockMatrix([[s["Xp"], s["x"]]]), sp.BlockMatrix([[s["rp"], r_j]]))
-    w_next = s["w"] + (ETA / s["c"]) * (s["rp"] * s["Xp"].T + r_j * s["x"].T)
+    w_next = online_step(s) if w_next is None else w_next
     example = layer(setup, con, token(s["x"], r_j), sources, s["c"])
     query = layer(setup, con, token(s["xq"], -s["w"] * s["xq"]), sources, s["c"])  # w_q = w_n, c_q = c_n
     return (same(example, token(s["x"], s["yj"] - w_next * s["x"])),
@@ -80,18 +113,16 @@ def finite_layers(setup, n=3, d=1, m=1, layers=2) -> bool:
     return True
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "causal", "constant")
     model_checks(setup, ledger, "causal", "count", finite=False)
     con = construction(setup)
+    establish(ledger, formal, checks(setup, con))
     if con is not None:
         s = symbols()
         ledger.symbolic("base case L = 0: w_j^(0) = 0 gives the initial tokens [x_j; y_j]",
                         is_zero((s["yj"] - ZeroMatrix(1, D) * s["x"]) - s["yj"]))
-        ex, q = step(setup, con, s)
-        ledger.symbolic("induction step at position j (symbolic j, d, c_j)", ex)
-        ledger.symbolic("query with w_q = w_n, c_q = c_n gets example n's update", q)
     ledger.finite("lsa_forward 2 layers = online dynamics (n = 3, d = 1, m = 1)", finite_layers(setup))
     return ledger.result(
         "induction over L (base + step) at a symbolic position j with X_{<j} of shape (d, j-1), symbolic d, c_j",
@@ -107,4 +138,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("L6",),
     prove=prove,
+    formal=formal_statement(),
 )

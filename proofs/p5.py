@@ -9,9 +9,12 @@ representation persists (induction over L from ``a^(0) = 0``).  Then
 ``a' - a* = (I - (eta/c) T)(a - a*)`` when ``T a* = y``; and by induction on n
 (block-triangular determinant) ``det(lambda I - B) = prod_j (lambda - 1 + (eta/c)||x_j||^2)``.
 
-Stated: the asymptotic rate ``lim ||B^l||^(1/l)`` is the spectral radius
-``rho = max_j |1 - (eta/c)||x_j||^2|`` (Gelfand), so it converges for every y iff every
-``x_j != 0`` and ``0 < eta < 2c / max_j ||x_j||^2``.  What does *not* hold: B is not
+From the eigenvalues to the statement, exactly (``proofs.stability``, z3 over the reals): the
+eigenvalue factor ``mu(s) = 1 - (eta/c) s`` is read off the setup's layer, the spectrum is
+``{mu(||x_j||^2)}`` with ``||x_j||^2`` in ``[min_j, max_j]`` (both attained), so the spectral
+radius is ``max |mu|`` over it; ``power-convergence`` and ``gelfand-formula``, instantiated from
+their registered formulas, turn it into "converges iff eta is in the formula's range" and
+"the asymptotic rate is the formula's rate", for every such spectrum.  What does *not* hold: B is not
 normal, so ``||a^(l) - a*||`` need not decrease at every layer; exactly what holds is
 ``||a^(l) - a*|| <= K_eps (rho + eps)^l ||a^(0) - a*||`` for every eps > 0 with a
 constant ``K_eps`` depending on X, eta, c.  The witness shows growth at a stable eta.
@@ -24,7 +27,9 @@ from fractions import Fraction
 import sympy as sp
 from sympy import BlockMatrix, Identity, MatrixSymbol, ZeroMatrix
 
+from .formal import Check, Conclusions, equation_check, establish, model_equation
 from .registry import Theorem
+from .stability import lazy_factor, range_check, rate_check
 from .symbolic import (
     ETA,
     C,
@@ -59,6 +64,30 @@ LATEX = (
 )
 
 
+#: the quantities the formal statement speaks about (row vectors a, y over n positions; T lower triangular)
+N_POS = sp.Symbol("n", integer=True, positive=True)
+A_NEXT = MatrixSymbol("a'", 1, N_POS)
+S_J = sp.Symbol("s_j", positive=True)  # ||x_j||^2
+MU_J = sp.Symbol("mu_j")  # the eigenvalue of the iteration at position j
+S_MIN, S_MAX = sp.symbols("min_j||x_j||^2 max_j||x_j||^2", positive=True)
+CONVERGES = sp.Symbol("converges")  # a^(l) -> a* for every y
+RATE = sp.Symbol("rate", nonnegative=True)  # lim_l ||B^l||^(1/l)
+
+
+def formal_statement() -> list:
+    a, y, T = (MatrixSymbol(name, *shape) for name, shape in (("a", (1, N_POS)), ("y", (1, N_POS)),
+                                                              ("T", (N_POS, N_POS))))
+    return Conclusions([
+        sp.Eq(A_NEXT, a + (ETA / C) * (y - a * T.T)),
+        sp.Eq(MU_J, 1 - (ETA / C) * S_J),
+        sp.Equivalent(CONVERGES, sp.And(0 < ETA, ETA < 2 * C / S_MAX)),
+        sp.Eq(RATE, sp.Max(sp.Abs(1 - (ETA / C) * S_MIN), sp.Abs(1 - (ETA / C) * S_MAX))),
+    ])
+
+
+FORMAL = formal_statement()
+
+
 def causal_symbols():
     j = sp.Symbol("j", integer=True, positive=True)
     return dict(j=j, Xp=MatrixSymbol("X_{<j}", D, j - 1), x=MatrixSymbol("x_j", D, 1),
@@ -67,21 +96,42 @@ def causal_symbols():
                 Tp=MatrixSymbol("T_{<j}", j - 1, j - 1))
 
 
-def coefficient_step(setup, con, c=C) -> tuple[bool, bool]:
-    """(residual of j is y_j - (T a)_j, one layer updates a by (eta/c)(y - T a)) at position j.
+def coefficient_step(setup, con, c=C, a_next=None) -> tuple[bool, bool]:
+    """(residual of j is y_j - (T a)_j, one layer updates a as ``a_next`` says) at position j.
 
     ``c`` is the normalizer of position j; the earlier positions' residuals are
-    ``y_{<j} - (T a)_{<j}`` (induction hypothesis on the rows before j)."""
+    ``y_{<j} - (T a)_{<j}`` (induction hypothesis on the rows before j).  ``a_next`` is a formula in
+    the row vectors ``a, y`` and the matrix ``T`` over n positions (default ``a + (eta/c)(y - a T^T)``);
+    it is instantiated at position j (``a = [a_{<j}, a_j]``, ``T = [[T_{<j}, 0], [x_j^T X_{<j}, x_j^T x_j]]``)."""
     s = causal_symbols()
-    Xp, x, ap, aj, yp, yj, Tp = (s[k] for k in ("Xp", "x", "ap", "aj", "yp", "yj", "Tp"))
+    j, Xp, x, ap, aj, yj = (s[k] for k in ("j", "Xp", "x", "ap", "aj", "yj"))
     w_j = ap * Xp.T + aj * x.T
-    r_p = yp - ap * Tp.T
+    r_p = MatrixSymbol("r_{<j}", 1, j - 1)  # = y_{<j} - (a T^T)_{<j}, see at_position
     r_j = yj - w_j * x
     row_ok = is_zero(r_j - (yj - (x.T * Xp * ap.T + x.T * x * aj.T).T))
     sources = token(BlockMatrix([[Xp, x]]), BlockMatrix([[r_p, r_j]]))
     out = layer(setup, con, token(x, r_j), sources, c)
-    a_next_p, a_next_j = ap + (ETA / c) * r_p, aj + (ETA / c) * r_j
+    parts = at_position(FORMAL[0].rhs if a_next is None else a_next, s, c)
+    if parts is None:
+        return row_ok, False
+    a_next_p, a_next_j = parts
     return row_ok, same(out, token(x, yj - (a_next_p * Xp.T + a_next_j * x.T) * x))
+
+
+def at_position(a_next, s, c):
+    """``(a'_{<j}, a'_j)``: a formula for ``a'`` over n positions with n = j and the blocks of position j
+    substituted (``None`` if it does not split into those two blocks)."""
+    j, Xp, x, ap, aj, yj, Tp = (s[k] for k in ("j", "Xp", "x", "ap", "aj", "yj", "Tp"))
+    a_next = a_next.xreplace({N_POS: j, C: c})
+    # y_{<j} solved for the free earlier residuals r_{<j} = y_{<j} - (a T^T)_{<j} (cheaper for SymPy)
+    r_p = MatrixSymbol("r_{<j}", 1, j - 1)
+    row = {"a": BlockMatrix([[ap, aj]]), "y": BlockMatrix([[r_p + ap * Tp.T, yj]]),
+           "T": BlockMatrix([[Tp, ZeroMatrix(j - 1, 1)], [x.T * Xp, x.T * x]])}
+    subs = {m: row[m.name] for m in a_next.atoms(MatrixSymbol) if m.name in row}
+    collapsed = sp.block_collapse(a_next.xreplace(subs))
+    if not (isinstance(collapsed, BlockMatrix) and collapsed.blockshape == (1, 2)):
+        return None
+    return collapsed.blocks[0, 0], collapsed.blocks[0, 1]
 
 
 def error_recursion() -> bool:
@@ -166,14 +216,27 @@ def witness(setup, ledger, layers: int = 8) -> dict:
     }
 
 
-def prove(setup):
+def checks(setup, con) -> list[Check]:
+    """What establishes each conclusion of the formal statement, through the setup's layer."""
+    mu = lazy_factor(setup, "causal", "constant", ETA, C)
+
+    return [
+        Check(A_NEXT, "r_j = y_j - (T a)_j and one layer updates the coefficients as stated, at a symbolic "
+                      "position j (symbolic d; the update does not depend on j: induction over L)",
+              equation_check(A_NEXT, lambda F: con is not None and all(coefficient_step(setup, con, a_next=F)))),
+        model_equation(MU_J, lambda: mu()(S_J), "the eigenvalue at position j is the layer's diagonal entry "
+                       "mu(||x_j||^2) (triangular by z3, determinant by induction on n)"),
+        range_check(CONVERGES, mu, S_MIN, S_MAX, "radius", "converges iff eta is in the stated range, for every "
+                    "spectrum {mu(||x_j||^2)} (z3, power-convergence)"),
+        rate_check(RATE, mu, S_MIN, S_MAX, "radius", "the stated rate is the asymptotic rate: max_j |mu(||x_j||^2)| "
+                   "(z3, gelfand-formula)"),
+    ]
+
+
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "causal", "constant")
-    con = construction(setup)
-    if con is not None:
-        row_ok, step_ok = coefficient_step(setup, con)
-        ledger.symbolic("r_j = y_j - (T a)_j at a symbolic position j", row_ok)
-        ledger.symbolic("one layer: a' = a + (eta/c)(y - T a), independent of the position (induction over L)", step_ok)
+    establish(ledger, formal, checks(setup, construction(setup)))
     ok, why = triangular_check(setup)
     ledger.symbolic("no example reads a later one for every n (z3): the iteration is lower triangular", ok, why)
     ledger.symbolic("a' - a* = (I - (eta/c) T)(a - a*)", error_recursion())
@@ -197,7 +260,6 @@ def prove(setup):
         "asymptotic rate from the named spectral-radius results",
         "exact example n = 3, d = 2 (iteration matrix, eigenvalues); witness n = 2, d = 1 over 8 layers",
         witness=found,
-        assumes=("power-convergence", "gelfand-formula"),
     )
 
 
@@ -208,4 +270,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("P2",),
     prove=prove,
+    formal=FORMAL,
 )

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from sympy import Inverse
+from sympy import Inverse, MatrixSymbol
 
 from verify.algorithms import causal_stationary
 from verify.tolerances import agreement_tol
 
+from .formal import Check, Conclusions, equation_check, establish
 from .p5 import causal_symbols, coefficient_step
 from .registry import Theorem
-from .symbolic import Ledger, construction, is_zero, iteration_from_layer, model_checks, rational_matrix
+from .symbolic import D, Ledger, construction, is_zero, iteration_from_layer, model_checks, rational_matrix
 
 STATEMENT = (
     "The causal stationary point (constant normalizer) is a*_j = (y_j - sum_{i<j} a*_i x_i^T x_j) / ||x_j||^2, i.e. "
@@ -35,18 +36,43 @@ X_EXAMPLE = [[1, 0], [1, 1], [2, -1], [0, 3]]
 Y_EXAMPLE = [1, -2, 3, 1]
 
 
-def symbolic_checks(ledger) -> None:
+#: what the formal statement speaks about: the stationary weight of position j, given that of j - 1,
+#: and its fit to example j
+W_PREV, W_STAR_J, FIT_J = MatrixSymbol("w*_{j-1}", 1, D), MatrixSymbol("w*_j", 1, D), MatrixSymbol("w*_j x_j", 1, 1)
+
+
+def formal_statement() -> list:
     s = causal_symbols()
+    x, yj = s["x"], s["yj"]
+    return Conclusions([sp.Eq(W_STAR_J, W_PREV + (yj - W_PREV * x) * Inverse(x.T * x) * x.T), sp.Eq(FIT_J, yj)])
+
+
+def stationary(s):
+    """The fixed point of the layer's coefficient dynamics at position j: ``a*_j`` from row j of ``T a* = y``
+    (forward substitution; the rows before j by induction) and ``w*_j = sum_{i<=j} a*_i x_i^T``."""
     Xp, x, ap, yj = s["Xp"], s["x"], s["ap"], s["yj"]
-    norm_sq = x.T * x
-    a_j = (yj - ap * Xp.T * x) * Inverse(norm_sq)
-    ledger.symbolic("forward substitution: row j of T a* equals y_j",
-                    is_zero(x.T * Xp * ap.T + x.T * x * a_j.T - yj.T))
-    w_prev = ap * Xp.T
-    w_j = w_prev + a_j * x.T
-    ledger.symbolic("w*_j = w*_{j-1} + (y_j - w*_{j-1} x_j) x_j^T / ||x_j||^2",
-                    is_zero(w_j - (w_prev + (yj - w_prev * x) * Inverse(norm_sq) * x.T)))
-    ledger.symbolic("w*_j x_j = y_j", is_zero(w_j * x - yj))
+    a_j = (yj - ap * Xp.T * x) * Inverse(x.T * x)
+    return a_j, ap * Xp.T + a_j * x.T
+
+
+def checks(setup, con, ledger) -> list[Check]:
+    s = causal_symbols()
+    x, ap, Xp = s["x"], s["ap"], s["Xp"]
+
+    def model_ok():  # the layer's dynamics held (fixed point T a* = y) and a*_j solves row j
+        a_j, _ = stationary(s)
+        return (con is not None and not ledger.failures
+                and is_zero(x.T * Xp * ap.T + x.T * x * a_j.T - s["yj"].T))
+
+    def weight(F):
+        return model_ok() and is_zero(F.xreplace({W_PREV: ap * Xp.T}) - stationary(s)[1])
+
+    def fit(F):
+        return model_ok() and is_zero(F - stationary(s)[1] * x)
+
+    return [Check(W_STAR_J, "the layer's fixed point at a symbolic position j (forward substitution of T a* = y, "
+                            "w*_{j-1} = sum_{i<j} a*_i x_i^T; symbolic d)", equation_check(W_STAR_J, weight)),
+            Check(FIT_J, "w*_j x_j at the layer's fixed point (symbolic j, d)", equation_check(FIT_J, fit))]
 
 
 def finite_checks(setup, ledger) -> None:
@@ -75,14 +101,14 @@ def finite_checks(setup, ledger) -> None:
                   bool(np.all(np.abs(numeric - exact_w) <= agreement_tol(float(np.abs(exact_w).max()), 10.0))))
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "causal", "constant")
     con = construction(setup)
     if con is not None:
         row_ok, step_ok = coefficient_step(setup, con)
         ledger.symbolic("the layer's dynamics: a' = a + (eta/c)(y - T a) (fixed point T a* = y)", row_ok and step_ok)
-        symbolic_checks(ledger)
+    establish(ledger, formal, checks(setup, con, ledger))
     finite_checks(setup, ledger)
     return ledger.result(
         "coefficient dynamics through the layer, forward substitution and w*_j x_j = y_j at a symbolic position j, "
@@ -99,4 +125,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("P2", "P5"),
     prove=prove,
+    formal=formal_statement(),
 )

@@ -22,6 +22,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Inverse, MatrixSymbol
 
+from .formal import Check, Conclusions, equation_check, establish, valid
 from .p1 import symbols
 from .p5 import coefficient_step
 from .registry import Theorem
@@ -40,6 +41,50 @@ LATEX = (
     r"R(w)-R(w_{LS})=\tfrac1n\|(w-w_{LS})X\|^2\ge0,\quad d=1:\ w^\star_n=\frac{y_n}{x_n},\quad "
     r"\forall d\ge2\ \exists\,X,\,y=wX:\ R(w^\star_n)>R(w_{LS})=0"
 )
+
+
+#: what the formal statement speaks about: (a) the excess risk of any w, (b) the error of the causal
+#: weight in d = 1 with noise, (c) the causal weight in d = 1 without noise, (d) the witness's risk gap
+EXCESS = MatrixSymbol("R(w) - R(w_LS)", 1, 1)
+W_TRUE, NOISE, X_N = sp.symbols("w e_n x_n", real=True)
+ERR_N, W_CLEAN, GAP = sp.symbols("w*_n-w w*_n(noiseless) R(w*_n)-R(w_LS)", real=True)
+
+
+def formal_statement() -> list:
+    s = symbols()
+    X, w = s["X"], s["w"]
+    w_ls = s["y"] * X.T * Inverse(X * X.T)
+    return Conclusions([sp.Eq(EXCESS, (w - w_ls) * X * X.T * (w - w_ls).T / s["n"]), sp.Eq(ERR_N, NOISE / X_N),
+            sp.Eq(W_CLEAN, W_TRUE), GAP > 0])
+
+
+def online_d1(y_n):
+    """P6's recursion in d = 1 at the last example: ``w*_n`` from any ``w*_{n-1}`` (scalars)."""
+    w_prev = sp.Symbol("w*_{n-1}", real=True)
+    return w_prev + (y_n - w_prev * X_N) * X_N / X_N ** 2
+
+
+def checks(gap) -> list[Check]:
+    """(a) from the risk's definition (full row rank; any rank is a separate check), (b), (c) from P6's
+    recursion in d = 1, (d) from the witness run through the layer (``gap``: its exact risk gap)."""
+    s = symbols()
+    X, y, w, n = s["X"], s["y"], s["w"], s["n"]
+    w_ls = y * X.T * Inverse(X * X.T)
+
+    def risk(v):
+        return (y - v * X) * (y - v * X).T / n
+
+    return [
+        Check(EXCESS, "(a) R(w) - R(w_LS) from the definition of R (symbolic n, d, full row rank)",
+              equation_check(EXCESS, lambda F: is_zero(F - (risk(w) - risk(w_ls))))),
+        Check(ERR_N, "(b) d = 1 with noise: P6's recursion gives w*_n - w whatever w*_{n-1}",
+              equation_check(ERR_N, lambda F: sp.simplify(F - (online_d1(W_TRUE * X_N + NOISE) - W_TRUE)) == 0)),
+        Check(W_CLEAN, "(c) d = 1 noiseless: P6's recursion gives w*_n whatever w*_{n-1}",
+              equation_check(W_CLEAN, lambda F: sp.simplify(F - online_d1(W_TRUE * X_N)) == 0)),
+        # an existence claim: an exact witness proves it (zero padding carries it to every d >= 2)
+        Check(GAP, "(d) the exact witness's risk gap, computed through the layer", lambda c: (
+            (False, "no witness") if gap is None else valid(c.xreplace({GAP: gap})))),
+    ]
 
 
 def symbolic_checks(ledger) -> None:
@@ -158,7 +203,7 @@ def witness(setup, ledger) -> dict:
     }
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "causal", "constant")
     con = construction(setup)
@@ -167,6 +212,8 @@ def prove(setup):
         ledger.symbolic("the layer's causal dynamics (P5/P6): a' = a + (eta/c)(y - T a)", row_ok and step_ok)
     symbolic_checks(ledger)
     found = witness(setup, ledger)
+    gap = (sp.Rational(found["causal_risk"]) - sp.Rational(found["least_squares_risk"])) if found else None
+    establish(ledger, formal, checks(gap))
     return ledger.result(
         "(a) risk identity for symbolic n, d and any rank (normal equations as the hypothesis e X^T = 0); "
         "(b), (c) for every n in d = 1; (c) orthogonal examples and (d) zero padding for symbolic d",
@@ -182,4 +229,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("P3", "P6"),
     prove=prove,
+    formal=formal_statement(),
 )

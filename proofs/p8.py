@@ -14,8 +14,12 @@ from __future__ import annotations
 import sympy as sp
 from sympy import BlockMatrix, MatrixSymbol
 
+from .evaluate import instance
+from .formal import Check, Conclusions, establish, valid
 from .registry import Theorem
 from .symbolic import (
+    ETA,
+    C,
     D,
     Ledger,
     gram_lower,
@@ -38,12 +42,42 @@ LATEX = (r"\lambda_{\max}(XX^\top)\ \ge\ \max_j\|x_j\|^2\quad\Longrightarrow\qua
 EXAMPLES = ([[1, 0], [1, 1], [2, -1]], [[3, 1], [1, 2], [0, 1], [1, -1]])
 
 
-def symbolic_checks(ledger) -> None:
+#: what the formal statement speaks about: lambda_max(X X^T) and max_j ||x_j||^2 (every x_j != 0)
+LMAX, SMAX = sp.symbols("lambda_max max_j||x_j||^2", positive=True)
+FORMAL = Conclusions([LMAX >= SMAX,
+                      sp.Implies(sp.And(0 < ETA, ETA < 2 * C / LMAX), sp.And(0 < ETA, ETA < 2 * C / SMAX))])
+
+
+def block_identity() -> bool:
     n = sp.Symbol("n", integer=True, positive=True)
     X_o, x = MatrixSymbol("X_o", D, n - 1), MatrixSymbol("x_j", D, 1)
     X = BlockMatrix([[X_o, x]])
-    ledger.symbolic("x_j^T X X^T x_j = ||X_o^T x_j||^2 + (x_j^T x_j)^2",
-                    is_zero(x.T * X * X.T * x - ((X_o.T * x).T * (X_o.T * x) + (x.T * x) * (x.T * x))))
+    return is_zero(x.T * X * X.T * x - ((X_o.T * x).T * (X_o.T * x) + (x.T * x) * (x.T * x)))
+
+
+def checks(identity_ok: bool) -> list[Check]:
+    """z3 over the reals, from the Rayleigh quotient at the longest example x_j (``rayleigh-quotient``,
+    instantiated from its registered formula) and the block identity
+    ``x_j^T X X^T x_j = ||X_o^T x_j||^2 + (x_j^T x_j)^2`` (checked symbolically for symbolic n, d)."""
+    from .assumptions import ASSUMPTIONS, LAM_MAX, LAM_MIN, NONZERO, QUOTIENT, SYMMETRIC
+
+    def run(conclusion):
+        if not identity_ok:
+            return False, "the block identity did not hold"
+        q, rest, lmin = sp.symbols("q rest lambda_min", real=True)
+        rayleigh = instance(ASSUMPTIONS["rayleigh-quotient"].formal,
+                            {SYMMETRIC: True, NONZERO: True, QUOTIENT: q, LAM_MIN: lmin, LAM_MAX: LMAX})
+        # q = x_j^T X X^T x_j / ||x_j||^2 with ||x_j||^2 = SMAX and x_j^T X X^T x_j = rest + SMAX^2, rest >= 0
+        return valid(conclusion, [rayleigh, sp.Eq(q * SMAX, rest + SMAX ** 2), rest >= 0])
+
+    return [Check(LMAX, "lambda_max >= the Rayleigh quotient at the longest x_j >= max_j ||x_j||^2 (z3)", run,
+                  assumes=("rayleigh-quotient",))]
+
+
+def symbolic_checks(ledger) -> bool:
+    ok = block_identity()
+    ledger.symbolic("x_j^T X X^T x_j = ||X_o^T x_j||^2 + (x_j^T x_j)^2", ok)
+    return ok
 
 
 def positive_definite(A) -> bool:
@@ -79,9 +113,9 @@ def finite_checks(setup, ledger) -> None:
                       and positive_definite(2 * c * sp.eye(X.cols) - eta * gram))
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
-    symbolic_checks(ledger)
+    establish(ledger, formal, checks(symbolic_checks(ledger)))
     ledger.symbolic("prefix residual iteration I - (eta/c) X^T X through the layer (symbolic n, d)",
                     prefix_matrix_step(setup))
     ok, why = triangular_check(setup)
@@ -94,7 +128,6 @@ def prove(setup):
         "quotient bound lambda_max >= x_j^T X X^T x_j / ||x_j||^2; stable ranges from P4, P5",
         "exact examples (3 x 2, 4 x 2): Rayleigh inequality, stable-range inclusion (Sylvester), the layer's "
         "iteration matrices",
-        assumes=("rayleigh-quotient",),
     )
 
 
@@ -105,4 +138,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("P4", "P5"),
     prove=prove,
+    formal=FORMAL,
 )

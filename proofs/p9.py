@@ -9,9 +9,10 @@ representation persists (induction over L from ``s^(0) = 0``).  So
 ``s' - s* = (I - eta D^{-1} T)(s - s*)`` with ``T s* = D y``, the iteration is lower
 triangular with eigenvalues ``1 - eta ||x_j||^2 / j`` (determinant induction as in P5),
 and the stationary point is ``v_j = v_{j-1} + (j y_j - v_{j-1} x_j) x_j^T / ||x_j||^2``,
-``w*_j = v_j / j`` (still ``w*_j x_j = y_j``).  Stated: asymptotic rate
-``rho = max_j |1 - eta ||x_j||^2 / j|`` (Gelfand); stable iff every ``x_j != 0`` and
-``0 < eta < 2 min_j j / ||x_j||^2``.  Queries have ``c_q = n = c_n``, so ``w_q = w_n`` (P2).
+``w*_j = v_j / j`` (still ``w*_j x_j = y_j``).  Rate and range exactly as in P5
+(``proofs.stability``, z3 over the reals) with ``t_j = ||x_j||^2 / j``: asymptotic rate
+``max_j |1 - eta t_j|`` (gelfand-formula); stable iff every ``x_j != 0`` and
+``0 < eta < 2 min_j j / ||x_j||^2`` (power-convergence).  Queries have ``c_q = n = c_n``, so ``w_q = w_n`` (P2).
 """
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ from sympy import BlockMatrix, Identity, Inverse, MatrixSymbol, ZeroMatrix
 from verify.algorithms import count_causal_stationary
 from verify.tolerances import agreement_tol
 
+from .formal import Check, Conclusions, equation_check, establish, model_equation
 from .p5 import causal_symbols
 from .registry import Theorem
+from .stability import lazy_factor, range_check, rate_check
 from .symbolic import (
     ETA,
+    D,
     Ledger,
     construction,
     exact,
@@ -53,24 +57,107 @@ LATEX = (
     r"\rho=\max_j\Big|1-\frac{\eta\|x_j\|^2}{j}\Big|"
 )
 
+#: the quantities the formal statement speaks about (row vectors over n positions, D = diag(1..n))
+N_POS = sp.Symbol("n", integer=True, positive=True)
+S_NEXT = MatrixSymbol("s'", 1, N_POS)
+MU_J = sp.Symbol("mu_j")
+S_J = sp.Symbol("s_j", positive=True)  # ||x_j||^2
+T_MIN, T_MAX = sp.symbols("min_j||x_j||^2/j max_j||x_j||^2/j", positive=True)
+KAPPA = sp.Symbol("min_j j/||x_j||^2", positive=True)
+CONVERGES = sp.Symbol("converges")
+RATE = sp.Symbol("rate", nonnegative=True)
+
+
+def formal_statement() -> list:
+    cs = causal_symbols()
+    j, x, yj = cs["j"], cs["x"], cs["yj"]
+    s, y = MatrixSymbol("s", 1, N_POS), MatrixSymbol("y", 1, N_POS)
+    T, Dinv = MatrixSymbol("T", N_POS, N_POS), MatrixSymbol("D^{-1}", N_POS, N_POS)
+    v_prev = MatrixSymbol("v_{j-1}", 1, D)
+    return Conclusions([
+        sp.Eq(S_NEXT, s + ETA * (y - s * T.T * Dinv)),
+        sp.Eq(MU_J, 1 - ETA * S_J / j),
+        sp.Equivalent(CONVERGES, sp.And(0 < ETA, ETA < 2 * KAPPA)),
+        sp.Eq(RATE, sp.Max(sp.Abs(1 - ETA * T_MIN), sp.Abs(1 - ETA * T_MAX))),
+        sp.Eq(V_J, v_prev + (j * yj - v_prev * x) * Inverse(x.T * x) * x.T),
+        sp.Eq(FIT_J, yj),
+    ])
+
+
+V_J = MatrixSymbol("v_j", 1, D)  # the stationary v_j
+FIT_J = MatrixSymbol("w*_j x_j", 1, 1)
+FORMAL = formal_statement()
+
 X_EXAMPLE = [[1, 0], [1, 1], [2, -1], [0, 3]]
 Y_EXAMPLE = [1, -2, 3, 1]
+
+
+def s_step(setup, con, s_next) -> bool:
+    """One layer with ``c_j = j`` at a symbolic position j updates ``s`` as the formula ``s_next`` says
+    (a formula in the rows ``s, y`` and ``T, D^{-1}`` over n positions, instantiated at position j)."""
+    cs = causal_symbols()
+    j, Xp, x, yj, Tp = cs["j"], cs["Xp"], cs["x"], cs["yj"], cs["Tp"]
+    s_p, s_j = MatrixSymbol("s_{<j}", 1, j - 1), MatrixSymbol("s_j", 1, 1)
+    D_p = MatrixSymbol("D_{<j}^{-1}", j - 1, j - 1)
+    # the earlier positions' residuals r_{<j} = y_{<j} - (s T^T D^{-1})_{<j} (induction hypothesis), written
+    # with r_{<j} free and y_{<j} solved for it (cheaper for SymPy than the expanded product)
+    r_p = MatrixSymbol("r_{<j}", 1, j - 1)
+    r_j = yj - (s_p * Xp.T + s_j * x.T) * x / j
+    sources = token(BlockMatrix([[Xp, x]]), BlockMatrix([[r_p, r_j]]))
+    out = layer(setup, con, token(x, r_j), sources, j)  # the count normalizer of causal example j is j
+    row = {"s": BlockMatrix([[s_p, s_j]]), "y": BlockMatrix([[r_p + s_p * Tp.T * D_p, yj]]),
+           "T": BlockMatrix([[Tp, ZeroMatrix(j - 1, 1)], [x.T * Xp, x.T * x]]),
+           "D^{-1}": BlockMatrix([[D_p, ZeroMatrix(j - 1, 1)], [ZeroMatrix(1, j - 1), Identity(1) / j]])}
+    s_next = s_next.xreplace({N_POS: j})
+    collapsed = sp.block_collapse(s_next.xreplace({m: row[m.name] for m in s_next.atoms(MatrixSymbol)
+                                                   if m.name in row}))
+    if not (isinstance(collapsed, BlockMatrix) and collapsed.blockshape == (1, 2)):
+        return False
+    new_p, new_j = collapsed.blocks[0, 0], collapsed.blocks[0, 1]
+    return same(out, token(x, yj - (new_p * Xp.T + new_j * x.T) * x / j))
+
+
+def stationary_v(ledger_ok: bool):
+    """The model's stationary ``v_j`` at a symbolic position j (forward substitution of ``T s* = D y``)."""
+    cs = causal_symbols()
+    j, x, yj = cs["j"], cs["x"], cs["yj"]
+    v_p = MatrixSymbol("v_{j-1}", 1, D)
+    return v_p + (j * yj - v_p * x) * Inverse(x.T * x) * x.T if ledger_ok else None
+
+
+def checks(setup, con, ledger) -> list[Check]:
+    """What establishes each conclusion of the formal statement, through the setup's layer."""
+    cs = causal_symbols()
+    mu = lazy_factor(setup, "causal", "count", ETA, 1)
+
+    def fixed_ok() -> bool:  # the s-recursion through the layer (the first check) held
+        return con is not None and not ledger.failures
+
+    return [
+        Check(S_NEXT, "one layer with c_j = j updates s as stated at a symbolic position j (symbolic d; induction "
+                      "over L)", equation_check(S_NEXT, lambda F: con is not None and s_step(setup, con, F))),
+        model_equation(MU_J, lambda: mu()(S_J / cs["j"]), "the eigenvalue at position j is the layer's diagonal "
+                       "entry mu(||x_j||^2 / j) (triangular by z3, determinant by induction on n)"),
+        range_check(CONVERGES, mu, T_MIN, T_MAX, "radius", "converges iff eta is in the stated range, for every "
+                    "spectrum {mu(||x_j||^2 / j)} (z3, power-convergence)", extra=[sp.Eq(KAPPA * T_MAX, 1)]),
+        rate_check(RATE, mu, T_MIN, T_MAX, "radius", "the stated rate is the asymptotic rate max_j |mu(t_j)| (z3, "
+                   "gelfand-formula)"),
+        model_equation(V_J, lambda: stationary_v(fixed_ok()), "v_j is the fixed point of the layer's s-recursion by "
+                       "forward substitution at a symbolic position j"),
+        model_equation(FIT_J, lambda: None if not fixed_ok() else stationary_v(True) * cs["x"] / cs["j"],
+                       "w*_j x_j = v_j x_j / j at a symbolic position j"),
+    ]
 
 
 def symbolic_checks(setup, con, ledger) -> None:
     s = causal_symbols()
     j, Xp, x, yj = s["j"], s["Xp"], s["x"], s["yj"]
-    s_p, s_j, r_p = MatrixSymbol("s_{<j}", 1, j - 1), MatrixSymbol("s_j", 1, 1), MatrixSymbol("r_{<j}", 1, j - 1)
+    s_p, s_j = MatrixSymbol("s_{<j}", 1, j - 1), MatrixSymbol("s_j", 1, 1)
     w_j = (s_p * Xp.T + s_j * x.T) / j
     r_j = yj - w_j * x
     if con is not None:
         ledger.symbolic("r_j = y_j - (D^{-1} T s)_j at a symbolic position j",
                         is_zero(r_j - (yj - (x.T * Xp * s_p.T + x.T * x * s_j.T).T / j)))
-        sources = token(BlockMatrix([[Xp, x]]), BlockMatrix([[r_p, r_j]]))
-        out = layer(setup, con, token(x, r_j), sources, j)  # the count normalizer of causal example j is j
-        w_next = ((s_p + ETA * r_p) * Xp.T + (s_j + ETA * r_j) * x.T) / j
-        ledger.symbolic("one layer with c_j = j: s' = s + eta r, independent of the position (induction over L)",
-                        same(out, token(x, yj - w_next * x)))
     n = sp.Symbol("n", integer=True, positive=True)
     T, Dinv = MatrixSymbol("T", n, n), MatrixSymbol("D^{-1}", n, n)
     s_col, s_star = MatrixSymbol("s", n, 1), MatrixSymbol("s^*", n, 1)
@@ -132,11 +219,12 @@ def finite_checks(setup, ledger) -> None:
                   bool(np.all(np.abs(numeric - exact_w) <= agreement_tol(float(np.abs(exact_w).max()), 10.0))))
 
 
-def prove(setup):
+def prove(setup, formal=None):
     ledger = Ledger.for_setup(setup)
     model_checks(setup, ledger, "causal", "count")
     con = construction(setup)
     symbolic_checks(setup, con, ledger)
+    establish(ledger, formal, checks(setup, con, ledger))
     finite_checks(setup, ledger)
     return ledger.result(
         "s-recursion through the layer with c_j = j at a symbolic position j (symbolic d), error recursion, "
@@ -145,7 +233,6 @@ def prove(setup):
         "results",
         "exact n = 4, d = 2: iteration matrix, eigenvalues, stationary point vs "
         "verify.algorithms.count_causal_stationary",
-        assumes=("power-convergence", "gelfand-formula"),
     )
 
 
@@ -156,4 +243,5 @@ THEOREM = Theorem(
     latex=LATEX,
     depends_on=("L6", "P2", "P5", "P6"),
     prove=prove,
+    formal=FORMAL,
 )

@@ -27,8 +27,8 @@ from verify.normalizers import normalizer
 #: best first; a theorem is never better than the worst status it depends on
 STATUSES = ("proved", "conditional", "checked", "refuted", "failed")
 
-#: modules of proofs/, in dependency order; each defines ``THEOREM``
-MODULES = ("lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
+#: modules of proofs/, in dependency order; each defines ``THEOREM`` (``conformance``: E0, engine conformance)
+MODULES = ("conformance", "lemma", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11")
 
 
 def _at_call_time(module: str, name: str) -> Callable:
@@ -76,6 +76,8 @@ class Result:
     detail: str = ""
     #: ids of ``proofs.assumptions.ASSUMPTIONS`` the proof rests on (then it is at best ``conditional``)
     assumes: tuple = ()
+    #: per conclusion of the formal statement, the checks that established it (``proofs.formal.establish``)
+    coverage: tuple = ()
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -89,14 +91,20 @@ class Result:
 
 @dataclass(frozen=True)
 class Theorem:
-    """One entry of the blueprint."""
+    """One entry of the blueprint.
+
+    ``formal`` is the statement as data (a SymPy Boolean or a list of them, one per conclusion,
+    see ``proofs.formal``); ``prove(setup, formal)`` establishes exactly that formula: the
+    registry hands it the ``formal`` of the theorem it runs, so a replaced formula is what is checked.
+    """
 
     id: str
     title: str
     statement: str
     latex: str
     depends_on: tuple
-    prove: Callable[[Setup], Result]
+    prove: Callable[[Setup, Any], Result]
+    formal: Any = None
 
 
 # ---------------------------------------------------------------- deliberately wrong models
@@ -224,6 +232,19 @@ MUTATIONS = {
 }
 
 
+#: gates: a gate's entry can only fail the theorems it names, never lower them otherwise.  E0 (engine
+#: conformance, ``proofs/conformance.py``) is ``checked`` at finite sizes; if it ``failed``, the numbers
+#: ``simulate``, ``stationary`` and ``rate`` print are not the proved model's, so every theorem those
+#: commands rely on is ``failed`` too; if it is ``checked``, their statuses stay what their proofs give
+#: (the proofs are about the symbolic model; E0 ties the numeric engine to it).
+GATES = {"E0": ("L6", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P11")}
+
+
+def gates_of(tid: str) -> list[str]:
+    """The gates of theorem ``tid`` (ids of entries whose failure fails it)."""
+    return [gate for gate, gated in GATES.items() if tid in gated]
+
+
 def theorems() -> list[Theorem]:
     """Every theorem, in dependency order (a module may add more after its ``THEOREM``)."""
     out = []
@@ -244,25 +265,47 @@ def closure(theorems: list[Theorem], ids) -> list[Theorem]:
         if tid not in needed:
             needed.add(tid)
             stack.extend(by_id[tid].depends_on)
+            stack.extend(g for g in gates_of(tid) if g in by_id)
     return [t for t in theorems if t.id in needed]
+
+
+def _prove(theorem: Theorem, setup: Setup) -> Result:
+    """``theorem.prove(setup, theorem.formal)``; a proof function that takes only the setup (a hand-written
+    stand-in, as tests use) is called with the setup alone."""
+    import inspect
+
+    prove: Callable = theorem.prove
+    params = inspect.signature(prove).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional):
+        return prove(setup, theorem.formal)
+    return prove(setup)
 
 
 def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
     """Run one proof and return its JSON entry (``id, title, status, scope, depends_on, seconds``...)."""
     start = time.perf_counter()
+    from . import formal as _formal
+
     try:
-        result = theorem.prove(setup or Setup())
+        result = _prove(theorem, setup or Setup())
     except Exception as exc:  # a proof that crashes on a wrong setup has failed, not passed
         stopped = type(exc).__name__ == "CheckFailed"  # a fail-fast ledger (proofs.symbolic) stopped early
         result = Result("failed", "stopped at the first failed check" if stopped else "exception",
                         detail=str(exc) if stopped else f"{type(exc).__name__}: {exc}")
     from .assumptions import spot_check
 
-    broken = [a for a in result.assumes if not spot_check(a)]
-    if broken and result.status != "failed":  # a named result whose instance fails cannot be leaned on
-        result = Result("failed", result.scope, result.witness,
-                        "; ".join(filter(None, [result.detail, f"spot check of {', '.join(broken)} failed"])),
-                        result.assumes)
+    broken = [a for a in result.assumes if not spot_check(a)]  # the assumption as registered now
+    problems = [f"spot check of {', '.join(broken)} failed"] if broken else []
+    if theorem.formal is not None and result.status != "failed":  # coverage is the formula's, not the proof's word
+        stated = list(map(_formal.render, _formal.conclusions(theorem.formal)))
+        covered = [c["conclusion"] for c in result.coverage if c["checks"]]
+        if len(covered) != len(stated) or not stated:
+            problems.append(f"{len(stated) - len(covered)} of the {len(stated)} conclusions of the formal statement "
+                            "were established by no check")
+    if problems:  # a named result whose spot check fails cannot be leaned on; an uncovered conclusion is unproved
+        result = Result("failed", result.scope, result.witness, "; ".join(filter(None, [result.detail, *problems])),
+                        result.assumes, result.coverage)
     entry = {
         "id": theorem.id,
         "title": theorem.title,
@@ -270,6 +313,8 @@ def run(theorem: Theorem, setup: Setup | None = None) -> dict[str, Any]:
         "scope": result.scope,
         "depends_on": list(theorem.depends_on),
         "assumes": list(result.assumes),
+        "formal": _formal.render(theorem.formal),
+        "conclusions": [dict(c) for c in result.coverage],
         "seconds": round(time.perf_counter() - start, 3),
     }
     if result.witness is not None:
@@ -286,7 +331,8 @@ def worst(statuses) -> str:
 
 
 def compose(entries: list[dict]) -> list[dict]:
-    """Statuses along ``depends_on``: a theorem is never better than what it depends on.
+    """Statuses along ``depends_on``: a theorem is never better than what it depends on; and a
+    failed gate (:data:`GATES`, e.g. E0) fails the theorems it gates, leaving them unchanged otherwise.
 
     ``entries`` in dependency order (``run``'s dicts); each gains ``own_status`` (what its
     own proof gave) and ``status`` becomes the worst of its own and its dependencies'
@@ -298,12 +344,21 @@ def compose(entries: list[dict]) -> list[dict]:
     for entry in entries:
         entry = dict(entry)
         entry["own_status"] = entry["status"]
+        # what a theorem rests on includes what its dependencies rest on
+        entry["own_assumes"] = list(entry.get("assumes", ()))
+        inherited = [a for d in entry["depends_on"] if d in by_id for a in by_id[d]["assumes"]]
+        entry["assumes"] = list(dict.fromkeys([*entry["own_assumes"], *inherited]))
         deps = [by_id[d]["status"] if d in by_id else "failed" for d in entry["depends_on"]]
         entry["status"] = worst([entry["status"], *deps])
+        failed_gates = [g for g in gates_of(entry["id"]) if g in by_id and by_id[g]["status"] == "failed"]
+        if failed_gates:
+            entry["status"] = "failed"
         weak = [d for d in entry["depends_on"] if d not in by_id or by_id[d]["status"] != "proved"]
         if entry["status"] != entry["own_status"]:
-            entry["detail"] = "; ".join(filter(None, [entry.get("detail", ""),
-                                                      f"limited by its dependencies {', '.join(weak)}"]))
+            why = [f"limited by its dependencies {', '.join(weak)}"] if weak else []
+            why += [f"the numeric engine disagrees with the proved model ({', '.join(failed_gates)} failed)"
+                    ] if failed_gates else []
+            entry["detail"] = "; ".join(filter(None, [entry.get("detail", ""), *why]))
         by_id[entry["id"]] = entry
         out.append(entry)
     return out

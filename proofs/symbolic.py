@@ -194,17 +194,21 @@ class Ledger:
     """Collects a proof's checks and turns them into a :class:`Result`.
 
     ``symbolic`` checks hold for symbolic sizes; ``finite`` checks name their sizes.
-    Status, computed here and nowhere else: ``failed`` if any check failed; otherwise
-    ``refuted`` if an exact counterexample was re-checked (:meth:`counterexample`); otherwise
-    ``checked`` if no symbolic check ran or the proof says a part of its statement is only
-    checked at finite sizes (``complete=False``); otherwise ``conditional`` when it rests on
-    named standard results (``assumes``), else ``proved``.
+    ``coverage`` is filled by :func:`proofs.formal.establish`: one entry per conclusion of the
+    theorem's formal statement, with the checks that established it.
+    Status, computed here and nowhere else: ``failed`` if any check failed or the statement has
+    no conclusion; otherwise ``refuted`` if an exact counterexample was re-checked
+    (:meth:`counterexample`); otherwise ``checked`` if no symbolic check ran or some conclusion is
+    established only by finite checks; otherwise ``conditional`` when it rests on named standard
+    results (``assumes``, including those of the checks that established a conclusion), else
+    ``proved``.
     """
 
     symbolic_ok: list = field(default_factory=list)
     finite_ok: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    coverage: list = field(default_factory=list)
     fail_fast: bool = False
     counterexamples: list = field(default_factory=list)
 
@@ -242,13 +246,15 @@ class Ledger:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def result(self, symbolic_scope: str, finite_scope: str, witness=None, assumes: tuple = (),
-               complete: bool = True) -> Result:
+    def result(self, symbolic_scope: str, finite_scope: str, witness=None, assumes: tuple = ()) -> Result:
+        if not self.coverage:
+            self.failures.append("the formal statement has no conclusion: nothing is established")
+        assumes = tuple(dict.fromkeys([*assumes, *(a for c in self.coverage for a in c["assumes"])]))
         if self.failures:
             status = "failed"
         elif self.counterexamples:
             status = "refuted"
-        elif not self.symbolic_ok or not complete:
+        elif not self.symbolic_ok or any(c["kind"] != "symbolic" for c in self.coverage):
             status = "checked"
         else:
             status = "conditional" if assumes else "proved"
@@ -260,7 +266,7 @@ class Ledger:
         if assumes:
             parts.append(f"assumes: {', '.join(assumes)}")
         detail = "; ".join(self.failures + self.notes)
-        return Result(status, "; ".join(parts), witness, detail, tuple(assumes))
+        return Result(status, "; ".join(parts), witness, detail, tuple(assumes), tuple(self.coverage))
 
 
 # ---------------------------------------------------------------- the paper's two models

@@ -110,7 +110,7 @@ GOOD = dict(X=np.eye(3), y=np.ones(3), Xq=np.ones((2, 3)))
 @pytest.mark.parametrize("case", [
     "missing_file", "missing_key", "wrong_x_shape", "wrong_y_shape", "wrong_xq_dim", "n_zero", "nan", "inf",
     "object_array", "eta_zero", "eta_negative", "layers_negative", "unknown_attention", "unknown_normalization",
-    "causal_zero_example", "bad_yq", "string_dtype",
+    "partial_read_mask", "bad_yq", "string_dtype",
 ])
 def test_bad_input_exit_2_one_line_nothing_written(capsys, tmp_path, case):
     args = ["simulate", None, "--attention", "causal", "--layers", "2", "--eta", "0.1"]
@@ -143,9 +143,11 @@ def test_bad_input_exit_2_one_line_nothing_written(capsys, tmp_path, case):
         args[3] = "bidirectional"
     elif case == "unknown_normalization":
         args += ["--normalization", "softmax"]
-    elif case == "causal_zero_example":
-        args = ["stationary", None, "--attention", "causal"]
-        arrays["X"] = np.array([[1.0, 0, 0], [0, 0, 0], [0, 0, 1]])
+    elif case == "partial_read_mask":  # a query reads a null vector of N: no stationary prediction (SPEC 7)
+        arrays = dict(X=np.array([[1.0], [2], [3], [1], [1]]), y=np.ones(5), Xq=np.ones((1, 1)))
+        mask_path = tmp_path / "mask.npy"
+        np.save(mask_path, partial_read_mask(5, 1))
+        args = ["stationary", None, "--attention-mask", str(mask_path)]
     elif case == "bad_yq":
         arrays["yq"] = np.ones(5)
     elif case == "string_dtype":
@@ -165,12 +167,46 @@ def test_error_names_the_field(capsys, tmp_path):
     assert "Xq" in err and "(m, 3)" in err
 
 
-def test_zero_example_rate_is_one_not_stable(capsys, tmp_path):
-    path = _bad(tmp_path, "z", X=np.array([[1.0, 0], [0, 0], [0, 1]]), y=np.ones(3), Xq=np.ones((1, 2)))
+def partial_read_mask(n: int, m: int, block: int = 4) -> np.ndarray:
+    """Blocks of ``block``; a later example reads only the first member of each earlier block; queries read all.
+    ``mask[i, j]``: token ``j`` reads token ``i`` (written from the rule, not from the package)."""
+    mask = np.zeros((n + m, n + m), dtype=bool)
+    for j in range(n + m):
+        for i in range(n):
+            same = i // block == j // block
+            earlier_first = i // block < j // block and i % block == 0
+            mask[i, j] = j >= n or same or earlier_first
+    return mask
+
+
+def test_zero_example_is_a_null_direction_nobody_sees(capsys, tmp_path):
+    """SPEC section 7: a zero example's null direction is read by nobody, so it does not make the stack unstable;
+    the rate is over the nonzero eigenvalues ||x_j||^2 / c (here 1 and 1: rate |1 - eta|)."""
+    X = np.array([[1.0, 0], [0, 0], [0, 1]])
+    path = _bad(tmp_path, "z", X=X, y=np.array([1.0, 5.0, 2.0]), Xq=np.ones((1, 2)))
     out = run_json(capsys, "rate", path, "--attention", "causal", "--eta", 0.5)
-    assert out["rate"] == 1.0 and out["stable"] is False
+    assert out["stable"] is True and abs(out["rate"] - 0.5) <= 1e-15 and abs(out["rate_gap"] - 0.5) <= 1e-15
     out = run_json(capsys, "rate", path, "--attention", "prefix", "--eta", 0.5)
-    assert out["stable"] is True  # the Gram null space never reaches the weights
+    assert out["stable"] is True
+    # online GD skips the zero example (its residual never moves): w = (1, 0) then (1, 2)
+    out = run_json(capsys, "stationary", path, "--attention", "causal")
+    assert np.allclose(out["query_weight"], [1.0, 2.0], atol=1e-12)
+
+
+def test_partial_reads_of_a_singular_block_are_unstable_at_every_eta(capsys, tmp_path):
+    """Issue 20: X = (1, 2, 3, 1, 1), blocks of 4, later examples read only each earlier block's first member:
+    a query reads a null vector of N, so rate is not stable at any eta and stationary refuses."""
+    path = _bad(tmp_path, "p", X=np.array([[1.0], [2], [3], [1], [1]]), y=np.ones(5), Xq=np.ones((1, 1)))
+    mask_path = tmp_path / "mask.npy"
+    np.save(mask_path, partial_read_mask(5, 1))
+    for eta in (1e-6, 0.01, 0.05, 0.5):
+        out = run_json(capsys, "rate", path, "--attention-mask", str(mask_path), "--eta", eta)
+        assert out["stable"] is False and out["stable_eta_max"] == 0 and "null vector" in out["unstable_because"]
+    code, _, err = run_cli(capsys, "stationary", path, "--attention-mask", str(mask_path))
+    assert code == 2 and "null vector" in err
+    # the same prompt where every reader reads whole blocks (block:4) is stable
+    out = run_json(capsys, "rate", path, "--attention", "block:4", "--eta", 0.01)
+    assert out["stable"] is True
 
 
 def test_console_script_and_module_agree(tmp_path):

@@ -156,6 +156,108 @@ def test_a_good_output_is_replaced_whole_and_keeps_its_permissions(capsys, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["out.json", "p.npz"]
 
 
+# ----------------------------------------------------------------------------- links and streams as outputs
+
+
+def assert_written_through(link, target, before_link):
+    """``link`` is still the same link and ``target`` (its final target) holds a new regular file."""
+    assert os.path.islink(link), f"{link} was replaced by a regular file"
+    assert os.readlink(link) == before_link
+    assert os.path.isfile(target) and os.path.getsize(target) > 0
+    for folder in {os.path.dirname(str(link)), os.path.dirname(str(target))}:
+        assert not [f for f in os.listdir(folder) if ".tmp" in f], "a temporary file was left"
+
+
+def link_outputs(tmp_path, prompt):
+    """(argv with LINK for the output, how to check the target's content) for each kind of writer."""
+    return [
+        (["stationary", prompt, "--json", "LINK"], lambda path: json.load(open(path))["attention"] == "prefix"),
+        (["example-prompt", "LINK"], lambda path: set(np.load(path).files) == {"X", "y", "Xq", "yq"}),
+        (["blueprint", "--no-progress", "--out", "LINK"], lambda path: open(path).read().startswith("# Blueprint")),
+    ]
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+@pytest.mark.parametrize("case", range(3))
+def test_an_output_link_is_written_through_and_stays_a_link(capsys, tmp_path, prompt, fake_theorems, case,
+                                                           dangling):
+    argv, good = link_outputs(tmp_path, prompt)[case]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "target.out"
+    if not dangling:
+        target.write_text("old")
+        target.chmod(0o640)
+    link = tmp_path / "link.out"
+    os.symlink(os.path.relpath(target, tmp_path), link)  # a relative link: resolved from the link's directory
+    code, _, err = run_cli(capsys, *[link if a == "LINK" else a for a in argv])
+    assert code == 0, err
+    assert_written_through(link, target, os.path.relpath(target, tmp_path))
+    assert good(target)
+    if not dangling:
+        assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_chain_of_links_is_written_through_to_the_last_target(capsys, tmp_path, prompt):
+    target = tmp_path / "t.json"
+    os.symlink(target, tmp_path / "b.json")
+    os.symlink(tmp_path / "b.json", tmp_path / "a.json")
+    code, _, err = run_cli(capsys, "stationary", prompt, "--json", tmp_path / "a.json")
+    assert code == 0, err
+    assert os.path.islink(tmp_path / "a.json") and os.path.islink(tmp_path / "b.json")
+    assert json.load(open(target))["attention"] == "prefix"
+
+
+def test_link_test_catches_a_writer_that_replaces_the_link(capsys, tmp_path, prompt, monkeypatch):
+    """Mutation check: the old writer (rename over the link itself) fails :func:`assert_written_through`."""
+    import verify.output as output
+
+    monkeypatch.setattr(output, "write_target", os.fspath)
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    os.symlink(target, tmp_path / "link.json")
+    code, _, err = run_cli(capsys, "stationary", prompt, "--json", tmp_path / "link.json")
+    assert code == 0, err
+    with pytest.raises(AssertionError):
+        assert_written_through(tmp_path / "link.json", target, str(target))
+
+
+@pytest.mark.parametrize("kind", ["missing_directory", "directory", "device", "loop", "stdout", "proc", "input"])
+def test_an_output_link_that_cannot_be_written_through_is_refused(capsys, tmp_path, prompt, kind):
+    link = tmp_path / "link.json"
+    if kind == "loop":
+        os.symlink(tmp_path / "other.json", link)
+        os.symlink(link, tmp_path / "other.json")
+    else:
+        os.symlink({"missing_directory": str(tmp_path / "missing" / "t.json"), "directory": str(tmp_path),
+                    "device": os.devnull, "stdout": "/dev/stdout", "proc": "/proc/self/comm",
+                    "input": prompt}[kind], link)
+    refused(capsys, tmp_path, "stationary", prompt, "--json", link, field="json")
+    assert os.path.islink(link)
+
+
+@pytest.mark.parametrize("name, stream", [("-", "out"), ("/dev/stdout", "out"), ("/dev/stderr", "err")])
+def test_stream_names_write_to_the_stream(capsys, prompt, name, stream):
+    before = os.readlink("/dev/stdout"), os.readlink("/dev/stderr")
+    code, out, err = run_cli(capsys, "stationary", prompt, "--json", name)
+    assert code == 0, err
+    assert json.loads({"out": out, "err": err}[stream])["attention"] == "prefix"
+    assert (os.readlink("/dev/stdout"), os.readlink("/dev/stderr")) == before
+
+
+def test_example_prompt_to_stdout_is_the_npz_bytes(tmp_path):
+    """Through a real interpreter: ``example-prompt - > file`` gives a prompt the other commands read."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    with open(tmp_path / "p.npz", "wb") as fh:
+        run = subprocess.run([sys.executable, "-m", "verify", "example-prompt", "-", "--n", "5"], stdout=fh,
+                             stderr=subprocess.PIPE, env=env)
+    assert run.returncode == 0 and run.stderr == b""
+    assert np.load(tmp_path / "p.npz")["X"].shape == (5, 3)
+    assert os.listdir(tmp_path) == ["p.npz"]
+
+
 # ----------------------------------------------------------------------------- interrupts
 
 
@@ -171,9 +273,9 @@ def interrupted(capsys, tmp_path, *argv):
 
 
 def test_ctrl_c_during_a_computation_exits_130_and_writes_nothing(capsys, tmp_path, prompt, monkeypatch):
-    import verify.commands.simulate as simulate
+    import verify.lsa as lsa
 
-    monkeypatch.setattr(simulate, "lsa_forward", interrupt)
+    monkeypatch.setattr(lsa, "lsa_layer", interrupt)  # simulate looks the layer up when it runs
     before, after = interrupted(capsys, tmp_path, "simulate", prompt, "--eta", "0.1", "--json", tmp_path / "o.json")
     assert before == after
 
@@ -235,7 +337,7 @@ def test_interrupt_test_catches_a_writer_that_is_not_atomic(capsys, tmp_path, pr
     (["example-prompt", "OUT", "--n", "1000000000", "--d", "1000"], "n"),
     (["example-prompt", "OUT", "--seed", "-1"], "seed"),
     (["example-prompt", "OUT", "--noise", "nan"], "noise"),
-    (["example-prompt", "-"], "OUT"),
+    (["example-prompt", "-", "--json", "/dev/stdout"], "json"),  # two outputs on one stream
     (["figures", "--out", "OUT", "--tasks", "100000000"], "tasks"),
 ])
 def test_conflicting_options_and_impossible_sizes_are_refused(capsys, tmp_path, prompt, argv, field):
@@ -244,6 +346,100 @@ def test_conflicting_options_and_impossible_sizes_are_refused(capsys, tmp_path, 
     names = {"P": prompt, "BIG": big, "M": str(tmp_path / "m.npy"), "OUT": str(tmp_path / "out.npz")}
     err = refused(capsys, tmp_path, *[names.get(a, a) for a in argv], field=field)
     assert len(err) < 400
+
+
+@pytest.fixture
+def weights(tmp_path):
+    path = tmp_path / "w.npz"
+    np.savez(path, KQ=np.eye(5)[None], PV=-np.eye(5)[None])
+    return str(path)
+
+
+#: requests whose memory or work the machine cannot give, with the option each refusal must name
+OVERSIZED = [
+    (["train", "--layers", "1000000", "--out", "OUT"], "layers"),
+    (["train", "--d", "100000", "--n", "100000", "--out", "OUT"], "d"),
+    (["train", "--steps", "1000000000", "--out", "OUT"], "steps"),
+    (["train", "--batch", "100000000", "--out", "OUT"], "batch"),
+    (["train", "--layers", "200", "--out", "OUT"], "layers"),  # compiles, but would run for about an hour
+    (["derive", "--fit", "W", "--prompts", "1000000000"], "prompts"),
+    (["derive", "--fit", "W", "--n", "100000000"], "n"),
+    (["derive", "--fit", "W", "--n", "100000"], "n"),  # (n x n) scores of one prompt: hundreds of GiB
+    (["figures", "--out", "DIR", "--tasks", "5000"], "tasks"),
+    (["figures", "--out", "DIR", "--max-n", "100000"], "max-n"),
+    (["figures", "--out", "DIR", "--train", "--train-steps", "1000000000"], "train-steps"),
+    (["report", "--out", "DIR", "--train-steps", "1000000000"], "train-steps"),
+    (["simulate", "P", "--eta", "0.01", "--layers", "1000000"], "layers"),  # ~1 ms per layer: about 20 minutes
+    (["prove", "--attention", "causal", "--scale", "1e400"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e-400"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e308"], "scale"),
+    (["prove", "--attention", "causal", "--scale", "1e309"], "scale"),
+    (["rate", "P", "--eta", "0.1", "--scale", "1e-320"], "scale"),
+]
+
+
+def _no_work(monkeypatch):
+    """Every expensive entry point fails the test: a refusal must come before any of them."""
+    import verify.commands.figures as figures
+    import verify.commands.report as report
+    import verify.commands.simulate as simulate
+    import verify.fit as fit
+    import verify.train as train
+
+    def computed(*args, **kwargs):
+        pytest.fail("the run started before the limit refused it")
+
+    for module, name in ((train, "train"), (fit, "fit_stack"), (figures, "make_figures"), (report, "run_theorems"),
+                         (simulate, "simulate")):
+        monkeypatch.setattr(module, name, computed)
+
+
+@pytest.mark.parametrize("argv, field", OVERSIZED)
+def test_requests_beyond_the_machine_are_refused_up_front(capsys, tmp_path, prompt, weights, monkeypatch, argv,
+                                                         field):
+    _no_work(monkeypatch)
+    names = {"P": prompt, "W": weights, "OUT": str(tmp_path / "out.npz"), "DIR": str(tmp_path / "res")}
+    extra = ["--no-progress"] if argv[0] in ("train", "figures", "report", "prove") else ["--json", "-"]
+    err = refused(capsys, tmp_path, *[names.get(a, a) for a in argv], *extra, field=field)
+    assert "limit" in err or "exponent" in err or "normal float64" in err, err
+
+
+def test_limit_test_catches_a_missing_limit(capsys, tmp_path, weights, monkeypatch):
+    """Mutation check: with the budget check admitting everything, the oversized run reaches the computation."""
+    import verify.commands.derive as derive
+    import verify.limits as limits
+
+    _no_work(monkeypatch)
+    monkeypatch.setattr(derive, "check_budget", lambda *args, **kwargs: None)
+    with pytest.raises(pytest.fail.Exception):
+        run_cli(capsys, "derive", "--fit", weights, "--prompts", "1000000000")
+    monkeypatch.setattr(limits, "check_budget", lambda *args, **kwargs: None)
+    with pytest.raises(pytest.fail.Exception):
+        run_cli(capsys, "train", "--layers", "1000000", "--out", tmp_path / "w.npz", "--no-progress")
+
+
+def test_the_defaults_are_within_the_budget():
+    """What the README runs is admitted: train's and E4's defaults, figures and report at their defaults."""
+    from verify import limits
+    from verify.commands.figures import run_cost
+
+    memory, work = limits.training_cost(4, 1, 20, 8, 1, 64, 2000)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 10
+    memory, work = run_cost(64, 300, 2000)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 2
+    memory, work = limits.stack_gap_cost(64, 20, 8, 4, 1, 4)
+    assert memory < limits.MAX_MEMORY_BYTES and work < limits.MAX_WORK / 100
+
+
+def test_a_memory_error_is_a_refusal_with_the_figure(capsys, prompt, monkeypatch):
+    import verify.commands.stationary as stationary
+
+    def allocate(*args, **kwargs):
+        raise MemoryError("Unable to allocate 596. GiB for an array with shape (1000000000, 20, 4)")
+
+    monkeypatch.setattr(stationary, "stationary", allocate)
+    code, _, err = run_cli(capsys, "stationary", prompt)
+    assert code == 2 and err.count("\n") == 1 and "596. GiB" in err and "internal error" not in err
 
 
 def test_consistent_eta_and_schedule_are_accepted(capsys, prompt):
@@ -366,6 +562,52 @@ def test_blueprint_defaults_to_the_current_directory(capsys, tmp_path, monkeypat
     assert os.stat(committed).st_mtime_ns == stamp  # the package's copy is untouched
 
 
+def test_prove_help_explains_every_status(capsys):
+    from proofs.registry import STATUSES
+
+    code, out, _ = run_cli(capsys, "prove", "--help")
+    assert code == 0
+    for status in STATUSES:  # each on its own line with a meaning after it
+        assert re.search(rf"^  {status} +\S.*$", out, re.M), status
+
+
+def test_block_and_hybrid_are_explained_in_help_and_readme(capsys):
+    row = next(line for line in README.splitlines() if line.startswith("| `--attention prefix"))
+    for name in ("stationary", "simulate", "rate", "prove", "derive"):
+        code, out, _ = run_cli(capsys, name, "--help")
+        text = " ".join(out.split())
+        assert "block:B (full inside consecutive blocks of B examples" in text, name
+        assert "hybrid:P (the first P examples read each other in full" in text, name
+    assert "full inside a block and causal across blocks (`block:B`)" in row
+    assert "the first `P` examples read each other in full and later ones are causal (`hybrid:P`)" in row
+    # what the words say is the code: block:2 and hybrid:2 on n = 5
+    block, hybrid = attention_mask("block:2", 5, 0), attention_mask("hybrid:2", 5, 0)
+    assert block[1, 0] and block[0, 1] and not block[2, 1] and block[1, 2]  # full in {0, 1}, causal across
+    assert hybrid[1, 0] and hybrid[0, 1] and not hybrid[3, 2] and hybrid[2, 3]
+
+
+@pytest.mark.parametrize("argv, blamed, words", [
+    (["rate", "P", "--eta", "0.1", "--scale", "1e-320"], "scale", "smallest normal float64"),
+    (["derive", "--kq", "EYE7", "--pv", "NAMED7"], "pv", "holding names"),  # a 7 x 7 pv with names blames pv
+    (["derive", "--kq", "NAMED7", "--pv", "EYE7"], "kq", "holding names"),
+    (["derive", "--kq", "LONG", "--pv", "[[0, 0], [0, 1]]"], "kq", "5000 digits"),
+    (["stationary", "P", "--attention-mask", "PICKLED"], "attention-mask", "as a boolean array"),
+    (["stationary", "P", "--w0", "PICKLED"], "w0", "as a float array"),
+    (["prove", "--attention", "causal", "--scale", "1e400"], "scale", "exponent 400"),
+    (["rate", "P", "--eta", "1e-400"], None, "'1e-400' rounds to 0 in float64"),  # not "must be > 0, got 0.0"
+    (["rate", "P", "--eta", "1e400"], None, "'1e400' is beyond float64's range"),
+    (["stationary", "P", "--scale", "1e-400"], None, "'1e-400' rounds to 0 in float64"),
+])
+def test_hints_blame_the_right_thing(capsys, tmp_path, prompt, argv, blamed, words):
+    named = [["eta" if i == j else 0 for j in range(7)] for i in range(7)]
+    eye = [[int(i == j) for j in range(7)] for i in range(7)]
+    np.save(tmp_path / "pickled.npy", np.array([{"a": 1}] * 64, dtype=object).reshape(8, 8), allow_pickle=True)
+    names = {"P": prompt, "PICKLED": str(tmp_path / "pickled.npy"), "NAMED7": json.dumps(named),
+             "EYE7": json.dumps(eye), "LONG": f"[[{'7' * 5000}, 0], [0, 1]]"}
+    err = refused(capsys, tmp_path, *[names.get(a, a) for a in argv], field=blamed)
+    assert words in err, err
+
+
 # ----------------------------------------------------------------------------- README statements
 
 
@@ -397,6 +639,8 @@ def test_readme_exit_statuses_and_limits_are_the_code():
         assert re.search(rf"\b{status} (refused input|interrupted|an internal error)", README), status
     assert f"{limits.MAX_LAYERS:,} layers" in README and f"{limits.MAX_TEXT_CHARS:,} characters" in README
     assert f"{limits.MAX_ARRAY_BYTES // 2 ** 30} GiB per array" in README
+    assert f"above {limits.MAX_MEMORY_BYTES // 2 ** 30} GiB" in README
+    assert f"above {limits.MAX_WORK:.0e} operations" in README
     assert f"up to {limits.MAX_DERIVE_SIDE} x {limits.MAX_DERIVE_SIDE}" in README
     side = limits.MAX_DERIVE_SIDE_SYMBOLIC
     assert f"{side} x {side}. Larger matrices" in README

@@ -34,7 +34,13 @@ def test_named_masks_simulate_and_mask_file_agree(capsys, data, attention, norm)
         a = run_json(capsys, cmd[0], path, "--attention", attention, *cmd[1:], "--normalization", norm)
         b = run_json(capsys, cmd[0], path, "--attention-mask", tmp / "mask.npy", *cmd[1:], "--normalization", norm)
         a.pop("attention"), b.pop("attention")
-        assert a == b
+        # a named attention runs the structured engine, a mask file the general one: equal to rounding
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], (bool, str)) or a[key] is None:
+                assert a[key] == b[key], key
+            else:
+                assert np.allclose(a[key], b[key], rtol=1e-12, atol=1e-14), key
 
 
 def test_w0_schedule_preconditioner(capsys, data):

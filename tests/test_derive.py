@@ -139,10 +139,22 @@ def test_bad_entries_are_refused_naming_the_field(entry):
     assert message.startswith("pv:") and "\n" not in message
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
-def test_non_finite_json_numbers_are_refused(literal):
-    with pytest.raises(PromptError, match="^kq: .*finite"):
+@pytest.mark.parametrize("literal, words", [("NaN", "finite"), ("Infinity", "finite"), ("-Infinity", "finite"),
+                                            ("1e400", "exponent 400")])
+def test_non_finite_json_numbers_are_refused(literal, words):
+    with pytest.raises(PromptError, match=f"^kq: .*{words}"):
         parse_matrix(f"[[{literal}, 0], [0, 1]]", "kq")
+
+
+def test_json_numbers_keep_their_exact_spelling_and_long_ones_are_named():
+    """A JSON float is read at its decimal spelling, not rounded to float64 first; a 5000-digit integer is
+    refused for its length (not as "not valid JSON")."""
+    import sympy as sp
+
+    value = parse_matrix("[[0.1000000000000000000001, 0], [0, 1]]", "kq")[0, 0]
+    assert value == sp.Rational(10**21 + 1, 10**22) and value != sp.Rational(1, 10)
+    with pytest.raises(PromptError, match="^pv: a number of 5000 digits is above the limit"):
+        parse_matrix(f"[[{'7' * 5000}, 0], [0, 1]]", "pv")
 
 
 @pytest.mark.parametrize("text", [
@@ -469,3 +481,18 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, argv, tmp_path):
     code, out, err = run_cli(capsys, "derive", *argv, "--json", out_file)
     assert code == 2 and err.count("\n") == 1 and "error" in err
     assert not out_file.exists()
+
+
+def test_number_text_is_exact_and_bounded():
+    """``prove --scale`` and matrix entries: exact rationals (no float rounding), bounded exponents, one line."""
+    from fractions import Fraction
+
+    from verify.rational import MAX_EXPONENT, parse_number
+
+    assert parse_number("1e-3", "scale") == Fraction(1, 1000) != Fraction(1e-3)  # a float parser would round
+    assert parse_number("-3/4", "scale") == Fraction(-3, 4)
+    assert parse_number(f"1e{MAX_EXPONENT}", "scale") == 10**MAX_EXPONENT
+    for text, words in ((f"1e{MAX_EXPONENT + 1}", "exponent"), ("1/0", "divides by zero"), ("eta", "not a number"),
+                        ("1" * 65, "characters")):
+        with pytest.raises(PromptError, match=f"^scale: .*{words}"):
+            parse_number(text, "scale")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -234,7 +235,71 @@ def test_report_skip_proofs(tmp_path, capsys):
     e3 = read_rows(out / "e3_transient.csv")
     peak = [r["median_peak"] for r in e3 if r["model"] == "causal" and r["mu_x"] == 2 and r["eta_fraction"] == 0.5][0]
     assert f"{peak:.3g}" in text and "depth_safe_eta" in text
-    assert json.loads((out / "theorems.json").read_text()) == {"skipped": True, "theorems": [], "assumptions": []}
+    assert not (out / "theorems.json").exists() and "No `theorems.json` was written" in text
+
+
+def test_skip_proofs_leaves_a_good_theorems_json_as_it_was(tmp_path, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    good = json.dumps({"skipped": False, "theorems": [{"id": "P1", "status": "proved"}], "assumptions": []})
+    (out / "theorems.json").write_text(good)
+    code, out, text = _report(tmp_path, capsys, "--skip-proofs")
+    assert code == 0
+    assert (out / "theorems.json").read_text() == good
+    assert "from an earlier run and was left as it was" in text
+
+
+def test_skip_train_removes_e4_files_of_an_earlier_report(tmp_path, capsys):
+    from verify.experiments.e4 import FILES as E4_FILES
+
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in E4_FILES[1:]:
+        (out / name).write_text("from an earlier full report")
+    elsewhere = tmp_path / "kept.png"
+    elsewhere.write_text("a file the link points to")
+    os.symlink(elsewhere, out / E4_FILES[0])
+    code, out, text = _report(tmp_path, capsys, "--skip-proofs")
+    assert code == 0
+    assert not [name for name in os.listdir(out) if name.startswith("e4_")]
+    assert elsewhere.read_text() == "a file the link points to"  # the link is removed, not its target
+    assert all(f"`{name}`" in text.split("Removed")[1] for name in E4_FILES)
+
+
+def test_report_and_figures_state_the_setting_of_e1_and_e3(tmp_path, capsys, monkeypatch):
+    """n, d and eta of E1 and E3, from the experiments' own settings, in report.md and in the figures' titles."""
+    import verify.plots as plots
+    from verify.experiments import e1, e3
+
+    captions = {}
+    for name in ("plot_e1", "plot_e2", "plot_e3"):
+        original = getattr(plots, name)
+        monkeypatch.setattr(plots, name, lambda rows, path, caption="", _f=original, _n=name:
+                            captions.setdefault(_n, caption) and _f(rows, path, caption))
+    code, out, text = _report(tmp_path, capsys, "--skip-proofs")
+    assert code == 0
+    words = {"plot_e1": [f"d = {e1.SETTING['d']}", f"n = {e1.SETTING['n']}", f"eta = {e1.SETTING['eta']:g}"],
+             "plot_e3": [f"d = {e3.SETTING['d']}", f"n = {e3.SETTING['n']}", "eta = 0.1 to 0.9 times"]}
+    for plot, expected in words.items():
+        for word in expected:
+            assert word in captions[plot], (plot, word)
+        section = text.split("## E1" if plot == "plot_e1" else "## E3")[1].split("##")[0]
+        assert all(word in section for word in expected), (plot, section[:300])
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+def test_e2_panel_says_zero_only_when_the_rows_show_it(tmp_path, monkeypatch, noise):
+    import verify.plots as plots
+
+    rows = e2_stationary(tasks=2, seed=2, max_n=40, mus=(0,), noise=noise)
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    plots.plot_e2(rows, tmp_path / "e2.png")
+    texts = " ".join(t.get_text() for t in figures[0].axes[1].texts)
+    ls = [r["least_squares_query_mse"] for r in rows]
+    assert ("zero up to rounding" in texts) == (max(ls) < 1e-20), texts
+    if noise:
+        assert f"{min(ls):.2g} to {max(ls):.2g}" in texts
 
 
 def _fake_theorems(statuses):

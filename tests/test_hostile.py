@@ -80,6 +80,9 @@ def run_checked(argv, root: str, inputs=(), outputs=()) -> Run:
     """
     before = snapshot(root)
     kept = {p: _read(p) for p in inputs}
+    links = [os.path.join(root, o) for o in outputs if os.path.islink(os.path.join(root, o))]
+    # a link output is written through: its final target may change, the link itself must stay
+    targets = [os.path.relpath(os.path.realpath(link), root) for link in links]
     out, err = io.StringIO(), io.StringIO()
     cwd = os.getcwd()
     try:
@@ -108,7 +111,10 @@ def run_checked(argv, root: str, inputs=(), outputs=()) -> Run:
     if code != 0 and changed:
         run.problems.append(f"exit {code} but the directory changed: {sorted(changed)}")
     allowed = {os.path.relpath(os.path.join(root, o), root) for o in outputs}
-    allowed |= {os.path.dirname(a) for a in allowed if os.path.dirname(a)}
+    allowed |= {os.path.dirname(a) for a in allowed if os.path.dirname(a)} | set(targets)
+    for link in links:
+        if not os.path.islink(link):
+            run.problems.append(f"the output link {link} was replaced")
     if code == 0 and not changed <= allowed:
         run.problems.append(f"wrote undeclared files: {sorted(changed - allowed)}")
     if code == 0 and "--json" in [str(a) for a in argv]:

@@ -1,10 +1,13 @@
 """P10 (the family of constructions): status, wrong setups, and that each check can fail."""
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 from sympy import Identity, MatrixSymbol
 
 import proofs.p10 as p10
+from proofs import registry
 from proofs.registry import MUTATIONS, Setup, run
 from proofs.symbolic import D
 from verify.construction import Construction, paper
@@ -81,8 +84,11 @@ def test_characterized_examples():
 
 
 def test_a_wrong_characterization_makes_the_theorem_fail(monkeypatch):
-    monkeypatch.setattr(p10, "preconditioner", lambda B: B["s"] * B["A"] + B["h"] * B["c"].T)
-    entry = run(p10.THEOREM, Setup())
+    """The characterization is the formula: a stated Gamma with the wrong sign is checked, and fails."""
+    B = p10.blocks(zero=("F", "g", "b", "e"))
+    wrong = [p10.FORMAL[0], sp.Eq(p10.GAMMA, B["s"] * B["A"] + B["h"] * B["c"].T), p10.FORMAL[2]]
+    monkeypatch.setattr(p10, "THEOREM", dataclasses.replace(p10.THEOREM, formal=wrong))
+    entry = run(next(t for t in registry.theorems() if t.id == "P10"), Setup())
     assert entry["status"] == "failed" and "(I3)" in entry["detail"]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import PromptError
+from .masks import NamedMask
 from .tolerances import NORMAL_EQUATIONS_MIN_RATIO
 
 
@@ -35,7 +36,7 @@ def gradient_descent(X, Y, etas: Sequence[float], c: float = 1.0, W0=None, gamma
     return out
 
 
-def online_dynamics(X, Y, mask, c, etas: Sequence[float], W0=None, gamma=None) -> np.ndarray:
+def online_dynamics(X, Y, mask, c, etas: Sequence[float], W0=None, gamma=None, tokens=None) -> np.ndarray:
     """Per-position weights under any attention (SPEC P2 and its section-6 form).
 
     Every token ``j`` (examples, then queries) keeps a weight ``W_j``::
@@ -43,23 +44,44 @@ def online_dynamics(X, Y, mask, c, etas: Sequence[float], W0=None, gamma=None) -
         W_j^(l) = W_j^(l-1) + (eta_l / c_j) sum_{i in A(j)} r_i^(l-1) x_i^T Gamma,
         r_i = y_i - W_i x_i,   W_j^(0) = W0.
 
+    Under a named attention (a :class:`verify.masks.NamedMask`) the sum over ``A(j) = lo_j..hi_j``
+    is an interval sum of the outer products ``r_i x_i^T Gamma`` (a prefix sum over positions for
+    causal): ``O(n d k)`` per layer and memory (``verify.linear.interval_sums``), never ``n x n``.
+
     Returns
     -------
-    (L + 1, n + m, k, d) array of weights, layer 0 first.
+    (L + 1, n + m, k, d) array of weights, layer 0 first; only the columns ``tokens``
+    (an index array) when given, so a long prompt need not keep every layer's ``n x k x d``.
     """
+    n, d = X.shape
+    k = Y.shape[1]
+    size = mask.shape[1]
+    W = np.broadcast_to(_start(W0, k, d), (size, k, d)).copy()
+    keep = slice(None) if tokens is None else np.asarray(tokens)
+    out = [W[keep].copy()]
+    c = np.broadcast_to(np.asarray(c, dtype=float), (size,))
+    if isinstance(mask, NamedMask):
+        from .linear import interval_sums
+        from .threads import blas_threads
+
+        XG = X if gamma is None else X @ gamma
+        lo, hi = mask.bounds()
+        with blas_threads(d):  # small products only
+            for eta in etas:
+                R = Y - np.einsum("nkd,nd->nk", W[:n], X)  # every residual before any weight moves
+                for rows, S in interval_sums(lo, hi, R, XG):
+                    W[rows] += (eta / c[rows])[:, None, None] * S
+                out.append(W[keep].copy())
+        return np.stack(out)
     from .lemma import readout  # the read-out sum_{i in A(j)} r_i x_i^T Gamma / c_j, without an n x n temporary
     from .structure import runs_of
 
-    n, d = X.shape
-    k = Y.shape[1]
     mask = np.asarray(mask)
     runs = runs_of(mask, n)
-    W = np.broadcast_to(_start(W0, k, d), (mask.shape[1], k, d)).copy()
-    out = [W]
     for eta in etas:
         R = Y - np.einsum("nkd,nd->nk", W[:n], X)
         W = W + eta * readout(R, X, mask, c, None, gamma, runs)
-        out.append(W)
+        out.append(W[keep].copy())
     return np.stack(out)
 
 
@@ -106,14 +128,17 @@ def causal_stationary_batch(X, Y, W0=None) -> np.ndarray:
     norms = np.einsum("...d,...d->...", X, X)
     if np.any(norms == 0):  # the same message as the unbatched check, naming the row within its task
         _check_nonzero(X[tuple(np.argwhere(norms == 0)[0][:-1])])
-    W = np.broadcast_to(_start(W0, Y.shape[-1], X.shape[-1]), X.shape[:-2] + (Y.shape[-1], X.shape[-1]))
-    out = []
-    for j in range(X.shape[-2]):
-        x, nx = X[..., j, :], norms[..., j]
-        residual = Y[..., j, :] - np.einsum("...kd,...d->...k", W, x)
-        W = W + residual[..., :, None] * x[..., None, :] / nx[..., None, None]
-        out.append(W)
-    return np.stack(out, axis=-3) if out else np.zeros(X.shape[:-1] + (Y.shape[-1], X.shape[-1]))
+    k, n, d = Y.shape[-1], X.shape[-2], X.shape[-1]
+    W = np.broadcast_to(_start(W0, k, d), X.shape[:-2] + (k, d)).copy()
+    # positions first and contiguous: each step reads one slab instead of a strided slice of every task
+    Xp, Yp, Np = (np.ascontiguousarray(np.moveaxis(a, axis, 0)) for a, axis in ((X, -2), (Y, -2), (norms, -1)))
+    out = np.empty((n,) + W.shape)
+    for j in range(n):
+        x = Xp[j]
+        residual = Yp[j] - np.einsum("...kd,...d->...k", W, x)
+        W += residual[..., :, None] * x[..., None, :] / Np[j][..., None, None]
+        out[j] = W
+    return np.moveaxis(out, 0, -3)
 
 
 def count_causal_stationary(X, Y, W0=None) -> np.ndarray:

@@ -26,9 +26,38 @@ def array_module(a):
     return _jax_numpy(a) or np
 
 
+def is_numpy(a) -> bool:
+    """True for numpy arrays: the path that may run loops of in-place numpy updates (not JAX, not SymPy)."""
+    return isinstance(a, np.ndarray)
+
+
 def is_numeric(a) -> bool:
     """True for numpy and JAX arrays (the numeric path), False for SymPy objects."""
     return isinstance(a, np.ndarray) or _jax_numpy(a) is not None
+
+
+def _is_sympy(*values) -> bool:
+    """True when some value is a SymPy object (SymPy is never imported here for numbers)."""
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and any(isinstance(v, sympy.Basic) for v in values)
+
+
+def maximum(a, b):
+    """``max(a, b)``: elementwise for numbers and integer arrays, ``sympy.Max`` for SymPy expressions."""
+    if _is_sympy(a, b):
+        import sympy
+
+        return sympy.Max(a, b)
+    return np.maximum(a, b)
+
+
+def minimum(a, b):
+    """``min(a, b)``: elementwise for numbers and integer arrays, ``sympy.Min`` for SymPy expressions."""
+    if _is_sympy(a, b):
+        import sympy
+
+        return sympy.Min(a, b)
+    return np.minimum(a, b)
 
 
 def transpose(a):
@@ -88,6 +117,171 @@ def hstack(blocks):
 def _stack_module(blocks):
     """``jax.numpy`` when any block is a JAX array (numpy cannot stack tracers), else numpy."""
     return next((xp for xp in map(_jax_numpy, blocks) if xp is not None), np)
+
+
+# ---------------------------------------------------------------- representation predicates
+#
+# The model's modules (construction, masks, normalizers, lsa) never test the type of an
+# argument themselves: every such test is one of the helpers below, so the dispatch between
+# numpy, JAX, SymPy and Python numbers lives in this file only (tests/test_backend_only.py).
+
+
+def _sympy():
+    """The ``sympy`` module if it is loaded, else None (a SymPy object cannot exist without it)."""
+    return sys.modules.get("sympy")
+
+
+def is_sympy(a) -> bool:
+    """True for a SymPy object (symbol, expression, Boolean, matrix, matrix expression)."""
+    sympy = _sympy()
+    return sympy is not None and isinstance(a, (sympy.Basic, sympy.MatrixBase))
+
+
+def is_number(a) -> bool:
+    """True for a concrete real number: Python int/float or a numpy scalar (not bool-like SymPy)."""
+    return isinstance(a, (int, float, np.integer, np.floating))
+
+
+def is_integer(a) -> bool:
+    """True for a concrete integer: a Python int or a numpy integer (a size, not a SymPy symbol)."""
+    return isinstance(a, (int, np.integer))
+
+
+def is_concrete(*values) -> bool:
+    """True when every value is a concrete number, numpy array or None (no SymPy object)."""
+    return not any(is_sympy(v) for v in values if v is not None) and all(
+        v is None or is_number(v) or isinstance(v, np.ndarray) for v in values)
+
+
+# ---------------------------------------------------------------- boolean algebra of attention rules
+
+
+def logical_and(*terms):
+    """``t1 & t2 & ...`` for Python bools, numpy boolean arrays or SymPy Booleans (then ``sympy.And``)."""
+    if any(is_sympy(t) for t in terms):
+        return _sympy().And(*terms)
+    out = terms[0]
+    for t in terms[1:]:
+        out = np.logical_and(out, t)
+    return out
+
+
+def logical_or(*terms):
+    """``t1 | t2 | ...`` (``sympy.Or`` on SymPy Booleans)."""
+    if any(is_sympy(t) for t in terms):
+        return _sympy().Or(*terms)
+    out = terms[0]
+    for t in terms[1:]:
+        out = np.logical_or(out, t)
+    return out
+
+
+def logical_not(term):
+    """``~t`` (``sympy.Not`` on a SymPy Boolean; never Python's ``~True == -2``)."""
+    return _sympy().Not(term) if is_sympy(term) else np.logical_not(term)
+
+
+def truth(value):
+    """A rule's value as the caller's type: a Python ``bool`` for scalar ints, the boolean array
+    for arrays, the SymPy Boolean for symbols."""
+    if is_sympy(value):
+        return value
+    return bool(value) if np.ndim(value) == 0 else value
+
+
+# ---------------------------------------------------------------- matrices of a given dimension
+
+
+class _Numeric:
+    """Dense numpy matrices (float64): the numeric instance of a construction."""
+
+    @staticmethod
+    def eye(size):
+        return np.eye(size)
+
+    @staticmethod
+    def zeros(rows, cols):
+        return np.zeros((rows, cols))
+
+    @staticmethod
+    def matrix(a, size):
+        return np.asarray(a, dtype=float).reshape(size, size)
+
+    @staticmethod
+    def scale(value, a):
+        return float(value) * a
+
+    @staticmethod
+    def diag(a, b):
+        out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]))
+        out[: a.shape[0], : a.shape[1]] = a
+        out[a.shape[0]:, a.shape[1]:] = b
+        return out
+
+
+class _Explicit:
+    """Explicit SymPy matrices (an int dimension with SymPy entries: exact or symbolic values)."""
+
+    @staticmethod
+    def eye(size):
+        return _sympy().eye(size)
+
+    @staticmethod
+    def zeros(rows, cols):
+        return _sympy().zeros(rows, cols)
+
+    @staticmethod
+    def matrix(a, size):
+        return _sympy().Matrix(a).reshape(size, size)
+
+    @staticmethod
+    def scale(value, a):
+        return value * a
+
+    @staticmethod
+    def diag(a, b):
+        return _sympy().diag(a, b)
+
+
+class _Blocks:
+    """SymPy matrix expressions at a symbolic dimension: ``Identity``, ``ZeroMatrix``, 2 x 2 ``BlockMatrix``."""
+
+    @staticmethod
+    def eye(size):
+        return _sympy().Identity(size)
+
+    @staticmethod
+    def zeros(rows, cols):
+        return _sympy().ZeroMatrix(rows, cols)
+
+    @staticmethod
+    def matrix(a, size):
+        return a
+
+    @staticmethod
+    def scale(value, a):
+        return value * a
+
+    @staticmethod
+    def diag(a, b):
+        sympy = _sympy()
+        return sympy.BlockMatrix([[a, sympy.ZeroMatrix(a.rows, b.cols)], [sympy.ZeroMatrix(b.rows, a.cols), b]])
+
+
+def matrices(size, *entries):
+    """The matrix family for a ``size x size`` construction with these scalar/matrix ``entries``.
+
+    A SymPy ``size`` gives matrix expressions (blocks over symbolic dimensions); an int ``size``
+    with any SymPy entry gives explicit SymPy matrices; otherwise numpy float64 arrays.  The
+    families share ``eye(n)``, ``zeros(r, c)``, ``matrix(a, n)``, ``scale(x, A)``, ``diag(A, B)``.
+    """
+    if not is_integer(size):
+        if size is None or not is_sympy(size):
+            raise TypeError(f"a dimension must be an int or a SymPy symbol, got {size!r}")
+        return _Blocks
+    if any(is_sympy(e) for e in entries if e is not None):
+        return _Explicit
+    return _Numeric
 
 
 # ----------------------------------------------------------------------------- rule logic (verify.rule)

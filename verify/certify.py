@@ -28,7 +28,6 @@ import numpy as np
 
 from .errors import PromptError
 from .frame import Frame, frame_of, scale_eta, to_frame
-from .lemma import is_symmetric_iteration, zero_example
 from .structure import _readers, blocks, runs_of
 
 #: working precision of the ball arithmetic, in bits
@@ -96,10 +95,10 @@ def _eigs(rows: list) -> list:
 def exact_eigenvalues(X, mask, c, gamma=None) -> tuple[list, list]:
     """``(exact, balls)``: eigenvalues of ``N`` that govern convergence, as fmpq (single examples) and acb balls.
 
-    Zero eigenvalues are kept exactly when SPEC P5 counts them (a zero example under a
-    non-symmetric mask) and dropped when they are the Gram null space of a full block
-    that every token reads all or nothing of.  Raises PromptError when a null space
-    cannot be decided rigorously.
+    Zero eigenvalues are dropped when their null directions are seen by nobody (SPEC
+    section 7): a zero example, or the Gram null space of a full block that every token
+    reads all or nothing of.  Raises PromptError when a null space cannot be decided
+    rigorously.
     """
     from flint import fmpq
 
@@ -108,7 +107,7 @@ def exact_eigenvalues(X, mask, c, gamma=None) -> tuple[list, list]:
     c = np.asarray(c, dtype=float)
     runs = runs_of(mask, n)
     parts = blocks(X, mask, c, gamma, runs)
-    keep_zeros = not is_symmetric_iteration(mask, c, n, gamma) and zero_example(X) is not None
+    keep_zeros = False  # a zero eigenvalue never governs the rate (SPEC section 7); a visible one is refused
     G = None if gamma is None else _exact(gamma)
     exact, balls = [], []
     for part in parts:
@@ -162,9 +161,11 @@ def _is_zero(lam) -> bool:
 def certify(X, mask, c, eta: float, gamma=None) -> dict:
     """Rigorous enclosures of ``rate`` at ``eta`` and of ``stable_eta_max``.
 
-    Returns ``rate_interval`` ``[lo, hi]``, ``stable_eta_max_interval`` ``[lo, hi]``
-    (``[0, 0]`` when no step size is stable, ``[inf, inf]`` when nothing needs to
-    contract) and ``certified_stable``: true only when ``hi < 1``.
+    Returns ``rate_interval`` ``[lo, hi]``, ``rate_gap_interval`` (``1 - rate``, enclosed
+    without rounding it to 1), ``stable_eta_max_interval`` ``[lo, hi]`` (``[0, 0]`` when no
+    step size is stable, ``[inf, inf]`` when nothing needs to contract) and
+    ``certified_stable``: true exactly when ``0 < eta < lo`` of the stable bound's
+    enclosure, the criterion of SPEC section 7 (a rate within rounding of 1 is still certified).
     """
     from flint import arb, ctx, fmpq
 
@@ -180,13 +181,16 @@ def certify(X, mask, c, eta: float, gamma=None) -> dict:
             raise PromptError("certify: eta overflows at this scale of the prompt; give a smaller eta")
         e = _q(eta_f)
         rate_lo, rate_hi = fmpq(0), fmpq(0)
+        gap_lo = gap_hi = 1.0
         if exact:
             values = [abs(1 - e * lam) for lam in exact]
             rate_lo = rate_hi = max(values)
+            gap_lo, gap_hi = down(1 - rate_hi), up(1 - rate_hi)
         lo, hi = down(rate_lo), up(rate_hi)
         for lam in balls:
             r = abs(1 - arb(e) * lam)
             lo, hi = max(lo, down(r)), max(hi, up(r))
+            gap_lo, gap_hi = min(gap_lo, down(1 - r)), min(gap_hi, up(1 - r))
         # stable_eta_max = min 2 Re(lambda) / |lambda|^2; 0 when some Re(lambda) <= 0
         s_lo = s_hi = math.inf
         if any(lam <= 0 for lam in exact):
@@ -213,4 +217,5 @@ def certify(X, mask, c, eta: float, gamma=None) -> dict:
         if not all(math.isfinite(v) and v > 0 for v in interval):
             raise PromptError("stable_eta_max: the enclosure overflows or underflows a float at this scale of the "
                               "prompt; rescale X towards 1")
-    return {"rate_interval": [lo, hi], "stable_eta_max_interval": interval, "certified_stable": bool(hi < 1)}
+    return {"rate_interval": [lo, hi], "rate_gap_interval": [gap_lo, gap_hi], "stable_eta_max_interval": interval,
+            "certified_stable": bool(0 < eta_f < s_lo)}

@@ -10,6 +10,7 @@ What a user sees, whatever happens inside a command:
   summary, never raw ``RuntimeWarning`` text;
 - a linear-algebra routine that cannot converge (magnitudes float64 cannot
   hold): one line, exit status 2, since an answer that cannot be computed is refused;
+- memory the machine cannot give (a ``MemoryError``): one line with the figure, exit status 2;
 - a bug: one line naming it, exit status 70 (never a traceback).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 
 from .errors import PromptError
-from .output import Output, check_outputs, write_json
+from .output import Output, check_outputs, stream_of, write_json
 
 #: subcommand name -> module in verify.commands (all imported when the parser is built,
 #: so the modules keep heavy imports such as sympy and matplotlib inside their ``run``)
@@ -38,6 +39,7 @@ COMMANDS = {
     "figures": "figures",
     "report": "report",
     "train": "train",
+    "sweep": "sweep",
 }
 
 #: options whose value may name a file the command reads (an output must never be one of them)
@@ -98,7 +100,7 @@ def planned_outputs(args: argparse.Namespace) -> list:
     """Every file the run will write: the command's own (``args.outputs(args)``) and ``--json``."""
     outputs = list(args.outputs(args)) if getattr(args, "outputs", None) else []
     target = getattr(args, "json", None)
-    if target is not None and target != "-":
+    if target is not None:
         outputs.append(Output("json", target))
     return outputs
 
@@ -141,9 +143,10 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
     prefix = f"icl-verify {args.command}"
     try:
-        check_outputs(planned_outputs(args), input_files(args))
+        outputs = planned_outputs(args)
+        check_outputs(outputs, input_files(args))
         result, summary, ok, note = _run(args)
-        to_stdout = getattr(args, "json", None) == "-"
+        to_stdout = any(stream_of(target.path) == "stdout" for target in outputs)
         if getattr(args, "json", None):
             write_json(result, args.json)
         if summary and not to_stdout:
@@ -154,8 +157,12 @@ def main(argv=None) -> int:
         sys.stderr.write(f"{prefix}: error: {_one_line(exc)}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        sys.stderr.write(f"{prefix}: interrupted; no partial output was written\n")
+        sys.stderr.write(f"{prefix}: interrupted; {getattr(args, 'interrupted', 'no partial output was written')}\n")
         return EXIT_INTERRUPTED
+    except MemoryError as exc:  # an estimate fell short: still a refusal with the figure, not an internal error
+        sys.stderr.write(f"{prefix}: error: out of memory ({_one_line(exc) or 'no detail'}); use smaller sizes "
+                         f"(the limits are in verify/limits.py)\n")
+        return EXIT_BAD_INPUT
     except np.linalg.LinAlgError as exc:  # an answer that cannot be computed is refused, not guessed
         sys.stderr.write(f"{prefix}: error: cannot compute this in floating point ({_one_line(exc)}); "
                          f"check the prompt's magnitudes and conditioning\n")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import is_number, matrices
 from .errors import PromptError
 
 
@@ -35,55 +36,24 @@ class Construction:
         return self.P @ self.V
 
 
-def _is_symbolic(*values) -> bool:
-    return any(v is not None and not isinstance(v, (int, float, np.ndarray, np.floating, np.integer)) for v in values)
-
-
 def paper(eta, d, k: int = 1, gamma=None) -> Construction:
     """The paper's construction ``K = [[I_d, 0], [0, 0]]``, ``Q = [[Gamma, 0], [0, 0]]``,
     ``V = [[0, 0], [0, -I_k]]``, ``P = eta I_{d+k}`` (``Gamma = I_d`` unless given).
 
-    One definition at every size: an int ``d`` with numeric ``eta`` gives numpy arrays;
-    an int ``d`` with a SymPy ``eta`` or ``gamma`` gives explicit SymPy matrices; a SymPy
-    symbol ``d`` gives ``BlockMatrix`` expressions in ``d`` (blocks ``d x d``, ``d x k``,
-    ``k x d``, ``k x k``; ``gamma`` then a ``d x d`` matrix expression or None), which the
-    proofs run through ``verify.lsa`` at symbolic sizes.  Substituting an int for ``d``
-    and calling ``.as_explicit()`` gives the explicit matrices.
+    One definition at every size, written against the matrix family of ``verify.backend.matrices``:
+    a SymPy symbol ``d`` gives ``BlockMatrix`` expressions in ``d`` (blocks ``d x d``, ``d x k``,
+    ``k x d``, ``k x k``; ``gamma`` then a ``d x d`` matrix expression or None), which the proofs
+    run through ``verify.lsa`` at symbolic sizes; an int ``d`` with a SymPy ``eta`` or ``gamma``
+    gives explicit SymPy matrices; an int ``d`` with numbers gives numpy arrays.  Substituting an
+    int for ``d`` and calling ``.as_explicit()`` gives the explicit matrices; ``proofs/conformance.py``
+    (E0) checks that the numeric instance is that substitution.
     """
-    if not isinstance(d, (int, np.integer)):
-        return _paper_blocks(eta, d, k, gamma)
-    d = int(d)
-    if _is_symbolic(eta, gamma):
-        import sympy as sp
-
-        zeros, eye = sp.zeros, sp.eye
-        gamma = eye(d) if gamma is None else sp.Matrix(gamma)
-        K = sp.diag(eye(d), zeros(k, k))
-        Q = sp.diag(gamma, zeros(k, k))
-        V = sp.diag(zeros(d, d), -eye(k))
-        return Construction(K, Q, V, eta * eye(d + k))
-    gamma = np.eye(d) if gamma is None else np.asarray(gamma, dtype=float)
-    K = np.zeros((d + k, d + k))
-    K[:d, :d] = np.eye(d)
-    Q = np.zeros((d + k, d + k))
-    Q[:d, :d] = gamma
-    V = np.zeros((d + k, d + k))
-    V[d:, d:] = -np.eye(k)
-    return Construction(K, Q, V, float(eta) * np.eye(d + k))
-
-
-def _paper_blocks(eta, d, k: int, gamma) -> Construction:
-    """``paper`` at a symbolic dimension ``d``: 2 x 2 block matrices over ``(d, k)``."""
-    from sympy import BlockMatrix, Identity, ZeroMatrix
-
-    def blocks(top_left, bottom_right):
-        return BlockMatrix([[top_left, ZeroMatrix(d, k)], [ZeroMatrix(k, d), bottom_right]])
-
-    gamma = Identity(d) if gamma is None else gamma
-    K = blocks(Identity(d), ZeroMatrix(k, k))
-    Q = blocks(gamma, ZeroMatrix(k, k))
-    V = blocks(ZeroMatrix(d, d), -Identity(k))
-    P = blocks(eta * Identity(d), eta * Identity(k))
+    mats = matrices(d, eta, gamma)
+    top_left = mats.eye(d) if gamma is None else mats.matrix(gamma, d)
+    K = mats.diag(mats.eye(d), mats.zeros(k, k))
+    Q = mats.diag(top_left, mats.zeros(k, k))
+    V = mats.diag(mats.zeros(d, d), -mats.eye(k))
+    P = mats.diag(mats.scale(eta, mats.eye(d)), mats.scale(eta, mats.eye(k)))
     return Construction(K, Q, V, P)
 
 
@@ -108,5 +78,5 @@ def eta_schedule(eta=None, schedule: Sequence[float] | None = None, layers: int 
 
 
 def _check_eta(e, field: str) -> None:
-    if isinstance(e, (int, float, np.floating, np.integer)) and not (np.isfinite(e) and e > 0):
+    if is_number(e) and not (np.isfinite(e) and e > 0):
         raise PromptError(f"{field}: step size must be a finite number > 0, got {e}")

@@ -37,8 +37,8 @@ from functools import cache
 
 import sympy as sp
 
+from . import lsa  # the model, looked up at call time
 from .construction import Construction
-from .lsa import attend
 from .masks import parse_attention
 
 #: other example tokens in the symbolic attention set besides the target itself;
@@ -151,8 +151,8 @@ def layer_update(kq: sp.Matrix, pv: sp.Matrix, sources: int = SOURCES):
     attended = sp.Matrix.hstack(target, *[_token(x, r) for x, r in zip(xs, rs, strict=True)])
     query = _token(xq, -(wq * xq)[0, 0])
     layer = Construction(K=sp.eye(d + 1), Q=kq, V=pv, P=sp.eye(d + 1))
-    example_delta = attend(target, attended, layer, None, c) - target
-    query_delta = attend(query, attended, layer, None, c) - query
+    example_delta = lsa.attend(target, attended, layer, None, c) - target
+    query_delta = lsa.attend(query, attended, layer, None, c) - query
     data = {"x0": x0, "y0": y0, "w0": w0, "xs": xs, "rs": rs, "xq": xq, "wq": wq}
     return example_delta, query_delta, data, c
 
@@ -175,7 +175,7 @@ def source_term(kq: sp.Matrix, pv: sp.Matrix) -> sp.Matrix:
     c = _symbol("c_j", positive=True)
     query = _token(xq, -(w * xq)[0, 0])
     layer = Construction(K=sp.eye(d + 1), Q=kq, V=pv, P=sp.eye(d + 1))
-    moved = sp.expand(c * (attend(query, _token(x, r), layer, None, c) - query)[d, 0])
+    moved = sp.expand(c * (lsa.attend(query, _token(x, r), layer, None, c) - query)[d, 0])
     return sp.Matrix([[-sp.diff(moved, xq[k]) for k in range(d)]])
 
 

@@ -36,11 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import lsa, masks, normalizers  # the model, looked up at call time
 from .construction import Construction
 from .errors import PromptError
-from .lsa import lsa_forward
-from .masks import attention_mask, parse_attention
-from .normalizers import normalizer
+from .masks import parse_attention
 from .prompt import split_tokens
 from .regression import X_DISTS, TaskDistribution, token_batch
 
@@ -170,7 +169,7 @@ def stack_predictions(KQ, PV, Z0: np.ndarray, n: int, d: int, mask, c) -> np.nda
     parts = []
     with np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, Z0.shape[0], chunk):
-            final = lsa_forward(Z0[start:start + chunk], stack, mask, c)[-1]
+            final = lsa.lsa_forward(Z0[start:start + chunk], stack, mask, c)[-1]
             parts.append(split_tokens(final, n, d)[1])
     return np.concatenate(parts)
 
@@ -196,9 +195,9 @@ class Setting:
 
     def mask_and_c(self):
         dist = self.distribution
-        mask = attention_mask(self.attention, dist.n, dist.m)
+        mask = masks.attention_mask(self.attention, dist.n, dist.m)
         scale = dist.n if self.scale is None else self.scale
-        return mask, normalizer(self.normalization, mask, scale)
+        return mask, normalizers.normalizer(self.normalization, mask, scale)
 
 
 def stack_gap(KQ, PV, fits: list, setting: Setting, prompts: int = 64, seed: int = 0) -> float:

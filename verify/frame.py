@@ -21,6 +21,8 @@ import numpy as np
 from .errors import PromptError
 
 TINY = float(np.finfo(float).tiny)
+#: what to change when a mapped-back result leaves the float range: every factor of the frame, --scale included
+FIX = "bring X, y, the preconditioner or --scale closer to 1"
 
 
 def exponent(a) -> int:
@@ -89,15 +91,15 @@ def unscale(value, e: int, field: str, allow_inf: bool = False, overflow_is_inf:
     finite = np.isfinite(a)
     if np.any(finite & ~np.isfinite(out)) and not overflow_is_inf:
         raise PromptError(f"{field}: the result overflows a float at this scale of the prompt (about 2^{e} times "
-                          "its rescaled value); rescale X or y towards 1")
+                          "its rescaled value); {FIX}")
     # underflow is judged on the array as a whole: entries far below its largest one may be subnormal
     # without losing accuracy relative to the output's scale, but an output all below the normal range cannot
     top = float(np.max(np.abs(out[finite]), initial=0.0))
     if np.any(finite & (a != 0)) and top < TINY:
         raise PromptError(f"{field}: the result underflows a float at this scale of the prompt (about 2^{e} times "
-                          "its rescaled value); rescale X or y towards 1")
+                          "its rescaled value); {FIX}")
     if not allow_inf and not np.all(finite):
-        raise PromptError(f"{field}: the result is not a finite number; rescale X or y towards 1")
+        raise PromptError(f"{field}: the result is not a finite number; {FIX}")
     return float(out) if np.ndim(value) == 0 else out
 
 

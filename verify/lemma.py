@@ -23,10 +23,11 @@ from .structure import (
     blocks,
     check_dense,
     gram_solve,
+    null_space,
     run_sums,
     runs_of,
 )
-from .tolerances import SEMISIMPLE_MIN, agreement_tol, rank_tol
+from .tolerances import agreement_tol, rank_tol
 
 
 def scores(X, gamma=None) -> np.ndarray:
@@ -102,31 +103,8 @@ def read_sums(sources, mask, runs=None, tokens=None) -> np.ndarray:
     return out
 
 
-def null_space(N: np.ndarray, symmetric: bool = False):
-    """Group inverse ``N^#`` and the projector ``P_0`` onto ``N``'s null space along its range.
-
-    With ``K`` a basis of ``null(N)`` and ``L`` one of ``null(N^T)`` (from the SVD),
-    ``P_0 = K (L^T K)^{-1} L^T`` and ``N^# = (N + P_0)^{-1} - P_0``; for an invertible
-    ``N`` this is ``N^{-1}`` and ``P_0 = 0``, for a symmetric one ``N^# = N^+``.
-    Returns None when the zero eigenvalue is not semisimple (``L^T K`` singular: a
-    Jordan block, along which ``sum_l (I - eta N)^l`` grows polynomially).
-    ``symmetric`` is accepted for symmetry with callers; the construction does not need it.
-    """
-    n = N.shape[0]
-    U, S, Vt = np.linalg.svd(N)
-    rank = int(np.sum(S > rank_tol(N))) if n else 0
-    if rank == n:
-        return np.linalg.inv(N), np.zeros((n, n))
-    K, L = Vt[rank:].T, U[:, rank:]
-    LK = L.T @ K
-    if np.linalg.svd(LK, compute_uv=False).min() < SEMISIMPLE_MIN:
-        return None
-    P0 = K @ np.linalg.solve(LK, L.T)
-    return np.linalg.inv(N + P0) - P0, P0
-
-
-def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None) -> int | None:
-    """The first token whose weight reads the null space (``W_j`` depends on ``P_0 s``), or None.
+def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None, first: int = 0) -> int | None:
+    """The first token ``>= first`` whose weight reads the null space (``W_j`` depends on ``P_0 s``), or None.
 
     A residual component in the null space of ``N`` is never corrected, so it
     accumulates in ``s`` every layer; it is harmless exactly when no token's
@@ -143,7 +121,7 @@ def first_token_reached(P0: np.ndarray, X, mask, c, gamma=None) -> int | None:
     tol = null_reach_tol(X, mask, c, gamma, scale)
     sources = (P0[:, :, None] * XG[:, None, :]).reshape(n, -1)
     step = max(1, (1 << 22) // max(sources.shape[1], 1))
-    for start in range(0, mask.shape[1], step):
+    for start in range(first, mask.shape[1], step):
         stop = min(mask.shape[1], start + step)
         reach = np.abs(mask[:n, start:stop].T.astype(float) @ sources).max(axis=1, initial=0.0) / c[start:stop]
         bad = np.flatnonzero(reach > tol)
@@ -174,7 +152,7 @@ def zero_example(X) -> int | None:
     return int(zero[0]) if zero.size else None
 
 
-def stationary_weights(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
+def stationary_weights(X, Y, mask, c, W0=None, gamma=None, attention=None) -> np.ndarray:
     """The fixed point of the per-token dynamics, for any mask (SPEC section 6).
 
     At a fixed point ``D^{-1} M s = r^(0)`` on the part of residual space that
@@ -186,44 +164,73 @@ def stationary_weights(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     (``verify.structure``), in a power-of-two frame of the data (``verify.frame``)
     so that the answer is covariant under rescaling ``X`` and ``y``.
 
+    A named ``attention`` (``causal``, ``sliding:K``, ...) is solved from its shape in
+    ``O(n d^2)`` without the mask (``verify.structured``); ``mask`` is then read only when
+    that path does not apply (a preconditioner that is not positive definite).
+
     Returns ``(n + m, k, d)``.  Raises PromptError when there is no stationary
-    point: a zero example under a non-symmetric mask (SPEC P6 divides by
-    ``||x_j||^2``), a nilpotent part, a null space that reaches a token, or a
-    weight that cannot be represented as a float at the prompt's scale.
+    prediction (SPEC section 7: a Jordan chain at 0, or a query that reads a null
+    vector of ``N``), or a weight cannot be represented as a float at the prompt's
+    scale.  A null direction that no query reads (a zero example, say) is harmless;
+    when some *example's* weight reads one, the example weights drift while every
+    residual converges, and the example rows are NaN (the caller reports them as absent).
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     frame = frame_of(X, Y, c, gamma)
     Xf, Yf, cf, gf, W0f, _ = to_frame(frame, X, Y, c, gamma, W0)
-    W = _stationary(Xf, Yf, mask, cf, W0f, gf)
-    return unscale(W, frame.weight, "stationary weights")
+    W = None
+    if attention not in (None, "custom"):
+        from .structured import NotStructured
+
+        try:
+            W = _structured_stationary(attention, Xf, Yf, cf, W0f, gf)
+        except NotStructured:
+            from .rates import dense_mask
+
+            mask = dense_mask(mask, attention, X.shape[0], len(cf) - X.shape[0])
+    if W is None:
+        W = _stationary(Xf, Yf, mask, cf, W0f, gf)
+    return unscale(W, frame.weight, "stationary weights", allow_inf=True)
+
+
+def _structured_stationary(attention: str, X, Y, c, W0=None, gamma=None) -> np.ndarray:
+    """:func:`stationary_weights` of a named attention from its shape (``verify.structured``), in the frame."""
+    from .shapes import named_shape
+    from .structured import check_blocks, stationary_sums, tilde
+
+    n, d = X.shape
+    k = Y.shape[1]
+    Xt, L = tilde(X, gamma)
+    shape = named_shape(attention, n, len(c) - n)
+    check_blocks(shape, c)
+    W0_arr = np.zeros((k, d)) if W0 is None else np.asarray(W0, dtype=float).reshape(k, d)
+    examples, query = stationary_sums(shape, Xt, Y - X @ W0_arr.T, c)
+    W = np.concatenate([examples / c[:n, None, None],
+                        np.broadcast_to(query, (shape.m, k, d)) / c[n:, None, None]])
+    if L is not None:
+        W = W @ L.T  # back from x~ = L^T x: W x = (W~ L^T) x
+    return W + W0_arr[None]
 
 
 def _no_stationary(j: int, n: int) -> PromptError:
     who = f"query {j - n}" if j >= n else f"example {j}"
-    return PromptError(f"attention: no stationary prediction exists: the iteration is singular and its null space "
-                       f"reaches {who}, whose weight then drifts every layer; change the mask so that {who} reads "
-                       "the same examples as the tokens it depends on")
+    return PromptError(f"attention: no stationary prediction exists: {who} reads a null vector of N (SPEC section 7), "
+                       "so its prediction drifts every layer at every step size; change the mask so that whoever "
+                       "reads part of a singular block reads all of it")
 
 
-NILPOTENT = ("attention: the iteration is singular with a nilpotent part, so the accumulated residuals grow every "
-             "layer and no stationary prediction exists; use a mask whose examples read themselves")
+NILPOTENT = ("attention: the eigenvalue 0 of N has a Jordan chain (SPEC section 7), so the residuals grow every layer "
+             "and no stationary prediction exists; use a mask whose examples read themselves")
 
 
 def _stationary(X, Y, mask, c, W0=None, gamma=None) -> np.ndarray:
     n = X.shape[0]
     W0_arr = np.zeros((Y.shape[1], X.shape[1])) if W0 is None else np.asarray(W0, dtype=float).reshape(Y.shape[1], -1)
     R0 = Y - X @ W0_arr.T
-    symmetric = is_symmetric_iteration(mask, c, n, gamma)
-    j = None if symmetric else zero_example(X)
-    if j is not None:
-        raise PromptError(f"X: example row {j} is zero and the stationary point of a causal-type (non-prefix) mask "
-                          "divides by ||x_j||^2 (SPEC P6); remove that example or use --attention prefix")
     runs = runs_of(mask, n)
     parts = blocks(X, mask, c, gamma, runs)
-    if not all(b.semisimple for b in parts):
-        raise PromptError(NILPOTENT)
-    if any(b.zeros and b.visible for b in parts):
+    if not all(b.zeros == 0 or (b.semisimple and not b.visible) for b in parts):
         return _dense_stationary(X, R0, mask, c, W0, gamma)
     s = forward_substitution(parts, X, R0, mask, c, gamma, runs)
     return readout(s, X, mask, c, W0, gamma, runs)
@@ -237,10 +244,14 @@ def _dense_stationary(X, R0, mask, c, W0=None, gamma=None) -> np.ndarray:
     if found is None:
         raise PromptError(NILPOTENT)
     group_inverse, P0 = found
-    j = first_token_reached(P0, X, mask, c, gamma)
-    if j is not None:
-        raise _no_stationary(j, n)
-    return readout(group_inverse @ R0, X, mask, c, W0, gamma)
+    q = first_token_reached(P0, X, mask, c, gamma, first=n)
+    if q is not None:
+        raise _no_stationary(q, n)
+    W = readout(group_inverse @ R0, X, mask, c, W0, gamma)
+    j = first_token_reached(P0, X, np.asarray(mask)[:, :n], c[:n], gamma)
+    if j is not None:  # an example's weight drifts along a null direction (its residual still converges)
+        W[:n] = np.nan
+    return W
 
 
 #: examples per chunk of the forward substitution: what the chunk reads from earlier chunks is one matrix product

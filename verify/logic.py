@@ -55,42 +55,59 @@ def to_z3(expr, env: dict):
             if not (q.is_Integer and q > 0):
                 raise Untranslatable(f"{e} (the modulus must be a positive integer constant)")
             return go(a) % int(q)
-        if isinstance(e, (sp.Min, sp.Max)):
-            args = [go(t) for t in e.args]
-            pick = (lambda a, b: z3.If(a <= b, a, b)) if isinstance(e, sp.Min) else (lambda a, b: z3.If(a >= b, a, b))
-            return reduce(pick, args)
-        if isinstance(e, sp.Piecewise):
-            out = None
-            for value, cond in reversed(e.args):
-                out = go(value) if out is None else z3.If(go(cond), go(value), out)
-            return out
         if isinstance(e, sp.Rel):
             # SymPy rewrites floor(i/3) <= floor(j/3) as i/3 < floor(j/3) + 1: clear the (positive)
             # denominators of rational coefficients outside floors, which keeps the direction
             diff = e.lhs - e.rhs
             scale = sp.ilcm(1, 1, *[r.q for r in _outside_floor_rationals(diff)])
-            a, b = go(sp.expand(diff * scale)), z3.IntVal(0)
-            ops = {sp.StrictLessThan: lambda: a < b, sp.LessThan: lambda: a <= b, sp.StrictGreaterThan: lambda: a > b,
-                   sp.GreaterThan: lambda: a >= b, sp.Equality: lambda: a == b, sp.Unequality: lambda: a != b}
-            for kind, make in ops.items():
-                if isinstance(e, kind):
-                    return make()
-        if isinstance(e, sp.And):
-            return z3.And(*[go(t) for t in e.args])
-        if isinstance(e, sp.Or):
-            return z3.Or(*[go(t) for t in e.args])
-        if isinstance(e, sp.Not):
-            return z3.Not(go(e.args[0]))
-        if isinstance(e, sp.Implies):
-            return z3.Implies(go(e.args[0]), go(e.args[1]))
-        if isinstance(e, sp.Equivalent):
-            terms = [go(t) for t in e.args]
-            return z3.And(*[terms[0] == t for t in terms[1:]])
-        if isinstance(e, sp.Xor):
-            return reduce(z3.Xor, [go(t) for t in e.args])
+            return relation(type(e), go(sp.expand(diff * scale)), z3.IntVal(0))
+        term = connective(e, go)
+        if term is not None:
+            return term
         raise Untranslatable(f"{type(e).__name__}: {e}")
 
     return go(sp.sympify(e) if isinstance((e := expr), (int, bool)) else expr)
+
+
+def relation(kind, a, b):
+    """The z3 relation ``a kind b`` for a SymPy relation class ``kind``."""
+    ops = {sp.StrictLessThan: lambda: a < b, sp.LessThan: lambda: a <= b, sp.StrictGreaterThan: lambda: a > b,
+           sp.GreaterThan: lambda: a >= b, sp.Equality: lambda: a == b, sp.Unequality: lambda: a != b}
+    for cls, make in ops.items():
+        if issubclass(kind, cls):
+            return make()
+    raise Untranslatable(f"relation {kind.__name__}")
+
+
+def connective(e, go):
+    """The z3 term of ``Min``/``Max``, ``Piecewise`` or a Boolean connective (``And``, ``Or``, ``Not``,
+    ``Implies``, ``Equivalent``, ``Xor``) whose arguments ``go`` translates; ``None`` for anything else.
+    Shared by the integer translation here and the real one of ``proofs.formal``."""
+    import z3
+
+    if isinstance(e, (sp.Min, sp.Max)):
+        args = [go(t) for t in e.args]
+        pick = (lambda a, b: z3.If(a <= b, a, b)) if isinstance(e, sp.Min) else (lambda a, b: z3.If(a >= b, a, b))
+        return reduce(pick, args)
+    if isinstance(e, sp.Piecewise):
+        out = None
+        for value, cond in reversed(e.args):
+            out = go(value) if out is None else z3.If(go(cond), go(value), out)
+        return out
+    if isinstance(e, sp.And):
+        return z3.And(*[go(t) for t in e.args])
+    if isinstance(e, sp.Or):
+        return z3.Or(*[go(t) for t in e.args])
+    if isinstance(e, sp.Not):
+        return z3.Not(go(e.args[0]))
+    if isinstance(e, sp.Implies):
+        return z3.Implies(go(e.args[0]), go(e.args[1]))
+    if isinstance(e, sp.Equivalent):
+        terms = [go(t) for t in e.args]
+        return z3.And(*[terms[0] == t for t in terms[1:]])
+    if isinstance(e, sp.Xor):
+        return reduce(z3.Xor, [go(t) for t in e.args])
+    return None
 
 
 def _outside_floor_rationals(expr) -> list:

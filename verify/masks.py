@@ -21,15 +21,21 @@ spec           rule (an example ``q_idx`` reads ``kv_idx``)    query rule
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
-from .backend import logic_kind
+from .backend import is_concrete, logic_kind, maximum, minimum
 from .errors import PromptError
+from .limits import check_array
 
 NAMED = ("prefix", "causal", "sliding:K", "block:B", "hybrid:P")
+#: the named attentions in a sentence, for ``--help`` (the module table in words; queries read every example
+#: except under sliding:K)
+ATTENTION_HELP = ("prefix (every example reads all n), causal (example j reads 1..j), sliding:K (the last K up to j; "
+                  "queries the last K), block:B (full inside consecutive blocks of B examples, causal across "
+                  "blocks), hybrid:P (the first P examples read each other in full, later ones are causal)")
 
 
 def parse_attention(spec: str) -> tuple[str, int | None]:
@@ -111,6 +117,133 @@ def reads(spec: str, i, j, n):
     return named_rule(spec).reads(i, j, n)
 
 
+def read_interval(spec: str, j, n) -> tuple:
+    """The examples a token reads as an interval: ``((lo, hi) for an example j, (lo, hi) for a query)``.
+
+    Every named attention reads, from token ``j``, exactly the examples ``lo <= i <= hi``
+    (inclusive, 0-based, never empty).  The same expressions serve two readers:
+    ``verify.normalizers.count_certificate`` checks them against :func:`reads` with z3 for
+    every ``n`` (SymPy ``j``, ``n``), and :class:`NamedMask` evaluates them on integer arrays
+    (``O(n)`` counts and the associative form of ``verify.linear``).  Only candidates until
+    checked: the tests compare them with ``reads`` at many sizes too.
+    """
+    name, parsed = parse_attention(spec)
+    param = 0 if parsed is None else parsed  # prefix and causal take no parameter
+    zero = 0 * j  # 0 of the right kind: a SymPy zero or an integer array
+    query = (zero, n - 1)
+    if name == "prefix":
+        return (zero, n - 1), query
+    if name == "causal":
+        return (zero, j), query
+    if name == "sliding":
+        return (maximum(0, j - param + 1), j), (maximum(0, n - param), n - 1)
+    if name == "block":
+        return (zero, minimum(n - 1, param * (j // param) + param - 1)), query
+    if name == "hybrid":
+        return (zero, minimum(n - 1, maximum(j, param - 1))), query
+    raise PromptError(f"attention: no interval form for {name!r}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class NamedMask:
+    """A named attention's mask at integer sizes, kept as its rule: ``mask[i, j] = reads(spec, i, j, n)``.
+
+    Nothing of size ``(n + m)^2`` is formed unless asked: ``mask[rows, cols]`` evaluates
+    :func:`reads` on those index ranges (numpy indexing rules: slices, integers and integer
+    arrays), :meth:`bounds` gives every token's interval of examples in ``O(n + m)``
+    (:func:`read_interval`), and :meth:`dense` (or ``numpy.asarray(mask)``) builds the whole
+    boolean matrix, refused above ``verify.limits.MAX_ARRAY_BYTES``.  ``verify.lsa`` runs the
+    layer on it through the associative form of linear attention (``verify.linear``).
+    """
+
+    spec: str
+    n: int
+    m: int
+
+    def __post_init__(self):
+        parse_attention(self.spec)
+
+    @property
+    def shape(self) -> tuple:
+        return (self.n + self.m, self.n + self.m)
+
+    @cached_property
+    def _bounds(self) -> tuple:
+        j = np.arange(self.n + self.m, dtype=np.int64)
+        (lo, hi), (qlo, qhi) = read_interval(self.spec, j, self.n)
+        example = j < self.n
+        lo, hi = np.where(example, lo, qlo), np.where(example, hi, qhi)
+        lo.flags.writeable = hi.flags.writeable = False
+        return lo, hi
+
+    def bounds(self) -> tuple:
+        """``(lo, hi)``, two int64 arrays over the ``n + m`` tokens: token ``j`` reads examples ``lo_j..hi_j``."""
+        return self._bounds
+
+    def counts(self) -> np.ndarray:
+        """``|A(j)| = hi_j - lo_j + 1`` for every token, in ``O(n + m)`` (the ``count`` normalizer)."""
+        lo, hi = self.bounds()
+        return (hi - lo + 1).astype(float)
+
+    def dense(self) -> np.ndarray:
+        """The whole ``(n + m, n + m)`` boolean mask (:func:`attention_mask`, read-only, built once per mask);
+        refused when too large for the dense methods that ask for it (they hold float matrices of this shape)."""
+        check_array("PROMPT", self.shape, what="the dense attention matrices of n + m tokens")
+        return self._dense
+
+    @cached_property
+    def _dense(self) -> np.ndarray:
+        dense = attention_mask(self.spec, self.n, self.m)
+        dense.flags.writeable = False
+        return dense
+
+    def __array__(self, dtype=None, copy=None):
+        dense = self.dense()
+        return dense if dtype is None else dense.astype(dtype)
+
+    def __getitem__(self, index) -> np.ndarray:
+        index = index if isinstance(index, tuple) else (index,)
+        if len(index) == 1:
+            index = (index[0], slice(None))
+        if len(index) != 2:
+            raise IndexError(f"a mask has 2 axes, got {len(index)} indices")
+        (rows, row_array), (cols, col_array) = (_index(ix, size) for ix, size in zip(index, self.shape, strict=True))
+        if row_array and col_array:
+            rows, cols = np.broadcast_arrays(rows, cols)
+        elif row_array:
+            rows = rows.reshape(rows.shape + (1,))
+        elif col_array:
+            rows = rows.reshape((-1,) + (1,) * cols.ndim)
+        else:
+            rows = rows[:, None]
+        check_array("mask", np.broadcast_shapes(rows.shape, cols.shape), itemsize=1, what="a slice of the mask")
+        return np.asarray(reads(self.spec, rows, cols, self.n), dtype=bool)
+
+
+def _index(ix, size: int) -> tuple:
+    """One axis of a mask index as int64 positions, and whether it is an advanced (array or integer) index."""
+    if isinstance(ix, slice):
+        return np.arange(*ix.indices(size), dtype=np.int64), False
+    a = np.asarray(ix)
+    if a.dtype == bool:
+        if a.shape != (size,):
+            raise IndexError(f"a boolean index of shape {a.shape} on an axis of length {size}")
+        return np.flatnonzero(a).astype(np.int64), True
+    if not np.issubdtype(a.dtype, np.integer):
+        raise IndexError(f"mask indices must be integers, slices or boolean arrays, got dtype {a.dtype}")
+    a = np.where(a < 0, a + size, a).astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= size):
+        raise IndexError(f"mask index out of range for an axis of length {size}")
+    return a, True
+
+
+def named_mask(spec: str, n, m):
+    """The mask of a named attention kept as its rule: a :class:`NamedMask` at integer sizes,
+    a :class:`SymbolicMask` at SymPy sizes."""
+    parse_attention(spec)
+    return NamedMask(spec, int(n), int(m)) if is_concrete(n, m) else SymbolicMask(spec, n, m)
+
+
 @dataclass(frozen=True)
 class SymbolicMask:
     """A named attention's mask at symbolic sizes: ``mask[i, j]`` is ``reads(spec, i, j, n)``
@@ -136,7 +269,7 @@ def attention_mask(spec: str, n, m):
     Integer sizes give a numpy array; SymPy sizes give a :class:`SymbolicMask` (the same rule).
     """
     parse_attention(spec)
-    if _is_symbolic(n, m):
+    if not is_concrete(n, m):
         return SymbolicMask(spec, n, m)
     tokens = np.arange(n + m)
     mask = np.empty((n + m, n + m), dtype=bool)

@@ -32,10 +32,8 @@ import sympy as sp
 
 from .errors import PromptError
 from .limits import MAX_DERIVE_SIDE, MAX_TEXT_CHARS, MAX_TEXT_DEPTH
+from .rational import rational
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_FRACTION = re.compile(r"([+-]?[0-9]+)/([0-9]+)")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?[0-9]+[eE][+-]?[0-9]+")
 _IDENTIFIER = re.compile(r"([+-]?)([A-Za-z_][A-Za-z0-9_]*)")
 #: an entry string longer than this is not a number or a name anyone types
 _MAX_ENTRY = 64
@@ -78,52 +76,37 @@ def guard_text(text: str, field: str, max_chars: int = MAX_TEXT_CHARS, max_depth
 
 def parse_entry(value, field: str, where: str = ""):
     """One matrix entry as an exact SymPy number or a real Symbol (see module docstring)."""
-    at = f" at {where}" if where else ""
+    at = f"entry at {where}" if where else "value"  # a matrix's entry, or a lone number (--scale)
     if isinstance(value, bool):  # JSON true/false: bool is an int subclass in Python
-        raise PromptError(f"{field}: entry{at} is a boolean {value!r}; {_HELP}")
+        raise PromptError(f"{field}: {at} is a boolean {value!r}; {_HELP}")
     if isinstance(value, int):
         return sp.Integer(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise PromptError(f"{field}: entry{at} is {value!r}; give a finite number")
-        return _decimal(repr(value), field, at)
+            raise PromptError(f"{field}: {at} is {value!r}; give a finite number")
+        return _exact(rational(repr(value), field, at))
     if not isinstance(value, str):
-        raise PromptError(f"{field}: entry{at} is a {type(value).__name__}; {_HELP}")
+        raise PromptError(f"{field}: {at} is a {type(value).__name__}; {_HELP}")
     text = value.strip()
     if len(text) > _MAX_ENTRY:
-        raise PromptError(f"{field}: entry{at} is {len(text)} characters long; {_HELP}")
-    if _INTEGER.fullmatch(text):
-        return sp.Integer(int(text))
-    match = _FRACTION.fullmatch(text)
-    if match:
-        numerator, denominator = int(match.group(1)), int(match.group(2))
-        if denominator == 0:
-            raise PromptError(f"{field}: entry{at} {value!r} divides by zero; give a finite rational")
-        return sp.Rational(numerator, denominator)
-    if _DECIMAL.fullmatch(text):
-        return _decimal(text, field, at)
+        raise PromptError(f"{field}: {at} is {len(text)} characters long; {_HELP}")
+    number = rational(text, field, at)  # integers, p/q and decimals, exactly (verify.rational)
+    if number is not None:
+        return _exact(number)
     match = _IDENTIFIER.fullmatch(text)
     if match:
         sign, name = match.groups()
         if name.startswith("__") or name.lower() in ("nan", "inf", "infinity"):
-            raise PromptError(f"{field}: entry{at} {value!r} is not allowed as a name; use a plain name like \"eta\"")
+            raise PromptError(f"{field}: {at} {value!r} is not allowed as a name; use a plain name like \"eta\"")
         symbol = sp.Symbol(name, real=True)
         return -symbol if sign == "-" else symbol
-    raise PromptError(f"{field}: entry{at} {value!r} is not a number, a rational like \"1/25\" or a plain name; "
+    raise PromptError(f"{field}: {at} {value!r} is not a number, a rational like \"1/25\" or a plain name; "
                       f"expressions are not accepted, introduce a name for them instead")
 
 
-def _decimal(text: str, field: str, at: str):
-    """A decimal spelling (``"0.5"``, ``"1e-3"``) as the exact rational it denotes."""
-    mantissa, _, exponent = text.lower().partition("e")
-    sign = -1 if mantissa.startswith("-") else 1
-    mantissa = mantissa.lstrip("+-")
-    whole, _, frac = mantissa.partition(".")
-    exp = int(exponent) if exponent else 0
-    if abs(exp) > 100:
-        raise PromptError(f"{field}: entry{at} {text!r} has exponent {exp}; use |exponent| <= 100")
-    digits = int((whole or "0") + frac)
-    return sign * sp.Rational(digits, 10 ** len(frac)) * sp.Rational(10) ** exp
+def _exact(value):
+    """A Fraction as a SymPy Rational."""
+    return sp.Rational(value.numerator, value.denominator)
 
 
 def _load_json(text: str, field: str, max_depth: int):
@@ -132,10 +115,22 @@ def _load_json(text: str, field: str, max_depth: int):
         source = _read_text_file(source, field)
     guard_text(source, field, max_depth=max_depth)
     try:
-        return json.loads(source)
+        # numbers keep their spelling: a float would round 0.1000000000000000000001 to 0.1, and int() refuses
+        # (as "not valid JSON") a 5000-digit integer; parse_entry reads both exactly, or names the length
+        return json.loads(source, parse_float=str, parse_int=lambda text: _integer(text, field))
+    except PromptError:
+        raise
     except (ValueError, RecursionError):
         raise PromptError(f"{field}: not valid JSON; give nested lists such as [[1, 0], [0, \"-eta\"]] "
                           f"or the path of a .json file holding them") from None
+
+
+def _integer(text: str, field: str) -> int:
+    """A JSON integer of at most ``_MAX_ENTRY`` characters."""
+    if len(text) > _MAX_ENTRY:
+        raise PromptError(f"{field}: a number of {len(text.lstrip('-'))} digits is above the limit of {_MAX_ENTRY} "
+                          f"characters per entry; give it as a shorter rational or decimal such as \"1e40\"")
+    return int(text)
 
 
 def _read_text_file(path: str, field: str) -> str:

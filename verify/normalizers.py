@@ -11,56 +11,40 @@ at any size makes the derivation raise: nothing is taken on trust.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
+from .backend import is_integer, is_number
 from .errors import PromptError
-from .masks import SymbolicMask, parse_attention
+from .masks import NamedMask, SymbolicMask, read_interval
 
 KINDS = ("constant", "count")
 
 
-def normalizer(kind: str, mask: np.ndarray, scale=1.0) -> np.ndarray:
+def normalizer(kind: str, mask, scale=1.0) -> np.ndarray:
     """Vector ``c`` of length ``n + m`` (one entry per target token).
 
     ``constant`` gives ``c_j = scale``; ``count`` gives ``c_j = |A(j)|`` =
-    ``mask[:, j].sum()`` (``scale`` is ignored).  A token that reads nothing
+    ``mask[:, j].sum()`` (``scale`` is ignored), for a :class:`verify.masks.NamedMask`
+    ``hi_j - lo_j + 1`` from its intervals.  A token that reads nothing
     gets ``c_j = 1``: its sum is empty, so any value leaves it unchanged.
     """
-    if isinstance(mask, SymbolicMask):
-        return symbolic_normalizer(kind, mask, scale)
+    if not is_integer(mask.shape[1]):  # a SymbolicMask (symbolic size): the count is derived from reads
+        return symbolic_normalizer(kind, cast(SymbolicMask, mask), scale)
     size = mask.shape[1]
     if kind == "constant":
-        if np.ndim(scale) == 0 and isinstance(scale, (int, float, np.floating, np.integer)):
+        if is_number(scale):
             if not np.isfinite(scale) or scale <= 0:
                 raise PromptError(f"scale: the constant normalizer needs a finite c > 0, got {scale}")
             return np.full(size, float(scale))
         return np.array([scale] * size, dtype=object)  # symbolic c
     if kind == "count":
-        counts = mask.sum(axis=0).astype(float)
+        # a named attention counts its intervals in O(n + m) (NamedMask.counts); a matrix sums its columns
+        counts = mask.counts() if isinstance(mask, NamedMask) else mask.sum(axis=0).astype(float)
         counts[counts == 0] = 1.0
         return counts
     raise PromptError(f"normalization: unknown normalizer {kind!r}; use constant or count")
-
-
-def _intervals(name: str, param, j, n) -> tuple:
-    """The candidate certificate of a named attention: ``((lo, hi) for an example j, (lo, hi) for a query)``.
-
-    Only candidates: :func:`count_certificate` checks them against ``reads`` for every size.
-    """
-    import sympy as sp
-
-    query = (sp.Integer(0), n - 1)
-    if name == "prefix":
-        return (sp.Integer(0), n - 1), query
-    if name == "causal":
-        return (sp.Integer(0), j), query
-    if name == "sliding":
-        return (sp.Max(0, j - param + 1), j), (sp.Max(0, n - param), n - 1)
-    if name == "block":
-        return (sp.Integer(0), sp.Min(n - 1, param * sp.floor(j / param) + param - 1)), query
-    if name == "hybrid":
-        return (sp.Integer(0), sp.Min(n - 1, sp.Max(j, param - 1))), query
-    raise PromptError(f"attention: no counting certificate for {name!r}")
 
 
 def count_certificate(mask: SymbolicMask):
@@ -75,12 +59,11 @@ def count_certificate(mask: SymbolicMask):
 
     from .logic import holds
 
-    name, param = parse_attention(mask.spec)
     i, j = sp.symbols("i j", integer=True)
     n = mask.n
     sizes = [n >= 1, i >= 0, j >= 0]
     counts = []
-    for (lo, hi), where in zip(_intervals(name, param, j, n), (j < n, j >= n)):
+    for (lo, hi), where in zip(read_interval(mask.spec, j, n), (j < n, j >= n)):
         claim = sp.And(sp.Equivalent(mask[i, j], sp.And(lo <= i, i <= hi)), lo <= hi)
         ok, counterexample = holds(claim, [*sizes, where])
         if not ok:

@@ -11,6 +11,13 @@ Every command that writes goes through this module:
   (atomic on POSIX), so an interrupted or failed run leaves the old file, or
   nothing, never a partial or truncated one.
 
+An output that is a symbolic link is written *through*: its final target (also a
+dangling link's, when the target's directory exists) is replaced atomically and the
+link stays a link.  A link is refused where that is unsafe: to an input, a
+directory, a device, a loop, or through ``/dev``, ``/proc`` or ``/sys``.  The names
+``-``, ``/dev/stdout`` and ``/dev/stderr`` (and ``/dev/fd/1``, ``/dev/fd/2``) write to
+the process's own stream; nothing is ever renamed over them.
+
 JSON holds plain types; NaN and inf (values that overflowed) are written as ``null``.
 """
 from __future__ import annotations
@@ -57,6 +64,51 @@ class Output:
     create_parent: bool = False
 
 
+#: output names that are the process's own streams (``/dev/stdout`` is a system link: never rename over it)
+STREAMS = {"-": "stdout", "/dev/stdout": "stdout", "/dev/stderr": "stderr", "/dev/fd/1": "stdout",
+           "/dev/fd/2": "stderr", "/proc/self/fd/1": "stdout", "/proc/self/fd/2": "stderr"}
+#: a link whose chain passes through these is refused (devices, kernel files, other processes' descriptors)
+SYSTEM_DIRS = ("/dev", "/proc", "/sys")
+#: hops followed before a chain of links counts as a loop (the kernel's own limit is 40)
+MAX_LINK_HOPS = 40
+
+
+def stream_of(path) -> str | None:
+    """``"stdout"`` or ``"stderr"`` when ``path`` names one of the process's streams, else None."""
+    path = os.fspath(path)
+    return STREAMS.get(path if path == "-" else os.path.normpath(path))
+
+
+def _system(path: str) -> bool:
+    return any(path == d or path.startswith(d + os.sep) for d in SYSTEM_DIRS) and not path.startswith("/dev/shm/")
+
+
+def link_target(path: str, field: str = "out") -> str:
+    """The file a link ``path`` finally names (absolute), following the chain hop by hop.
+
+    Raises
+    ------
+    PromptError : a loop (more than ``MAX_LINK_HOPS`` hops) or a hop into ``/dev``, ``/proc`` or ``/sys``.
+    """
+    current = os.path.abspath(path)
+    for _ in range(MAX_LINK_HOPS):
+        if not os.path.islink(current):
+            return current
+        # resolve the directories of the link (themselves maybe links), then its own target relative to them
+        hop = os.path.normpath(os.path.join(os.path.realpath(os.path.dirname(current)), os.readlink(current)))
+        if _system(hop):
+            raise PromptError(f"{field}: {path!r} is a link to the system path {hop!r}, which is not written "
+                              f"through; give a regular file path (or - for stdout)")
+        current = hop
+    raise PromptError(f"{field}: {path!r} is a loop of symbolic links; give a regular file path")
+
+
+def write_target(path) -> str:
+    """Where writing ``path`` puts the bytes: ``path`` itself, or the final target when it is a link."""
+    path = os.fspath(path)
+    return link_target(path) if os.path.islink(path) else path
+
+
 def _existing_ancestor(directory: str) -> str:
     while directory and not os.path.exists(directory):
         parent = os.path.dirname(directory)
@@ -83,24 +135,39 @@ def check_output(target: Output, inputs: Iterable[str] = ()) -> str:
 
     Refused (PromptError naming ``target.field``): the same file as an input, an
     existing directory or non-regular file, a read-only file, a missing parent
-    directory (unless ``create_parent``), a parent that is not a directory, or an
-    unwritable parent.
+    directory (unless ``create_parent``), a parent that is not a directory, an
+    unwritable parent, or a directory in ``/dev``, ``/proc`` or ``/sys``.  A link is
+    judged by its final target (:func:`link_target`: loops and hops into system
+    directories are refused; a dangling link needs its target's directory); a stream
+    name (:data:`STREAMS`) passes and returns ``"<stdout>"`` or ``"<stderr>"``.
     """
     field, path = target.field, os.fspath(target.path)
+    if stream_of(path):
+        return f"<{stream_of(path)}>"
     if path == "" or path.endswith(os.sep):
         raise PromptError(f"{field}: {path!r} is not a file name; give a file path such as out.json")
+    shown = path
+    if os.path.islink(path):  # written through: every check below is about the link's final target
+        path = link_target(path, field)
+        if not os.path.isdir(os.path.dirname(path)):
+            raise PromptError(f"{field}: {shown!r} is a dangling link to {path!r}, whose directory does not exist; "
+                              f"create it or give another path")
     for source in inputs:
         if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
-            raise PromptError(f"{field}: {path!r} is the input file {source!r}; writing there would destroy it, "
+            raise PromptError(f"{field}: {shown!r} is the input file {source!r}; writing there would destroy it, "
                               f"give another output path")
+    via = "" if shown == path else f" (a link to {path!r})"
     if os.path.isdir(path):
-        raise PromptError(f"{field}: {path!r} is a directory; give a file path inside it")
+        raise PromptError(f"{field}: {shown!r}{via} is a directory; give a file path inside it")
     if os.path.exists(path) and not os.path.isfile(path):
-        raise PromptError(f"{field}: {path!r} exists and is not a regular file; give a regular file path")
+        raise PromptError(f"{field}: {shown!r}{via} exists and is not a regular file; give a regular file path")
     # the mode bits too: os.access says yes to root even for a file its owner made read-only
     if os.path.isfile(path) and not (os.access(path, os.W_OK) and os.stat(path).st_mode & 0o222):
-        raise PromptError(f"{field}: {path!r} is read-only; give a writable path")
+        raise PromptError(f"{field}: {shown!r}{via} is read-only; give a writable path")
     parent = os.path.dirname(os.path.abspath(path))
+    if _system(os.path.realpath(parent)):
+        raise PromptError(f"{field}: {shown!r}{via} is in a system directory ({os.path.realpath(parent)}); "
+                          f"give a path outside /dev, /proc and /sys")
     if not os.path.isdir(parent):
         if os.path.exists(parent) or not target.create_parent:
             why = "is not a directory" if os.path.exists(parent) else "does not exist"
@@ -108,9 +175,9 @@ def check_output(target: Output, inputs: Iterable[str] = ()) -> str:
         ancestor = _existing_ancestor(parent)
         if not os.path.isdir(ancestor):
             raise PromptError(f"{field}: {ancestor!r} is not a directory; give a path below a directory")
-        _probe(ancestor, field, path)
+        _probe(ancestor, field, shown)
     else:
-        _probe(parent, field, path)
+        _probe(parent, field, shown)
     return os.path.realpath(path)
 
 
@@ -132,9 +199,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
     The temporary name keeps the extension (writers such as ``savefig`` read the
     format from it).  On any exception, ``KeyboardInterrupt`` included, the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was.  A link is written
+    through (the temporary file sits beside its final target, which it replaces;
+    the link stays); a stream name (:data:`STREAMS`) gets the finished bytes.
     """
-    path = os.fspath(path)
+    stream = stream_of(path)
+    if stream:
+        with _to_stream(path, stream) as tmp:
+            yield tmp
+        return
+    path = write_target(path)
     directory, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.", suffix=f".tmp{ext}")
@@ -147,6 +221,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _to_stream(path, stream: str) -> Iterator[str]:
+    """Yield a temporary file; on success copy its bytes to ``sys.stdout`` or ``sys.stderr``."""
+    stem, ext = os.path.splitext(os.path.basename(os.fspath(path)))
+    fd, tmp = tempfile.mkstemp(prefix=".icl-verify-stream.", suffix=f".tmp{ext}")
+    os.close(fd)
+    try:
+        yield tmp
+        handle = getattr(sys, stream)
+        handle.flush()
+        with open(tmp, "rb") as fh:
+            handle.buffer.write(fh.read())
+        handle.buffer.flush()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _copy_mode(path: str, tmp: str) -> None:
@@ -175,9 +267,10 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(result: dict, target: str) -> None:
-    """Write ``result`` as JSON to the file ``target`` (atomically), or to stdout when ``target == '-'``."""
+    """Write ``result`` as JSON to the file ``target`` (atomically), or to the stream it names (:data:`STREAMS`)."""
     text = json.dumps(to_jsonable(result), indent=2)
-    if target == "-":
-        sys.stdout.write(text + "\n")
+    stream = stream_of(target)
+    if stream:
+        getattr(sys, stream).write(text + "\n")
     else:
         write_text(target, text + "\n")

@@ -293,3 +293,114 @@ def stack_peaks(B: np.ndarray, layers: int):
     peak = norms.max(axis=1)
     layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
     return peak, layer, norms
+
+
+# ----------------------------------------------------------------------------- structured operators (issue 21)
+
+#: power rounds on ``(B^l)^T B^l`` at the best layer found by the start block
+KRYLOV_ROUNDS = 3
+#: layers at which the vector is sharpened (the best layer, then the best layer of the sharpened vector)
+KRYLOV_REFINE = 2
+#: columns of the start block of the structured transient
+KRYLOV_BLOCK = 4
+
+
+def _powers(op, eta: float, V: np.ndarray, layers: int) -> np.ndarray:
+    """``max_col ||B^l v|| / ||v||`` for ``l = 0..L``, ``B = I - eta N`` applied through ``op.matvec``."""
+    V = V / np.linalg.norm(V, axis=0, keepdims=True)
+    out = np.ones(layers + 1)
+    W = V
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(1, layers + 1):
+            W = W - eta * op.matvec(W)
+            norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+            out[layer] = float(np.max(norms)) if np.all(np.isfinite(norms)) else np.inf
+            if not np.isfinite(out[layer]):
+                out[layer:] = np.inf
+                break
+    return out
+
+
+def krylov_peak(op, eta: float, layers: int) -> tuple[float, int, np.ndarray]:
+    """A lower bound on ``max_{l <= L} ||(I - eta N)^l||_2`` from explicit vectors, with ``N`` a structured operator.
+
+    ``op`` has ``matvec`` / ``rmatvec`` (``N V``, ``N^T V``; ``O(n d)`` per column, ``verify.structured``).
+    A start block (the all-ones direction and seeded random ones) gives ``||B^l v||`` for every
+    layer; then ``KRYLOV_ROUNDS`` power steps on ``(B^{l*})^T B^{l*}`` at the best layer ``l*``
+    sharpen the vector, which is run through every layer again.  Every value is
+    ``||B^l v|| / ||v||`` for an explicit ``v``: a lower bound, exact when ``v`` is the top
+    right singular vector.  Returns ``(peak, peak_layer, v)``.
+    """
+    n = op.n
+    if n == 0 or layers == 0:
+        return 1.0, 0, np.ones((n, 1))
+    V = start_block(n)[:, :KRYLOV_BLOCK]
+    norms = _powers(op, eta, V, layers)
+    v = V[:, [0]]
+    tried: set = set()
+    for _ in range(KRYLOV_REFINE):
+        best = int(np.argmax(norms[1:])) + 1  # layer 0 has norm 1 for every vector: sharpen at a later one
+        if best in tried or not np.isfinite(norms[best]):
+            break
+        tried.add(best)
+        v = _power_vector(op, eta, V if len(tried) == 1 else np.concatenate([v, V], axis=1), best)
+        norms = np.maximum(norms, _powers(op, eta, v, layers))
+    peak = float(np.max(norms))
+    layer = int(np.argmax(norms >= peak * (1 - TIE_RTOL))) if np.isfinite(peak) else int(np.argmax(norms))
+    return peak, layer, v
+
+
+def _power_vector(op, eta: float, V: np.ndarray, layer: int) -> np.ndarray:
+    """The column of ``V`` that ``B^l`` stretches most, after ``KRYLOV_ROUNDS`` power steps on ``(B^l)^T B^l``."""
+    W = V.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(layer):
+            W = W - eta * op.matvec(W)
+        v = V[:, [int(np.argmax(np.einsum("ij,ij->j", W, W)))]]
+        for _ in range(KRYLOV_ROUNDS):
+            W = v
+            for _ in range(layer):
+                W = W - eta * op.matvec(W)
+            for _ in range(layer):
+                W = W - eta * op.rmatvec(W)
+            size = np.linalg.norm(W)
+            if not np.isfinite(size) or size == 0:
+                break
+            v = W / size
+    return v
+
+
+#: bisection steps of the structured depth search (each runs one vector through every layer)
+DEPTH_STEPS = 16
+
+
+def krylov_depth_safe_eta(op, top: float, layers: int, max_growth: float, witness: np.ndarray,
+                          rtol: float = 1e-2) -> float:
+    """An estimate of the largest ``eta`` in ``(0, top]`` whose transient peak stays within ``max_growth``.
+
+    Bisection on ``eta`` (at most ``DEPTH_STEPS`` steps, to a relative ``rtol``) with the
+    growth of one explicit vector, ``witness`` (the vector :func:`krylov_peak` sharpened):
+    a step size whose vector grows beyond the limit is proven unsafe, one whose vector
+    stays within it is *not* proven safe (the norm may be larger).  So the answer is an
+    estimate, from above, of the depth-safe step sizes.
+    """
+    if not np.isfinite(top) or top <= 0:
+        return float(top) if top == 0 else float("inf")
+    def safe(eta: float) -> bool:
+        return bool(np.max(_powers(op, eta, witness, layers)) <= max_growth)
+
+    if safe(top):
+        return float(top)
+    # down by factors of 4 to a safe step size, then bisect: DEPTH_STEPS runs in all (0 if none was found)
+    lo, hi, steps = 0.0, top, 0
+    while steps < DEPTH_STEPS and lo == 0:
+        steps += 1
+        if safe(hi / 4):
+            lo = hi / 4
+        else:
+            hi = hi / 4
+    while steps < DEPTH_STEPS and hi - lo > rtol * hi and lo > 0:
+        steps += 1
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if safe(mid) else (lo, mid)
+    return float(lo)

@@ -25,9 +25,16 @@ def _save(fig, path) -> str:
     return str(path)
 
 
-def plot_e1(rows, path) -> str:
-    """Two panels, example MSE and query MSE over layers, prefix vs causal (log y)."""
+def _caption(fig, caption: str) -> None:
+    """The run's setting (n, d, eta, ...) above the panels."""
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+
+
+def plot_e1(rows, path, caption: str = "") -> str:
+    """Two panels, example MSE and query MSE over layers, prefix vs causal (log y); ``caption``: the setting."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    _caption(fig, caption)
     for ax, key, title in zip(axes, ("example_mse", "query_mse"), ("in-context examples", "queries")):
         for model in dict.fromkeys(r["model"] for r in rows):
             ax.plot(_column(rows, "layer", model=model), _column(rows, key, model=model),
@@ -41,9 +48,16 @@ def plot_e1(rows, path) -> str:
     return _save(fig, path)
 
 
-def plot_e2(rows, path) -> str:
-    """Query MSE vs context length n, one line per mu_x: causal stationary point (left), least squares (right)."""
+def plot_e2(rows, path, caption: str = "") -> str:
+    """Query MSE vs context length n, one line per mu_x: causal stationary point (left), least squares (right).
+
+    The least-squares panel says "zero up to rounding" only when the rows show it
+    (:func:`verify.experiments.shape.least_squares_is_zero`); otherwise it gives the range.
+    """
+    from .experiments.shape import least_squares_is_zero
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    _caption(fig, caption)
     mus = list(dict.fromkeys(r["mu_x"] for r in rows))
     cmap = plt.get_cmap("viridis")
     for i, mu in enumerate(mus):
@@ -62,15 +76,21 @@ def plot_e2(rows, path) -> str:
         ax.set_ylabel("query mean squared error")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend()
-    # a wide fixed range shows least squares as what it is: zero up to rounding, far below causal
-    axes[1].set_ylim(1e-32, max(axes[0].get_ylim()[1], 1.0))
-    axes[1].text(0.5, 0.5, "zero up to rounding (n >= d)", transform=axes[1].transAxes, ha="center")
+    ls = np.array([r["least_squares_query_mse"] for r in rows], dtype=float)
+    if least_squares_is_zero(rows):
+        # a wide fixed range shows least squares as what it is: zero up to rounding, far below causal
+        axes[1].set_ylim(1e-32, max(axes[0].get_ylim()[1], 1.0))
+        axes[1].text(0.5, 0.5, "zero up to rounding (n >= d)", transform=axes[1].transAxes, ha="center")
+    else:  # label noise (or n < d): say what the data show
+        axes[1].text(0.5, 0.5, f"query MSE {ls.min():.2g} to {ls.max():.2g}", transform=axes[1].transAxes,
+                     ha="center")
     return _save(fig, path)
 
 
-def plot_e3(rows, path) -> str:
+def plot_e3(rows, path, caption: str = "") -> str:
     """Median transient peak max_l ||(I - eta N)^l||_2 vs eta as a fraction of each model's stable bound."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    _caption(fig, caption)
     mus = list(dict.fromkeys(r["mu_x"] for r in rows))
     cmap = plt.get_cmap("viridis")
     for i, mu in enumerate(mus):

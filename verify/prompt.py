@@ -118,7 +118,8 @@ def npy_header(fp, field: str, where: str) -> tuple:
     except Exception:
         raise PromptError(f"{field}: {where} is not a readable .npy array; write it with numpy.save") from None
     if dtype.hasobject:
-        raise PromptError(f"{field}: {where} holds Python objects; save it as a float array")
+        kind = "a boolean" if field == "attention-mask" else "a float"  # masks are boolean, every other array real
+        raise PromptError(f"{field}: {where} holds Python objects; save it as {kind} array")
     check_array(field, shape, dtype.itemsize, what=where)
     return shape, dtype
 
@@ -133,12 +134,14 @@ def check_npy_file(path: str, field: str) -> None:
         npy_header(fp, field, repr(path))
 
 
-def load_prompt(path: str | os.PathLike) -> Prompt:
+def load_prompt(path: str | os.PathLike, check=None) -> Prompt:
     """Read a prompt from an ``.npz`` file with arrays ``X``, ``y``, ``Xq`` and optionally ``yq``.
 
     Each array's header is checked before its data is read (object dtypes and sizes
     above ``verify.limits.MAX_ARRAY_BYTES`` are refused); only the four arrays of
-    ``PROMPT_KEYS`` are read, with ``allow_pickle=False``.
+    ``PROMPT_KEYS`` are read, with ``allow_pickle=False``.  ``check(n, d, m, k)``, when
+    given, runs on the sizes the headers declare, before any data is read: a command
+    refuses a run its limits cannot admit without reading a long prompt first.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -148,10 +151,11 @@ def load_prompt(path: str | os.PathLike) -> Prompt:
     try:
         with zipfile.ZipFile(path) as archive:
             members = {name[:-4]: name for name in archive.namelist() if name.endswith(".npy")}
+            shapes = {}
             for key in PROMPT_KEYS:
                 if key in members:
                     with archive.open(members[key]) as fp:
-                        npy_header(fp, key, f"array {key} of {path!r}")
+                        shapes[key] = npy_header(fp, key, f"array {key} of {path!r}")[0]
     except PromptError:
         raise
     except Exception:
@@ -159,6 +163,9 @@ def load_prompt(path: str | os.PathLike) -> Prompt:
     for key in ("X", "y", "Xq"):
         if key not in members:
             raise PromptError(f"{key}: missing from {path!r}; the file needs arrays X (n, d), y (n,), Xq (m, d)")
+    X, y, Xq = (shapes[key] for key in ("X", "y", "Xq"))
+    if check is not None and len(X) == 2 and len(Xq) == 2 and len(y) in (1, 2):  # else make_prompt says what
+        check(X[0], X[1], Xq[0], 1 if len(y) == 1 else y[1])
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in PROMPT_KEYS if key in members}
@@ -171,11 +178,16 @@ def load_prompt(path: str | os.PathLike) -> Prompt:
     return make_prompt(arrays["X"], arrays["y"], arrays["Xq"], arrays.get("yq"))
 
 
-def example_prompt(n: int = 12, d: int = 3, m: int = 4, seed: int = 0, noise: float = 0.0) -> Prompt:
-    """A small random prompt: ``x ~ U(-1, 1)^d``, ``w ~ N(0, I)``, ``y = w x + noise``."""
+def example_prompt(n: int = 12, d: int = 3, m: int = 4, seed: int = 0, noise: float = 0.0,
+                   mu_x: float = 0.0, sigma_x: float = 1.0) -> Prompt:
+    """A small random prompt: ``x = mu_x + sigma_x u`` with ``u ~ U(-1, 1)^d`` (examples and queries),
+    ``w ~ N(0, I)``, ``y = w x + noise``.
+
+    The defaults ``mu_x = 0``, ``sigma_x = 1`` give exactly ``x = u`` (the draws do not depend on them).
+    """
     rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, (n, d))
-    Xq = rng.uniform(-1, 1, (m, d))
+    X = mu_x + sigma_x * rng.uniform(-1, 1, (n, d))
+    Xq = mu_x + sigma_x * rng.uniform(-1, 1, (m, d))
     w = rng.standard_normal(d)
     y = X @ w + noise * rng.standard_normal(n)
     yq = Xq @ w

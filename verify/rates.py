@@ -1,83 +1,131 @@
-"""Rates, stable step sizes and transient growth of the residual iteration (SPEC P4, P5, P11).
+"""Rates, stable step sizes and transient growth of the residual iteration (SPEC P4, P5, P11, section 7).
 
-All are read off ``N = D^{-1} M`` (``verify.lemma``), so every mask and normalizer
-is covered by the same code:
+All are read off ``N = D^{-1} M`` (``verify.lemma``).  *Stable at eta* has one meaning
+(SPEC section 7): every label vector's example residuals and query predictions converge,
+which holds exactly when
 
-- ``rate = max |1 - eta lambda|`` over the eigenvalues ``lambda`` of ``N`` that
-  move the weights: for a symmetric iteration (prefix) the zero eigenvalues are
-  dropped -- the Gram null space never reaches the weights, hence SPEC P4's
-  ``lambda_min^+``; for a non-symmetric one (causal and the other masks) every
-  eigenvalue counts, as in SPEC P5, so a zero example gives rate 1.
-- ``stable_eta_max = min 2 Re(lambda) / |lambda|^2`` over the same eigenvalues
-  (``2c / lambda_max`` for prefix, ``2c / max_j ||x_j||^2`` for causal); it is 0
-  when some eigenvalue has ``Re(lambda) <= 0`` (no step size is stable) and
-  ``inf`` when there is no eigenvalue to control.
-- ``transient_peak = max_{0 <= l <= L} ||(I - eta N)^l||_2`` (SPEC P11).
+(a) every nonzero eigenvalue ``lambda`` of ``N`` has ``|1 - eta lambda| < 1``,
+(b) the eigenvalue 0 has no Jordan chain (``rank N^2 = rank N``), and
+(c) no query reads a null vector of ``N`` (``sum_{i in A(q)} v_i x_i = 0`` whenever ``N v = 0``).
+
+So zero examples, repeated examples and rank-deficient prompts need no special case:
+a null direction nobody sees does not count.  ``rate = max |1 - eta lambda|`` over the
+nonzero eigenvalues, ``rate_gap = 1 - rate`` computed without cancellation
+(``eta (2 Re lambda - eta |lambda|^2) / (1 + |1 - eta lambda|)``, meaningful where the
+rate rounds to 1), ``stable_eta_max = min 2 Re(lambda) / |lambda|^2`` (0 when some
+``Re(lambda) <= 0``; ``inf`` when nothing needs to contract).  ``stable`` is decided
+from the criterion ``(b), (c)`` and ``0 < eta < stable_eta_max``, never from a rounded
+rate.  When (b) or (c) fails, no step size is stable: ``stable_eta_max = 0``, ``rate >= 1``
+and ``unstable_because`` says which.
+
+Named attentions are read off their shape in ``O(n d^2)`` (``verify.structured``); a
+custom mask goes through the components of ``verify.structure``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .frame import frame_of, scale_eta, to_frame, unscale
-from .lemma import first_token_reached, is_symmetric_iteration, null_space, residual_operator, zero_example
+from .errors import PromptError
+from .frame import Frame, frame_of, scale_eta, to_frame, unscale
+from .lemma import first_token_reached, null_space, residual_operator
+from .limits import check_array
+from .masks import attention_mask
 from .peak import STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
 from .structure import blocks, check_dense
 from .tolerances import rank_tol
 
+#: what (b) and (c) of the module doc say when they fail
+JORDAN = "the eigenvalue 0 of N has a Jordan chain: residuals grow linearly at every step size"
+SEEN = "query {q} reads a null vector of N: its prediction drifts by a constant every layer at every step size"
 
-def spectrum(X, mask, c, gamma=None) -> np.ndarray:
-    """Eigenvalues of ``N = D^{-1} M`` that govern convergence of the weights.
 
-    Zero eigenvalues are dropped when they cannot move any weight: the zero
-    eigenvalue is semisimple and its null space reaches no token's read-out
-    (``verify.lemma.null_space`` / ``first_token_reached``) -- e.g. the Gram null
-    space of prefix attention with ``n > d`` (SPEC P4's ``lambda_min^+``), or of a
-    full block with ``B > d``.  They are kept, so the rate is at least 1, when some
-    weight drifts along them, and for a zero example under a non-symmetric mask:
-    SPEC P5 counts ``1 - (eta/c)||x_j||^2 = 1`` there, since that example is never fitted.
+def is_named(attention) -> bool:
+    """True for a named attention spec (``prefix``, ``causal``, ...), False for None or ``custom``."""
+    return attention not in (None, "custom")
 
-    The eigenvalues come from the diagonal blocks of ``N`` in the topological order of
-    the mask's strongly connected components (``verify.structure``), computed in the
+
+def dense_mask(mask, attention, n: int, m: int):
+    """The ``(n + m)^2`` boolean mask, built from a named attention only when a dense path needs it."""
+    if isinstance(mask, np.ndarray) or not is_named(attention):
+        return np.asarray(mask)
+    check_array("PROMPT", (n + m, n + m), itemsize=1, what="the dense attention mask this path needs")
+    return attention_mask(attention, n, m)
+
+
+def spectrum(X, mask, c, gamma=None, attention=None) -> np.ndarray:
+    """Eigenvalues that govern convergence: the nonzero eigenvalues of ``N = D^{-1} M``, and one 0 when
+    (b) or (c) of the module doc fails (then ``rate_of >= 1`` and ``stable_eta_max_of = 0`` at every eta).
+
+    The eigenvalues come from the diagonal blocks of ``N`` (named attentions: ``verify.structured``;
+    a custom mask: the strongly connected components of ``verify.structure``), computed in the
     power-of-two frame of the data (:func:`spectrum_in_frame`) and mapped back exactly.
     """
-    lam, e = spectrum_in_frame(X, mask, c, gamma)
+    lam, e = spectrum_in_frame(X, mask, c, gamma, attention)
     with np.errstate(over="ignore", under="ignore"):
         return np.ldexp(lam.real, e) + 1j * np.ldexp(lam.imag, e)
 
 
-def spectrum_in_frame(X, mask, c, gamma=None) -> tuple[np.ndarray, int]:
+def spectrum_in_frame(X, mask, c, gamma=None, attention=None) -> tuple[np.ndarray, int]:
     """``(lam_f, e)``: the eigenvalues of :func:`spectrum` are ``2^e lam_f``, ``lam_f`` from the rescaled prompt."""
+    lam, e, defect = stability_in_frame(X, mask, c, gamma, attention)
+    return (np.concatenate([lam, np.zeros(1, dtype=complex)]) if defect else lam), e
+
+
+def stability_in_frame(X, mask, c, gamma=None, attention=None) -> tuple[np.ndarray, int, str | None]:
+    """``(lam_f, e, defect)``: nonzero eigenvalues ``2^e lam_f`` of ``N`` and which of (b), (c) fails (None)."""
     X = np.asarray(X, dtype=float)
     frame = frame_of(X, np.zeros(1), c, gamma)
     Xf, _, cf, gf, _, _ = to_frame(frame, X, np.zeros(1), c, gamma)
-    return _spectrum(Xf, mask, cf, gf), frame.lam
+    if is_named(attention):
+        from .shapes import named_shape
+        from .structured import NotStructured, check_blocks, tilde
+        from .structured import spectrum as structured_spectrum
+
+        try:
+            Xt, _ = tilde(Xf, gf)
+            shape = named_shape(attention, X.shape[0], len(cf) - X.shape[0])
+            check_blocks(shape, cf)
+            lam, _ = structured_spectrum(shape, Xt, cf)
+            return lam.astype(complex), frame.lam, None  # (b) and (c) hold by structure (verify.structured)
+        except NotStructured:
+            mask = dense_mask(mask, attention, X.shape[0], len(cf) - X.shape[0])
+    lam, defect = _stability(Xf, mask, cf, gf)
+    return lam, frame.lam, defect
 
 
-def _spectrum(X, mask, c, gamma=None) -> np.ndarray:
+def _stability(X, mask, c, gamma=None) -> tuple[np.ndarray, str | None]:
     n = X.shape[0]
     parts = blocks(X, mask, c, gamma)
     lam = np.concatenate([b.lam for b in parts]) if parts else np.zeros(0, dtype=complex)
-    zeros = sum(b.zeros for b in parts)
-    if zeros == 0:
-        return lam
-    symmetric = is_symmetric_iteration(mask, c, n, gamma)
-    keep = (not symmetric and zero_example(X) is not None) or not all(b.semisimple for b in parts)
-    if not keep and any(b.zeros and b.visible for b in parts):
-        keep = _dense_reached(X, mask, c, gamma)
-    return np.concatenate([lam, np.zeros(zeros, dtype=complex)]) if keep else lam
-
-
-def _dense_reached(X, mask, c, gamma=None) -> bool:
-    """Whether the whole null space of ``N`` reaches a token (null spaces that couple components)."""
-    check_dense(X.shape[0], "a singular iteration whose null space couples components")
-    N = residual_operator(X, mask, c, gamma)
-    found = null_space(N)
-    return found is None or first_token_reached(found[1], X, mask, c, gamma) is not None
+    if all(b.zeros == 0 or (b.semisimple and not b.visible) for b in parts):
+        # block null vectors that no token reads partly are null vectors of N that no query sees
+        return lam, None
+    check_dense(n, "a singular iteration whose null space couples components")
+    found = null_space(residual_operator(X, mask, c, gamma))
+    if found is None:
+        return lam, JORDAN
+    q = first_token_reached(found[1], X, mask, c, gamma, first=n)
+    return lam, (None if q is None else SEEN.format(q=q - n))
 
 
 def rate_of(lam: np.ndarray, eta: float) -> float:
     """``max |1 - eta lambda|`` (0 when there is nothing to contract)."""
     return float(np.max(np.abs(1 - eta * lam))) if lam.size else 0.0
+
+
+def rate_gap_of(lam: np.ndarray, eta: float) -> float:
+    """``1 - rate`` without cancellation: ``min_lambda eta (2 Re lambda - eta |lambda|^2) / (1 + |1 - eta lambda|)``.
+
+    ``1 - |1 - z| = (1 - |1 - z|^2) / (1 + |1 - z|)`` and ``1 - |1 - z|^2 = 2 Re z - |z|^2``
+    (``z = eta lambda``): exact to rounding even when ``|1 - z|`` rounds to 1.  1 when
+    there is nothing to contract.
+    """
+    if lam.size == 0:
+        return 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = eta * lam
+        gap = (2 * z.real - np.abs(z) ** 2) / (1 + np.abs(1 - z))
+    return float(np.min(gap))
 
 
 def stable_eta_max_of(lam: np.ndarray) -> float:
@@ -196,39 +244,120 @@ def depth_safe_eta(N: np.ndarray, lam: np.ndarray, layers: int, max_growth: floa
     return float(lo)
 
 
-def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_growth: float = 10.0) -> dict:
+def schedule_verdict(X, mask, c, etas, gamma=None, attention=None) -> dict:
+    """``stable``, ``rate`` and ``rate_gap`` of a stack with one step size per layer (``simulate``'s keys).
+
+    The eigenvalues are computed once; ``stable`` is True when every step size is stable by the
+    criterion of the module doc (never from a rounded rate), ``rate`` the largest per-layer
+    rate and ``rate_gap`` the smallest gap; ``unstable_because`` when (b) or (c) fails.
+    """
+    lam_f, e, defect = stability_in_frame(X, mask, c, gamma, attention)
+    top = 0.0 if defect else stable_eta_max_of(lam_f)
+    etas_f = [scale_eta(eta, Frame(c=-e)) for eta in etas]
+    rates = [rate_of(lam_f, eta) for eta in etas_f]
+    gaps = [rate_gap_of(lam_f, eta) for eta in etas_f]
+    rate, gap = (max(rates) if rates else 0.0), (min(gaps) if gaps else 1.0)
+    out: dict = {"stable": bool(defect is None and all(0 < eta < top for eta in etas_f)), "rate": rate, "rate_gap": gap}
+    if defect:
+        out.update(rate=max(rate, 1.0), rate_gap=min(gap, 0.0), unstable_because=defect)
+    return out
+
+
+#: dense transient work (``L`` powers of an ``n x n`` matrix, and the depth-safe search) in units of ``n^3 L / 3``
+#: multiply-adds admitted up front: n = 1000, L = 100 (3.3e10) took 7 s on an idle core, 60 s on a busy one
+MAX_DENSE_WORK = 5e10
+#: structured transient work in column-products times ``n d`` (one product costs about 1e-7 s per ``n d`` on a
+#: busy 2-core machine, 1e-8 s idle): about a minute at the limit, busy
+MAX_KRYLOV_WORK = 6e8
+#: column-products per layer of the structured transient, at most: start block 4, two sharpenings of at most
+#: 12 each (verify.peak.krylov_peak), the depth search 17 (verify.peak.krylov_depth_safe_eta)
+KRYLOV_PRODUCTS = 45
+
+
+def transient_method(n: int, d: int, layers: int, named: bool) -> tuple[str, float]:
+    """``(method, work)``: ``dense`` (exact peaks from powers) when ``n^3 L / 3 <= MAX_DENSE_WORK``, else for a
+    named attention ``krylov`` (explicit vectors through the structured operator, ``O(L n d)``); the work is
+    in the unit of its limit.  Raises PromptError naming the figure when neither fits."""
+    dense = n**3 * layers / 3
+    if dense <= MAX_DENSE_WORK:
+        return "dense", dense
+    krylov = KRYLOV_PRODUCTS * layers * n * max(d, 1)
+    if named and krylov <= MAX_KRYLOV_WORK:
+        return "krylov", krylov
+    if named:
+        limit = int(MAX_KRYLOV_WORK / (KRYLOV_PRODUCTS * n * max(d, 1)))
+        raise PromptError(f"layers: {layers} layers of the structured operator at n = {n}, d = {d} need about "
+                          f"{krylov:.1e} column-products x n d, above the limit of {MAX_KRYLOV_WORK:.0e} "
+                          f"(at most {limit} layers here); give a smaller --layers")
+    limit = int(MAX_DENSE_WORK * 3 / max(n, 1) ** 3)
+    raise PromptError(f"layers: {layers} powers of a {n} x {n} matrix need about {dense:.1e} multiply-adds, above the "
+                      f"limit of {MAX_DENSE_WORK:.0e} (at most {limit} layers at n = {n}); give a smaller --layers, "
+                      "or a named --attention (a structured operator)")
+
+
+def analyse(X, mask, c, eta: float, gamma=None, layers: int | None = None, max_growth: float = 10.0,
+            attention=None) -> dict:
     """Rate, stable range and (with ``layers``) transient growth of the iteration ``I - eta D^{-1} M``.
 
-    Keys ``rate``, ``stable_eta_max``, ``stable``; with ``layers = L`` also
-    ``transient_peak``, ``peak_layer`` and ``depth_safe_eta`` (they cost powers of
-    an ``n x n`` matrix, so they are computed only when asked for).  Everything is
-    computed in the power-of-two frame of the data (``verify.frame``): step sizes
-    map back exactly, and one that overflows or underflows a float is refused.
+    Keys ``rate``, ``rate_gap``, ``stable_eta_max``, ``stable`` (module doc), and
+    ``unstable_because`` when (b) or (c) fails.  With ``layers = L`` also
+    ``transient_peak``, ``transient_peak_kind``, ``peak_layer``, ``depth_safe_eta`` and
+    ``depth_safe_eta_kind`` (:func:`transient_method` chooses exact powers or explicit
+    vectors).  Everything is computed in the power-of-two frame of the data
+    (``verify.frame``): step sizes map back exactly, and one that overflows or underflows
+    a float is refused.  ``attention`` (a named spec) selects the structured path; ``mask``
+    is then not read unless that path does not apply.
     """
     X = np.asarray(X, dtype=float)
-    lam_f, e = spectrum_in_frame(X, mask, c, gamma)
-    from .frame import Frame
-
+    lam_f, e, defect = stability_in_frame(X, mask, c, gamma, attention)
     frame = Frame(x=0, y=0, gamma=0, c=-e)  # only the exponent of the eigenvalues matters here
     eta_f = scale_eta(eta, frame)
+    top = 0.0 if defect else stable_eta_max_of(lam_f)
     rho = rate_of(lam_f, eta_f)
-    top = stable_eta_max_of(lam_f)
+    gap = rate_gap_of(lam_f, eta_f)
+    if defect:
+        rho, gap = max(rho, 1.0), min(gap, 0.0)
     result = {
         "rate": rho,
+        "rate_gap": gap,
         "stable_eta_max": top if top in (0.0, float("inf")) else unscale(top, -e, "stable_eta_max"),
-        "stable": bool(rho < 1),
+        "stable": bool(defect is None and 0 < eta_f < top),
     }
+    if defect:
+        result["unstable_because"] = defect
     if layers is None:
         return result
+    n, d = X.shape
+    method, _ = transient_method(n, d, layers, is_named(attention))
     frame_full = frame_of(X, np.zeros(1), c, gamma)
     Xf, _, cf, gf, _, _ = to_frame(frame_full, X, np.zeros(1), c, gamma)
-    N = residual_operator(Xf, mask, cf, gf)
-    n = X.shape[0]
-    peak, layer, _ = transient(np.eye(n) - eta_f * N, layers)
-    safe = depth_safe_eta(N, lam_f, layers, max_growth)
+    if method == "krylov":
+        from .peak import krylov_depth_safe_eta, krylov_peak
+        from .shapes import named_shape
+        from .structured import Operator, tilde
+
+        Xt, _ = tilde(Xf, gf)  # a named attention admitted to krylov has a structured operator (else NotStructured)
+        shape = named_shape(attention, n, len(cf) - n)
+        if shape.kind == "all" and bool(np.all(cf[:n] == cf[0])):
+            # prefix: N is symmetric, ||B^l|| = max |1 - eta lambda|^l (zero eigenvalues give 1): exact
+            peak, layer, _ = peak_norm(np.diag(np.concatenate([1 - eta_f * lam_f.real, [1.0]])), layers)
+            safe, kinds = (top if rate_of(lam_f, top) ** layers <= max_growth else depth_safe_eta(
+                np.diag(lam_f.real), lam_f, layers, max_growth)), ("exact", "certified")
+        else:
+            op = Operator(shape, Xt, cf)
+            peak, layer, witness = krylov_peak(op, eta_f, layers)
+            safe = krylov_depth_safe_eta(op, top, layers, max_growth, witness)
+            kinds = ("lower_bound", "estimate")
+    else:
+        N = residual_operator(Xf, dense_mask(mask, attention, n, len(cf) - n), cf, gf)
+        peak, layer, _ = transient(np.eye(n) - eta_f * N, layers)
+        safe = depth_safe_eta(N, np.zeros(1) if defect else lam_f, layers, max_growth)
+        kinds = ("exact", "certified")
     result.update({
         "transient_peak": peak,
+        "transient_peak_kind": kinds[0],
         "peak_layer": layer,
         "depth_safe_eta": safe if safe in (0.0, float("inf")) else unscale(safe, -e, "depth_safe_eta"),
+        "depth_safe_eta_kind": kinds[1],
     })
     return result

@@ -46,10 +46,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from .construction import paper
-from .masks import attention_mask, parse_attention
+from . import construction as _construction  # the model, looked up at call time
+from . import masks as _masks
+from . import normalizers as _normalizers
+from .masks import parse_attention
 from .normalizers import KINDS
-from .normalizers import normalizer as make_normalizer
 from .prompt import Prompt, make_prompt
 from .rates import spectrum, stable_eta_max_of
 
@@ -272,7 +273,7 @@ def attentions(draw, n=None, kinds=PAPER_ATTENTIONS):
 
         @given(attentions(n=5, kinds=ALL_ATTENTIONS))
         def test_spec(spec):
-            attention_mask(spec, 5, 2)
+            _masks.attention_mask(spec, 5, 2)
     """
     kind = draw(st.sampled_from(tuple(kinds)))
     if kind in PAPER_ATTENTIONS:
@@ -318,10 +319,10 @@ def custom_masks(draw, n, m=0, self_reads=True):
 
 def _mask_and_c(prompt: Prompt, attention, normalizer: str, scale):
     if isinstance(attention, str):
-        mask = attention_mask(attention, prompt.n, prompt.m)
+        mask = _masks.attention_mask(attention, prompt.n, prompt.m)
     else:
         mask = np.asarray(attention, dtype=bool)
-    return mask, make_normalizer(normalizer, mask, scale)
+    return mask, _normalizers.normalizer(normalizer, mask, scale)
 
 
 # ---------------------------------------------------------------- step sizes
@@ -416,7 +417,7 @@ def constructions(draw, d, k=1, eta=_floats(0.01, 1.0), gamma=st.none()):
             assert construction.pv.shape == (3, 3)
     """
     d, k = draw(_strategy(d)), draw(_strategy(k))
-    return paper(draw(_strategy(eta)), d, k, draw(_strategy(gamma)))
+    return _construction.paper(draw(_strategy(eta)), d, k, draw(_strategy(gamma)))
 
 
 def initial_weights(d, k=1, scale=1.0):

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PromptError
-from .tolerances import EPS, rank_tol
+from .tolerances import EPS, SEMISIMPLE_MIN, rank_tol
 
 #: largest component (or prompt, for the coupled fallback) given to a dense eigensolver
 DENSE_LIMIT = 3000
@@ -124,6 +124,29 @@ def components(mask, n: int, runs=None) -> list:
             else:
                 out.append(Component(index, "full" if mask[np.ix_(index, index)].all() else "general"))
     return out
+
+
+def null_space(N: np.ndarray, symmetric: bool = False):
+    """Group inverse ``N^#`` and the projector ``P_0`` onto ``N``'s null space along its range.
+
+    With ``K`` a basis of ``null(N)`` and ``L`` one of ``null(N^T)`` (from the SVD),
+    ``P_0 = K (L^T K)^{-1} L^T`` and ``N^# = (N + P_0)^{-1} - P_0``; for an invertible
+    ``N`` this is ``N^{-1}`` and ``P_0 = 0``, for a symmetric one ``N^# = N^+``.
+    Returns None when the zero eigenvalue is not semisimple (``L^T K`` singular: a
+    Jordan block, along which ``sum_l (I - eta N)^l`` grows polynomially).
+    ``symmetric`` is accepted for symmetry with callers; the construction does not need it.
+    """
+    n = N.shape[0]
+    U, S, Vt = np.linalg.svd(N)
+    rank = int(np.sum(S > rank_tol(N))) if n else 0
+    if rank == n:
+        return np.linalg.inv(N), np.zeros((n, n))
+    K, L = Vt[rank:].T, U[:, rank:]
+    LK = L.T @ K
+    if np.linalg.svd(LK, compute_uv=False).min() < SEMISIMPLE_MIN:
+        return None
+    P0 = K @ np.linalg.solve(LK, L.T)
+    return np.linalg.inv(N + P0) - P0, P0
 
 
 def check_dense(size: int, what: str) -> None:
@@ -284,8 +307,6 @@ def _singles(X, mask, c, comps: list, gamma=None) -> list:
 
 
 def _general(X, mask, c, comp: Component, gamma=None) -> Block:
-    from .lemma import null_space
-
     index = comp.index
     lam = general_eigenvalues(X, mask, c, index, gamma)
     NC = block_operator(X, mask, c, index, gamma)

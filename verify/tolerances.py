@@ -74,3 +74,13 @@ SEMISIMPLE_MIN = 1e-8
 #: ``derive --fit``: a learned layer implements preconditioned GD when its relative distance to the
 #: nearest member of P10's family is at most this (the default of ``--tol``)
 FIT_DISTANCE_TOL = 0.05
+
+
+def conformance_tol(majorant, terms: int):
+    """Two float64 evaluations of the same sums may differ by this (``prove``'s E0).
+
+    ``majorant`` bounds, entrywise, the sum of the absolute values of every term that enters
+    (``|a| + (eta/c) sum |a_i| |x_i|^T |Gamma| |x_j|`` layer by layer); each of ``terms``
+    additions and products rounds by at most ``eps`` of it.  Relative to the data, never absolute.
+    """
+    return FACTOR * EPS * max(terms, 1) * np.asarray(majorant, dtype=float)

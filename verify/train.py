@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import lsa, masks, normalizers  # the model, looked up at call time
 from .construction import Construction
 from .errors import PromptError
-from .lsa import lsa_forward
-from .masks import attention_mask, parse_attention
-from .normalizers import normalizer
+from .masks import parse_attention
 from .prompt import split_tokens, tokens
 from .regression import TaskDistribution
 
@@ -42,12 +41,11 @@ def require_extra():
 
 
 def extra_available() -> bool:
-    """True when JAX and optax can be imported."""
-    try:
-        require_extra()
-    except PromptError:
-        return False
-    return True
+    """True when JAX and optax are installed (found, not imported: importing JAX takes seconds; a broken
+    install is then reported by :func:`require_extra` when training starts)."""
+    from importlib.util import find_spec
+
+    return find_spec("jax") is not None and find_spec("optax") is not None
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,8 @@ class TrainConfig:
     def mask_and_c(self):
         """The attention mask over ``n + m`` tokens and the normalizers ``c_j``."""
         dist = self.distribution
-        mask = attention_mask(self.attention, dist.n, dist.m)
-        return mask, normalizer(self.normalization, mask, self.c_scale)
+        mask = masks.attention_mask(self.attention, dist.n, dist.m)
+        return mask, normalizers.normalizer(self.normalization, mask, self.c_scale)
 
     def metadata(self) -> dict:
         """What ``derive --fit`` needs to sample the training distribution and run the stack."""
@@ -126,7 +124,7 @@ def predictions(KQ, PV, X, Y, Xq, mask, c):
     Z0 = jax.vmap(tokens)(X, Y, Xq)
     eye = jnp.eye(KQ.shape[-1], dtype=KQ.dtype)
     stack = [Construction(K=eye, Q=KQ[i], V=PV[i], P=eye) for i in range(KQ.shape[0])]
-    return split_tokens(lsa_forward(Z0, stack, mask, c)[-1], n, d)[1]
+    return split_tokens(lsa.lsa_forward(Z0, stack, mask, c)[-1], n, d)[1]
 
 
 def train(config: TrainConfig, show: bool = True) -> TrainResult:

@@ -54,8 +54,12 @@ def _construction(construction) -> VariantConstruction:
 
 
 def _scale(scale) -> Fraction:
-    try:
-        value = ex.frac(scale) if not isinstance(scale, str) else Fraction(scale)
+    from verify.rational import parse_number
+
+    try:  # text is parsed exactly and bounded (|exponent| <= 100): 1e400 is refused, not an OverflowError
+        value = ex.frac(scale) if not isinstance(scale, str) else parse_number(scale, "scale")
+    except PromptError:
+        raise
     except (ValueError, ZeroDivisionError, TypeError):
         raise PromptError(f"scale: {scale!r} is not a rational number; give e.g. 1, 2 or 3/2") from None
     if value <= 0:

@@ -150,6 +150,10 @@ def verdict(symbolic=(), finite=(), counterexample=None, assumes=()) -> str:
         ledger.finite(name, bool(ok))
     if counterexample is not None:
         ledger.counterexample(counterexample[0], bool(counterexample[1]))
+    names = [name for name, _ in (*symbolic, *finite)] + ([counterexample[0]] if counterexample else [])
+    # the claim's one conclusion, established by these checks (symbolic ones only when every check is)
+    ledger.coverage.append({"conclusion": "the claim", "checks": names, "assumes": list(assumes),
+                            "kind": "symbolic" if symbolic and not finite else "finite"})
     return ledger.result("", "", assumes=tuple(assumes)).status
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 
 from ..errors import PromptError
-from ..limits import MAX_DERIVE_SIDE_SYMBOLIC
+from ..limits import MAX_DERIVE_SIDE_SYMBOLIC, check_budget, largest, stack_gap_cost
+from ..masks import ATTENTION_HELP
 from ..tolerances import FIT_DISTANCE_TOL
 from .common import add_json
 
@@ -34,7 +35,7 @@ def register(parser) -> None:
     parser.add_argument("--pv", metavar="MATRIX",
                         help="required unless --fit: P V as JSON nested lists or a .json file, same size as --kq")
     parser.add_argument("--attention",
-                        help="optional: prefix | causal | sliding:K | block:B | hybrid:P: names A(j) in the update "
+                        help=f"optional: {ATTENTION_HELP}: names A(j) in the update "
                              "(default prefix); with --fit, the mask of stack_gap (default: the file's, else prefix)")
     fit = parser.add_argument_group("fitting learned weights (instead of --kq/--pv)")
     fit.add_argument("--fit", metavar="WEIGHTS.npz", help="optional: arrays KQ, PV (L, d+k, d+k), or K, Q, V, P")
@@ -65,10 +66,12 @@ def run(args):
     attention_sets(args.attention)  # validates --attention (PromptError) before any work
     kq = parse_matrix(args.kq, "kq")
     pv = parse_matrix(args.pv, "pv", size=kq.shape[0])
+    named = "kq" if kq.free_symbols else "pv"  # blame the matrix that holds the names
     if (kq.free_symbols or pv.free_symbols) and kq.shape[0] > MAX_DERIVE_SIDE_SYMBOLIC:
-        raise PromptError(f"kq: matrices holding names are classified symbolically up to {MAX_DERIVE_SIDE_SYMBOLIC} x "
-                          f"{MAX_DERIVE_SIDE_SYMBOLIC} (verify.limits.MAX_DERIVE_SIDE_SYMBOLIC), got {kq.shape[0]} x "
-                          f"{kq.shape[0]}; substitute numbers for the names")
+        side = MAX_DERIVE_SIDE_SYMBOLIC
+        raise PromptError(f"{named}: matrices holding names are classified symbolically up to {side} x {side} "
+                          f"(verify.limits.MAX_DERIVE_SIDE_SYMBOLIC), got {kq.shape[0]} x {kq.shape[0]}; "
+                          f"substitute numbers for the names")
     result = derive(kq, pv)
     gamma = None if result.gamma is None else [[exact_text(g) for g in row] for row in result.gamma.tolist()]
     out = {
@@ -107,9 +110,13 @@ def run_fit(args):
     KQ, PV, meta = load_weights(args.fit, args.k)
     d = KQ.shape[1] - meta["k"]
     setting = setting_from(meta, d, args.attention, args.n)
+    dist = setting.distribution
+    memory, work = stack_gap_cost(args.prompts, dist.n, dist.m, d, meta["k"], KQ.shape[0])
+    check_budget(largest({"prompts": args.prompts / 64, "n": dist.n / 20}),
+                 f"stack_gap on {args.prompts:,} prompts of n = {dist.n} through {KQ.shape[0]} layer(s)", memory, work,
+                 "reduce --prompts or --n")
     fits = fit_stack(KQ, PV, meta["k"])
     gap = stack_gap(KQ, PV, fits, setting, args.prompts, args.seed)
-    dist = setting.distribution
     out = {
         "weights": args.fit,
         "d": d,

@@ -2,7 +2,8 @@
 
 The file is written exactly at OUT, whatever its name (no ``.npz`` is appended;
 give the extension yourself); OUT must not be a directory, and the summary and
-the JSON ``path`` report the path written.
+the JSON ``path`` report the path written.  ``-`` (or ``/dev/stdout``) writes the
+.npz bytes to stdout; a link is written through to its target.
 """
 from __future__ import annotations
 
@@ -25,27 +26,42 @@ def register(parser) -> None:
     parser.add_argument("--noise", type=float, default=0.0,
                         help="optional: label noise standard deviation, >= 0 (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="optional: random seed, >= 0 (default 0)")
+    parser.add_argument("--mu-x", type=float, default=0.0,
+                        help="optional: the inputs' mean, added to every coordinate of x (default 0)")
+    parser.add_argument("--sigma-x", type=float, default=1.0,
+                        help="optional: the inputs' scale, x = mu_x + sigma_x u with u ~ U(-1, 1)^d, > 0 (default 1)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs)
 
 
 def outputs(args) -> list:
-    if args.out == "-":
-        raise PromptError("OUT: the prompt is a binary .npz file and cannot go to stdout; give a file path")
     return [Output("OUT", args.out)]
 
 
+def check_field(field: str, value) -> None:
+    """Refuse one bad example-prompt option (PromptError naming ``field``); the sweep's grid uses it too."""
+    if field in ("n", "d", "m") and value < (0 if field == "m" else 1):
+        raise PromptError(f"{field}: must be a positive integer, got {value}")
+    if field == "seed" and value < 0:
+        raise PromptError(f"seed: must be an integer >= 0, got {value}")
+    if field == "noise" and not (math.isfinite(value) and value >= 0):
+        raise PromptError(f"noise: the label noise must be a finite number >= 0, got {value}")
+    if field == "mu_x" and not math.isfinite(value):
+        raise PromptError(f"mu_x: the inputs' mean must be a finite number, got {value}")
+    if field == "sigma_x" and not (math.isfinite(value) and value > 0):
+        raise PromptError(f"sigma_x: the inputs' scale must be a finite number > 0, got {value}")
+
+
+#: the options of example-prompt that shape the prompt (the sweep's prompt axes)
+PROMPT_OPTIONS = ("n", "d", "m", "noise", "seed", "mu_x", "sigma_x")
+
+
 def run(args):
-    for field in ("n", "d", "m"):
-        if getattr(args, field) < (0 if field == "m" else 1):
-            raise PromptError(f"{field}: must be a positive integer, got {getattr(args, field)}")
-    if args.seed < 0:
-        raise PromptError(f"seed: must be an integer >= 0, got {args.seed}")
-    if not (math.isfinite(args.noise) and args.noise >= 0):
-        raise PromptError(f"noise: the label noise must be a finite number >= 0, got {args.noise}")
+    for field in PROMPT_OPTIONS:
+        check_field(field, getattr(args, field))
     check_array("n", (args.n, args.d), what="X")
     check_array("m", (args.m, args.d), what="Xq")
-    p = example_prompt(args.n, args.d, args.m, args.seed, args.noise)
+    p = example_prompt(args.n, args.d, args.m, args.seed, args.noise, args.mu_x, args.sigma_x)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, X=p.X, y=p.y, Xq=p.Xq, yq=p.yq)  # a file object: numpy appends no ".npz"
     result = {"path": args.out, "n": p.n, "d": p.d, "m": p.m}

@@ -1,9 +1,19 @@
 """Run the machine-checked theorems (SymPy proofs of SPEC section 3 and the general lemma).
 
-Each proof applies the package's own layer to symbolic tokens and reports a status
-computed by running it: ``proved`` (symbolic n, d; induction over L where layers
-matter), ``checked`` (only at the finite sizes its scope names) or ``failed``.
-Exit status 0 iff no theorem failed.
+Each theorem carries its statement as a formula (``formal``: SymPy relations over named
+symbols, one per conclusion); its proof applies the package's own layer to symbolic
+tokens and establishes exactly that formula.  The status is computed by running it, one of five:
+
+  proved       every conclusion for all sizes (symbolic n, d; induction over L where layers matter)
+  conditional  proved, except for named standard results listed in `assumes` (inherited from dependencies)
+  checked      verified only at the finite sizes its scope names
+  refuted      false: an exact counterexample (witness) is given (variant claims)
+  failed       the check did not pass: a defect in the model or the proof (exit status 1)
+
+A theorem is never reported better than what it depends on.  Exit status 0 iff no
+theorem failed.  E0 (engine conformance, ``proofs/conformance.py``) checks at finite sizes
+that the numbers ``simulate``, ``stationary`` and ``rate`` compute are the proved model's; a
+failed E0 fails every theorem those commands rely on (``proofs.registry.GATES``).
 
 With ``--attention SPEC`` or ``--rule TEXT`` (``--query-rule TEXT``) it decides the variant
 claims V1-V5 (docs/SPEC.md section 7) for that attention, ``--normalization``/``--scale`` and the
@@ -21,22 +31,26 @@ import json
 import sys
 
 from ..errors import PromptError
+from ..masks import ATTENTION_HELP
 from .common import add_json, add_rule_options
 
 
 def register(parser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the status table's lines
     parser.add_argument("ids", nargs="*", metavar="ID",
-                        help="optional: theorem ids to run (default: all), e.g. L6 P1 P5")
+                        help="optional: theorem ids to run (default: all), e.g. L6 P1 P5; E0 is engine conformance "
+                             "(it runs whenever a theorem it gates runs)")
     parser.add_argument("--mutation", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="optional: no progress bar on stderr")
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
     variant.add_argument("--attention", metavar="SPEC",
-                         help="optional: prefix | causal | sliding:K | block:B | hybrid:P (variant claims)")
+                         help=f"optional: the attention of the variant claims: {ATTENTION_HELP}")
     add_rule_options(variant)
     variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
                          help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     variant.add_argument("--scale", default=None, metavar="C",
-                         help="optional: the constant normalizer c, a rational > 0 (default 1; not with count)")
+                         help="optional: the constant normalizer c > 0, read exactly: an integer, p/q or a decimal "
+                              "with |exponent| <= 100 (default 1; not with count)")
     variant.add_argument("--kq", metavar="MATRIX",
                          help="optional: K^T Q as derive reads it (default: the paper's construction)")
     variant.add_argument("--pv", metavar="MATRIX",
@@ -101,7 +115,8 @@ def run(args):
     failed = [e["id"] for e in entries if e["status"] == "failed"]
     failed += [f"assumption {a['id']} (spot check)" for a in assumptions if not a["spot_check"]["passed"]]
     lines = [f"{e['id']:<4} {e['status']:<11} {e['seconds']:7.2f}s  {e['title']}"
-             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") for e in entries]
+             + (f"  [assumes {', '.join(e['assumes'])}]" if e["assumes"] else "") + f"\n     formal: {e['formal']}"
+             for e in entries]
     verdict = f"{len(entries)} theorems; " + ", ".join(
         f"{sum(e['status'] == s for e in entries)} {s}" for s in registry.STATUSES
         if any(e["status"] == s for e in entries))
@@ -126,6 +141,11 @@ def run_variant(args):
     if args.scale is not None and args.normalization == "count":
         raise PromptError("scale: --scale sets the constant normalizer c; the count normalizer c_j = |A(j)| takes "
                           "none (drop --scale or use --normalization constant)")
+    if args.scale is not None:  # exact, bounded and without SymPy: a refusal takes milliseconds
+        from ..rational import parse_number
+
+        if parse_number(args.scale, "scale") <= 0:
+            raise PromptError(f"scale: the constant normalizer needs c > 0, got {args.scale}")
     from ..masks import parse_attention
     from ..rule import parse_rule
 

@@ -5,6 +5,11 @@ the figures (relative PNG paths), a reading of them computed from the CSV
 numbers, and what E3 means for choosing depth and step size; E4 (trained stacks)
 when the ``[train]`` extra is installed, else a line saying it was skipped.  ``theorems.json``
 holds the theorem entries.  Exit status 0 iff no theorem failed.
+
+A report describes exactly the files beside it: without E4, ``e4_*`` files of an
+earlier report in DIR are removed (and the report says so); with ``--skip-proofs``
+no ``theorems.json`` is written and one from an earlier run is left as it was
+(and the report says so).
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ def register(parser) -> None:
     parser.add_argument("--skip-proofs", action="store_true", help="optional: do not run the theorem checks")
     parser.add_argument("--skip-train", action="store_true",
                         help="optional: do not run E4 even when the [train] extra is installed")
+    parser.add_argument("--sweep", metavar="DIR",
+                        help="optional: add a section on the sweep in DIR (icl-verify sweep --out DIR; [sweep] extra)")
     add_json(parser)
     parser.set_defaults(run=run, outputs=outputs)
 
@@ -38,7 +45,8 @@ def outputs(args) -> list:
     from ..experiments.e4 import FILES as E4_FILES
     from ..train import extra_available
 
-    names = FILES + REPORT_FILES + (E4_FILES if not args.skip_train and extra_available() else ())
+    own = ("report.md",) if args.skip_proofs else REPORT_FILES  # --skip-proofs leaves theorems.json alone
+    names = FILES + own + (E4_FILES if not args.skip_train and extra_available() else ())
     return figure_outputs(argparse.Namespace(out=args.out), names)
 
 
@@ -54,10 +62,12 @@ def run_theorems(show: bool = True) -> list:
     return registry.compose(entries)  # never better than what a theorem depends on
 
 
-def theorem_table(entries: list, skipped: bool) -> list:
-    """Markdown lines of the theorem table."""
+def theorem_table(entries: list, skipped: bool, earlier: bool = False) -> list:
+    """Markdown lines of the theorem table (``earlier``: a ``theorems.json`` of an earlier run is beside it)."""
     if skipped:
-        return ["Theorem checks skipped (`--skip-proofs`); run `icl-verify report` without it, or `icl-verify prove`."]
+        return ["Theorem checks skipped (`--skip-proofs`); run `icl-verify report` without it, or `icl-verify prove`."
+                + (" The `theorems.json` beside this report is from an earlier run and was left as it was; this "
+                   "report does not vouch for it." if earlier else " No `theorems.json` was written.")]
     if not entries:
         return ["No theorems are registered yet (`proofs/registry.py` found no proof modules)."]
     lines = ["| id | title | status | assumes | scope | seconds |", "|---|---|---|---|---|---|"]
@@ -68,12 +78,16 @@ def theorem_table(entries: list, skipped: bool) -> list:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     counts = {s: sum(e["status"] == s for e in entries) for s in ("proved", "conditional", "checked", "failed")}
     lines += ["", f"{len(entries)} theorems: {counts['proved']} proved, {counts['conditional']} conditional (proved "
-                  f"except for the named standard results in `assumes`, see `icl-verify prove --json`), "
+                  f"except for the named standard results in `assumes`, its own and its dependencies', see "
+                  "`icl-verify prove --json`), "
                   f"{counts['checked']} checked at finite sizes, {counts['failed']} failed. A theorem is never "
                   "reported better than what it depends on."]
     failed = [e for e in entries if e["status"] == "failed"]
     for e in failed:
         lines.append(f"- {e['id']} failed: {e.get('detail', '(no detail)')}")
+    formal = [f"- {e['id']}: `{e['formal']}`" for e in entries if e.get("formal")]
+    if formal:  # what each proof established, as the formula it checked (``proofs.formal``)
+        lines += ["", "Formal statements (what each proof establishes; conclusions separated by `;`):", "", *formal]
     return lines
 
 
@@ -86,7 +100,16 @@ def e4_section(out, figures: dict, skipped_train: bool = False) -> list:
     return e4_skipped_lines(extra_missing=not skipped_train)
 
 
-def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool = False) -> str:
+def stale_e4_files(out) -> list:
+    """E4's files in ``out`` (regular files or links) from an earlier report: a report without E4 removes them."""
+    from ..experiments.e4 import FILES as E4_FILES
+
+    return [name for name in E4_FILES if os.path.isfile(os.path.join(out, name))
+            or os.path.islink(os.path.join(out, name))]
+
+
+def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool = False,
+           removed: tuple = ()) -> str:
     """The text of ``report.md``."""
     s = figures["settings"]
     lines = [
@@ -99,33 +122,46 @@ def render(entries: list, skipped: bool, figures: dict, out, skipped_train: bool
         "",
         "## Theorems",
         "",
-        *theorem_table(entries, skipped),
+        *theorem_table(entries, skipped, skipped and os.path.exists(os.path.join(out, "theorems.json"))),
         "",
         *reading(out, figures),
         "",
         *e4_section(out, figures, skipped_train),
+        *(["", f"Removed {', '.join(f'`{name}`' for name in removed)} of an earlier report from this directory: "
+               "E4 did not run, so they did not describe this report."] if removed else []),
     ]
     return "\n".join(lines) + "\n"
 
 
 def run(args):
-    check_budget(args)
-    show = not args.no_progress
-    entries = [] if args.skip_proofs else run_theorems(show)
     from ..train import extra_available
 
     train = not args.skip_train and extra_available()
+    check_budget(args, train)
+    sweep_lines = []
+    if args.sweep is not None:  # read first: a bad DIR is refused before anything is computed
+        from ..sweep import require_extra
+        from ..sweep.plot import report_lines
+
+        require_extra()
+        sweep_lines = ["", *report_lines(args.sweep)]
+    show = not args.no_progress
+    entries = [] if args.skip_proofs else run_theorems(show)
     figures = make_figures(args.out, args.tasks, args.seed, args.noise, args.max_n, show, train, args.train_steps)
     from proofs.assumptions import ASSUMPTIONS, as_json
 
     used = [as_json(a) for a in ASSUMPTIONS.values() if any(a.id in e.get("assumes", ()) for e in entries)]
-    write_text(os.path.join(args.out, "theorems.json"),
-               json.dumps(to_jsonable({"skipped": args.skip_proofs, "theorems": entries, "assumptions": used}),
-                          indent=2))
+    if not args.skip_proofs:  # never replace a good theorems.json with an empty one
+        write_text(os.path.join(args.out, "theorems.json"),
+                   json.dumps(to_jsonable({"skipped": False, "theorems": entries, "assumptions": used}), indent=2))
+    removed = [] if train else stale_e4_files(args.out)
+    for name in removed:  # the link itself when it is one: its target is not this report's
+        os.unlink(os.path.join(args.out, name))
     path = os.path.join(args.out, "report.md")
-    write_text(path, render(entries, args.skip_proofs, figures, args.out, args.skip_train))
+    write_text(path, render(entries, args.skip_proofs, figures, args.out, args.skip_train, tuple(removed))
+               + "".join(line + "\n" for line in sweep_lines))
     failed = [e["id"] for e in entries if e["status"] == "failed"]
-    result = {"report": path, "theorems": entries, "failed": failed, "figures": figures}
+    result = {"report": path, "theorems": entries, "failed": failed, "figures": figures, "removed": removed}
     summary = (f"wrote {path} ({len(entries)} theorems run"
                + (f", FAILED: {', '.join(failed)}" if failed else ", none failed") + ")")
     return result, summary, not failed

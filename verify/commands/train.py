@@ -14,7 +14,7 @@ import os
 import time
 
 from ..errors import PromptError
-from ..output import Output, replace_file
+from ..output import Output, replace_file, stream_of
 from .common import add_json
 
 
@@ -48,6 +48,9 @@ def register(parser) -> None:
 
 def outputs(args) -> list:
     """The weights, the loss CSV and the loss PNG (checked by the CLI before training starts)."""
+    if stream_of(args.out):
+        raise PromptError(f"out: {args.out!r} is a stream, but the loss curve is written beside the weights; "
+                          f"give a file path such as weights.npz")
     return [Output("out", path) for path in (args.out, *loss_paths(args.out))]
 
 
@@ -85,9 +88,12 @@ def write_outputs(result, out: str) -> list:
 
 
 def run(args):
+    from ..limits import check_training
     from ..train import require_extra
 
-    require_extra()  # before anything is validated or written: the one-line missing-extra error
+    # the LSA stack's memory and work, refused up front (a run that is admitted finishes), before JAX loads
+    check_training(args.d, args.k, args.n, args.m, args.layers, args.batch, args.steps)
+    require_extra()  # before anything is written: the one-line missing-extra error
     from ..regression import TaskDistribution
     from ..train import TrainConfig, train
 

@@ -27,9 +27,12 @@ def context_lengths(max_n: int = 300, step: int = 20) -> list:
 
 
 def query_mse(W, Xq, Yq) -> np.ndarray:
-    """``mean_q (W x_q - y_q)^2``; ``W (..., k, d)``, ``Xq (..., m, d)``, ``Yq (..., m, k)``."""
-    predictions = W @ np.swapaxes(Xq, -1, -2)  # (..., k, m): one BLAS call per task
-    return np.mean((predictions - np.swapaxes(Yq, -1, -2)) ** 2, axis=(-2, -1))
+    """``mean_q (W_s x_q - y_q)^2`` for every weight ``s``: ``W (..., S, k, d)``, ``Xq (..., m, d)``,
+    ``Yq (..., m, k)``; returns ``(..., S)``.  The ``S`` weights of a task share one BLAS call."""
+    S, k, d = W.shape[-3:]
+    predictions = W.reshape(W.shape[:-3] + (S * k, d)) @ np.swapaxes(Xq, -1, -2)  # (..., S k, m)
+    predictions = predictions.reshape(W.shape[:-3] + (S, k, Xq.shape[-2]))
+    return np.mean((predictions - np.swapaxes(Yq, -1, -2)[..., None, :, :]) ** 2, axis=(-2, -1))
 
 
 def e2_tasks(tasks: int = 64, seed: int = 0, d: int = 16, m: int = 200, max_n: int = 300, mus=MU_X,
@@ -48,7 +51,7 @@ def e2_errors(X, Y, Xq, Yq, ns, stationary=causal_stationary_batch, show: bool =
     mse = {}
     for name in progress(solvers, "E2 stationary points", show):
         W = solvers[name]()  # (mu_x, tasks, len(ns), k, d)
-        mse[name] = query_mse(W, Xq[:, :, None], Yq[:, :, None]).mean(axis=1)
+        mse[name] = query_mse(W, Xq, Yq).mean(axis=1)
     return mse["causal"], mse["least squares"]
 
 

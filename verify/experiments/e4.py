@@ -26,11 +26,8 @@ import time
 
 import numpy as np
 
-from ..construction import paper
+from .. import construction, lsa, masks, normalizers  # the model, looked up at call time
 from ..fit import Setting, fit_stack, relative_gap, stack_gap, stack_predictions
-from ..lsa import lsa_forward
-from ..masks import attention_mask
-from ..normalizers import normalizer
 from ..output import replace_file
 from ..prompt import split_tokens
 from ..regression import TaskDistribution, token_batch
@@ -66,7 +63,7 @@ def query_mse(predictions: np.ndarray, Yq: np.ndarray) -> float:
 def gd_mse(Z0, Yq, n: int, d: int, mask, c, depth: int, eta: float) -> float:
     """Query MSE of the paper's construction (``depth`` layers, step ``eta``) on tokens ``Z0``."""
     with np.errstate(over="ignore", invalid="ignore"):
-        final = lsa_forward(Z0, [paper(eta, d)] * depth, mask, c)[-1]
+        final = lsa.lsa_forward(Z0, [construction.paper(eta, d)] * depth, mask, c)[-1]
     return query_mse(split_tokens(final, n, d)[1], Yq)
 
 
@@ -113,8 +110,8 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
     test = dist.sample(np.random.default_rng([seed, 4, 2]), test_prompts)
     tokens_of = lambda sample: (token_batch(*sample[:3]), sample[3])  # noqa: E731
     validation, test = tokens_of(validation), tokens_of(test)
-    masks = {model: attention_mask(model, n, dist.m) for model in models}
-    c = {model: normalizer("constant", masks[model], n) for model in models}
+    mask_of = {model: masks.attention_mask(model, n, dist.m) for model in models}
+    c = {model: normalizers.normalizer("constant", mask_of[model], n) for model in models}
     out: dict = {"rows": [], "layers": [], "loss": []}
     for depth in depths:
         for model in models:
@@ -122,12 +119,12 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
             result = train(TrainConfig(distribution=dist, attention=model, layers=depth, steps=steps, seed=seed),
                            show=show)
             seconds = time.perf_counter() - start
-            learned = stack_predictions(result.KQ, result.PV, test[0], n, d, masks[model], c[model])
+            learned = stack_predictions(result.KQ, result.PV, test[0], n, d, mask_of[model], c[model])
             other = next((o for o in ("causal", "prefix") if o != model), model)
-            other_mask = attention_mask(other, n, dist.m)
+            other_mask = masks.attention_mask(other, n, dist.m)
             swapped = stack_predictions(result.KQ, result.PV, test[0], n, d, other_mask,
-                                        normalizer("constant", other_mask, n))
-            eta, gd_test = best_gd(validation, test, n, d, masks[model], c[model], depth)
+                                        normalizers.normalizer("constant", other_mask, n))
+            eta, gd_test = best_gd(validation, test, n, d, mask_of[model], c[model], depth)
             fits = fit_stack(result.KQ, result.PV, dist.k)
             gap = stack_gap(result.KQ, result.PV, fits, Setting(dist, model), prompts=256, seed=seed)
             out["rows"].append({

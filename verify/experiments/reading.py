@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .shape import e1_shape, e2_shape, e3_shape
+from .shape import e1_shape, e2_shape, e3_shape, least_squares_is_zero
 from .table import read_rows
 
 
@@ -21,7 +21,7 @@ def _checks(checks: dict) -> list:
     return [f"- {'yes' if holds else '**NO**'}: {claim}" for claim, holds in checks.items()]
 
 
-def read_e1(rows) -> list:
+def read_e1(rows, setting: str = "") -> list:
     last = max(r["layer"] for r in rows)
     tail = max(last // 5, 1)
     v = {(m, k, l): _pick(rows, k, model=m, layer=l) for m in ("prefix", "causal")
@@ -32,6 +32,7 @@ def read_e1(rows) -> list:
         "",
         "![E1](e1_convergence.png)",
         "",
+        *([f"Setting: {setting} (SPEC section 4).", ""] if setting else []),
         f"PrefixLM: the example MSE falls from {v['prefix', 'example_mse', 0]:.3g} to "
         f"{v['prefix', 'example_mse', last]:.3g} and the query MSE from {v['prefix', 'query_mse', 0]:.3g} to "
         f"{v['prefix', 'query_mse', last]:.3g} after {last} layers: a straight line on the log axis, i.e. linear "
@@ -55,12 +56,12 @@ def read_e2(rows, noise: float) -> list:
         first, final = (_pick(rows, "causal_query_mse", mu_x=mu, n=n) for n in (ns[0], ns[-1]))
         lines.append(f"- mu_x = {mu}: causal query MSE {first:.3g} at n = {ns[0]} -> {final:.3g} at n = {ns[-1]} "
                      f"(a factor {first / final:.3g})")
-    ls = max(r["least_squares_query_mse"] for r in rows)
+    ls = [r["least_squares_query_mse"] for r in rows]
     lines += [
         "",
-        f"Least squares (the prefix stack's limit) has query MSE at most {ls:.3g} over every n and mu_x"
-        + (": zero up to rounding, as every n here is at least d." if noise == 0 else
-           f", with label noise {noise:g} on the examples."),
+        f"Least squares (the prefix stack's limit) has query MSE {min(ls):.3g} to {max(ls):.3g} over every n and mu_x"
+        + (": zero up to rounding, as every n here is at least d." if least_squares_is_zero(rows) else
+           f" (label noise {noise:g} on the examples)." if noise else "."),
         "The causal error falls with n but ever more slowly as the inputs' mean grows: with mu_x > 0 every "
         "x_i^T x_j is large, so each online step overwrites most of what the earlier steps learned.",
         "",
@@ -70,7 +71,7 @@ def read_e2(rows, noise: float) -> list:
     return lines
 
 
-def read_e3(rows) -> list:
+def read_e3(rows, setting: str = "") -> list:
     fractions = sorted({r["eta_fraction"] for r in rows})
     mus = sorted({r["mu_x"] for r in rows})
     prefix = [r["median_peak"] for r in rows if r["model"] == "prefix"]
@@ -81,6 +82,7 @@ def read_e3(rows) -> list:
         "",
         "![E3](e3_transient.png)",
         "",
+        *([f"Setting: {setting} (SPEC section 4).", ""] if setting else []),
         f"PrefixLM: the median peak max_l ||(I - eta D^-1 M)^l||_2 is 1 up to rounding (largest 1 + "
         f"{max(prefix) - 1:.2g}) at every mu_x and every fraction of its stable bound: the prefix iteration is "
         "symmetric, so it never amplifies the residuals.",
@@ -112,8 +114,8 @@ def reading(out, figures: dict) -> list:
     read = lambda name: read_rows(os.path.join(out, name))  # noqa: E731
     t = figures["timings"]
     return [
-        *read_e1(read("e1_convergence.csv")), "",
+        *read_e1(read("e1_convergence.csv"), figures["settings"].get("e1", "")), "",
         *read_e2(read("e2_stationary.csv"), figures["settings"]["noise"]), "",
-        *read_e3(read("e3_transient.csv")), "",
+        *read_e3(read("e3_transient.csv"), figures["settings"].get("e3", "")), "",
         f"Timings (in-process): E1 {t['e1_seconds']:.2f} s, E2 {t['e2_seconds']:.2f} s, E3 {t['e3_seconds']:.2f} s.",
     ]

@@ -42,6 +42,12 @@ def e1_shape(rows) -> dict:
     }
 
 
+def least_squares_is_zero(rows) -> bool:
+    """Least squares' query MSE is zero up to rounding: at most ``LS_ZERO`` times the largest causal error."""
+    scale = max(r["causal_query_mse"] for r in rows)
+    return max(r["least_squares_query_mse"] for r in rows) <= LS_ZERO * scale
+
+
 def e2_shape(rows, noise: float = 0.0) -> dict:
     """Causal error falls with n, more slowly as mu_x grows; least squares is zero for n >= d (noiseless)."""
     mus = sorted({r["mu_x"] for r in rows})
@@ -52,9 +58,7 @@ def e2_shape(rows, noise: float = 0.0) -> dict:
         "causal error falls more slowly as mu_x grows": bool(np.all(np.diff(drop) < 0)),
     }
     if noise == 0:
-        scale = max(float(np.max(c)) for c in causal.values())
-        ls = max(r["least_squares_query_mse"] for r in rows)
-        checks["least squares is zero for n >= d"] = bool(ls <= LS_ZERO * scale)
+        checks["least squares is zero for n >= d"] = least_squares_is_zero(rows)
     return checks
 
 
