@@ -329,7 +329,7 @@ def _spectral_formal():
 
 
 #: the stability characterisation's named truths (docs/SPEC.md section 7)
-CONVERGES, NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL = sp.symbols(
+STACK_CONVERGES, NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL = sp.symbols(
     "residuals_and_queries_converge nonzero_eigenvalues_inside rank_N2_eq_rank_N no_query_reads_null")
 
 
@@ -356,7 +356,7 @@ def _stability_spot(formal) -> bool:
             sums[L] = (np.linalg.matrix_power(B, L), Rf @ S)
         converges = (np.linalg.norm(sums[800][0] - sums[400][0]) < 1e-6
                      and np.linalg.norm(sums[800][1] - sums[400][1]) < 1e-6)
-        values = {CONVERGES: bool(converges), NONZERO_INSIDE: bool(a), NO_JORDAN_CHAIN: bool(b),
+        values = {STACK_CONVERGES: bool(converges), NONZERO_INSIDE: bool(a), NO_JORDAN_CHAIN: bool(b),
                   NO_VISIBLE_NULL: bool(c)}
         if not _holds(formal, values) or converges != want:
             return False
@@ -443,7 +443,7 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         "docs/SPEC.md section 7",
         _stability_spot, "exact criteria against 800 iterations on five 2 x 2 and 3 x 3 cases (Jordan chain, "
         "partial and whole reads of a null vector, eigenvalue 1 - sqrt 2, a zero example)",
-        sp.Equivalent(CONVERGES, sp.And(NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL))),
+        sp.Equivalent(STACK_CONVERGES, sp.And(NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL))),
 )}
 
 

@@ -353,6 +353,8 @@ def test_ledger_statuses_for_counterexamples():
     from proofs.symbolic import Ledger
 
     rechecked, unchecked = Ledger(), Ledger()
+    for ledger in (rechecked, unchecked):  # the conclusion the counterexample speaks to
+        ledger.coverage.append({"conclusion": "c", "checks": ["witness"], "kind": "finite", "assumes": []})
     rechecked.counterexample("witness", True)
     unchecked.counterexample("witness", False)
     assert rechecked.result("", "").status == "refuted" and unchecked.result("", "").status == "failed"

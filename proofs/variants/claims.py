@@ -151,9 +151,10 @@ def verdict(symbolic=(), finite=(), counterexample=None, assumes=()) -> str:
     if counterexample is not None:
         ledger.counterexample(counterexample[0], bool(counterexample[1]))
     names = [name for name, _ in (*symbolic, *finite)] + ([counterexample[0]] if counterexample else [])
-    # the claim's one conclusion, established by these checks (symbolic ones only when every check is)
+    # the claim's one conclusion, established by these checks (symbolically when a symbolic check argues it;
+    # finite spot checks then only support it)
     ledger.coverage.append({"conclusion": "the claim", "checks": names, "assumes": list(assumes),
-                            "kind": "symbolic" if symbolic and not finite else "finite"})
+                            "kind": "symbolic" if symbolic else "finite"})
     return ledger.result("", "", assumes=tuple(assumes)).status
 
 
