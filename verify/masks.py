@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import is_concrete, logic_kind, maximum, minimum
+from .backend import is_concrete, maximum, minimum
 from .errors import PromptError
 from .limits import check_array
 
@@ -85,20 +85,13 @@ def named_spec_of(rule) -> str | None:
     """The named attention a :class:`verify.rule.Rule` spells exactly (its rule and query rule parse to the
     named attention's trees, e.g. ``kv_idx <= q_idx`` is ``causal``), else None: the numeric commands then
     run the named attention's own code path, so ``--rule`` and ``--attention`` give the same numbers."""
-    def ints(node):
-        return {node[1]} if node[0] == "int" else set().union(*(ints(c) for c in node[1:] if isinstance(c, tuple)))
-
     candidates = ["prefix", "causal"] + [f"{name}:{p}" for name in ("sliding", "block", "hybrid")
-                                         for p in sorted(ints(rule.tree) | ints(rule.query_tree)) if p >= 1]
+                                         for p in rule.literals if p >= 1]
     for spec in candidates:
         named = named_rule(spec)
         if (named.tree, named.query_tree) == (rule.tree, rule.query_tree):
             return spec
     return None
-
-
-def _is_symbolic(*values) -> bool:
-    return logic_kind(*values) != "numeric"
 
 
 def reads(spec: str, i, j, n):

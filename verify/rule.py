@@ -380,9 +380,20 @@ class Rule:
         return self.example_reads(i, j, n)
 
     @property
+    def literals(self) -> list:
+        """The integer literals of the rule and the query rule, sorted (candidate parameters of a named attention)."""
+        return sorted(_literals(self.tree) | _literals(self.query_tree))
+
+    @property
     def full_text(self) -> str:
         """The rule and, when given, the query rule (for names and messages)."""
         return self.text if self.query_tree == _TRUE else f"{self.text}; queries: {self.query_text}"
+
+
+def _literals(node) -> set:
+    if node[0] == "int":
+        return {node[1]}
+    return set().union(*(_literals(c) for c in node[1:] if isinstance(c, tuple)))
 
 
 def _parse_one(text, field: str) -> tuple:
