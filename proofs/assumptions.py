@@ -328,6 +328,41 @@ def _spectral_formal():
     return sp.Implies(SYMMETRIC, sp.Eq(NORM_PA, MaxOver(sp.Abs(POLY(LAM[IDX])), IDX, 1, SIZE)))
 
 
+#: the stability characterisation's named truths (docs/SPEC.md section 7)
+STACK_CONVERGES, NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL = sp.symbols(
+    "residuals_and_queries_converge nonzero_eigenvalues_inside rank_N2_eq_rank_N no_query_reads_null")
+
+
+def _stability_spot(formal) -> bool:
+    # the statement evaluated on five (N, R, eta): the three criteria (exact, SymPy) against the behaviour of
+    # the iteration itself (residuals (I - eta N)^L and query sums R sum_{l<L} (I - eta N)^l at L = 400, 800)
+    cases = [
+        ([[0, 0], [1, 0]], [[1, 1]], sp.Rational(1, 2), False),                     # Jordan chain at 0
+        ([[1, 1], [1, 1]], [[1, 0]], sp.Rational(1, 2), False),                     # a query reads a null vector
+        ([[1, 1], [1, 1]], [[1, 1]], sp.Rational(1, 2), True),                      # whole block read
+        ([[1, 1, 0], [1, 1, 1], [0, 1, 1]], [[1, 1, 1]], sp.Rational(1, 4), False),  # eigenvalue 1 - sqrt 2
+        ([[0, 0, 0], [0, 2, 0], [0, 1, 3]], [[0, 1, 1]], sp.Rational(1, 4), True),  # a zero example
+    ]
+    for N, R, eta, want in cases:
+        N, R = sp.Matrix(N), sp.Matrix(R)
+        a = all(abs(1 - eta * lam) < 1 for lam in N.eigenvals() if lam != 0)
+        b = (N * N).rank() == N.rank()
+        c = all((R * v).is_zero_matrix for v in N.nullspace())
+        B = np.eye(N.shape[0]) - float(eta) * np.array(N.tolist(), dtype=float)
+        Rf = np.array(R.tolist(), dtype=float)
+        sums = {}
+        for L in (400, 800):
+            S = sum(np.linalg.matrix_power(B, k) for k in range(L))
+            sums[L] = (np.linalg.matrix_power(B, L), Rf @ S)
+        converges = (np.linalg.norm(sums[800][0] - sums[400][0]) < 1e-6
+                     and np.linalg.norm(sums[800][1] - sums[400][1]) < 1e-6)
+        values = {STACK_CONVERGES: bool(converges), NONZERO_INSIDE: bool(a), NO_JORDAN_CHAIN: bool(b),
+                  NO_VISIBLE_NULL: bool(c)}
+        if not _holds(formal, values) or converges != want:
+            return False
+    return True
+
+
 ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
     Assumption(
         "spectral-theorem",
@@ -397,6 +432,18 @@ ASSUMPTIONS: dict[str, Assumption] = {a.id: a for a in (
         _block_triangular_spot, "exact: 10 random rational matrices with random block partitions (the zero "
         "matrix, block lower triangular ones, and ones that are not) at 3 points z each",
         sp.Implies(BLOCK_LOWER, sp.Eq(DET, DET_BLOCKS))),
+    Assumption(
+        "stability-characterisation",
+        "For N (n x n), eta > 0 and a read-out R (rows: what queries read), the residuals (I - eta N)^L y and the "
+        "query sums R sum_{l<L} eta (I - eta N)^l y converge for every y exactly when (a) |1 - eta l| < 1 for every "
+        "nonzero eigenvalue l of N, (b) rank N^2 = rank N (no Jordan chain at 0) and (c) R v = 0 for every v with "
+        "N v = 0. (Jordan form: a block of l != 0 converges iff |1 - eta l| < 1; on a Jordan chain at 0 "
+        "(I - eta N)^L v = v - L eta N v grows; on a semisimple null vector the query sum grows like L eta R v.)",
+        "Horn and Johnson, Matrix Analysis, 2nd ed., Theorem 3.1.11 (Jordan canonical form) and Section 3.2; "
+        "docs/SPEC.md section 7",
+        _stability_spot, "exact criteria against 800 iterations on five 2 x 2 and 3 x 3 cases (Jordan chain, "
+        "partial and whole reads of a null vector, eigenvalue 1 - sqrt 2, a zero example)",
+        sp.Equivalent(STACK_CONVERGES, sp.And(NONZERO_INSIDE, NO_JORDAN_CHAIN, NO_VISIBLE_NULL))),
 )}
 
 

@@ -197,7 +197,8 @@ class Ledger:
     ``coverage`` is filled by :func:`proofs.formal.establish`: one entry per conclusion of the
     theorem's formal statement, with the checks that established it.
     Status, computed here and nowhere else: ``failed`` if any check failed or the statement has
-    no conclusion; otherwise ``checked`` if no symbolic check ran or some conclusion is
+    no conclusion; otherwise ``refuted`` if an exact counterexample was re-checked
+    (:meth:`counterexample`); otherwise ``checked`` if no symbolic check ran or some conclusion is
     established only by finite checks; otherwise ``conditional`` when it rests on named standard
     results (``assumes``, including those of the checks that established a conclusion), else
     ``proved``.
@@ -209,6 +210,7 @@ class Ledger:
     notes: list = field(default_factory=list)
     coverage: list = field(default_factory=list)
     fail_fast: bool = False
+    counterexamples: list = field(default_factory=list)
 
     @classmethod
     def for_setup(cls, setup) -> Ledger:
@@ -228,6 +230,14 @@ class Ledger:
             self._fail(f"finite: {name}" + (f" ({why})" if why else ""))
         return ok
 
+    def counterexample(self, name: str, rechecked: bool) -> bool:
+        """An exact witness against the statement: ``refuted`` once re-checked, a failed check otherwise."""
+        if rechecked:
+            self.counterexamples.append(name)
+        else:
+            self._fail(f"counterexample: {name} (its exact re-check failed)")
+        return rechecked
+
     def _fail(self, text: str) -> None:
         self.failures.append(text)
         if self.fail_fast:
@@ -242,6 +252,8 @@ class Ledger:
         assumes = tuple(dict.fromkeys([*assumes, *(a for c in self.coverage for a in c["assumes"])]))
         if self.failures:
             status = "failed"
+        elif self.counterexamples:
+            status = "refuted"
         elif not self.symbolic_ok or any(c["kind"] != "symbolic" for c in self.coverage):
             status = "checked"
         else:

@@ -85,6 +85,8 @@ WRONG_ASSUMPTIONS = {
     "nonnegative-norm-monotone": sp.And(A.NORM_A <= A.NORM_ABS_A, A.NORM_ABS_A <= A.NORM_B),
     "pseudoinverse-min-norm": [sp.Eq(A.RESIDUAL_PINV, 0), A.NORM_PINV <= A.NORM_W, sp.Eq(A.CROSS_NULL, 0)],
     "block-triangular-spectrum": sp.Eq(A.DET, A.DET_BLOCKS),
+    # the characterisation without (b) and (c): the Jordan chain and the visible null vector refute it
+    "stability-characterisation": sp.Equivalent(A.STACK_CONVERGES, A.NONZERO_INSIDE),
 }
 #: the spectral theorem without its hypothesis fails on the non-symmetric instances
 NO_HYPOTHESIS = sp.Eq(A.NORM_PA, MaxOver(sp.Abs(A.POLY(A.LAM[A.IDX])), A.IDX, 1, A.SIZE))

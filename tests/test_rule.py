@@ -14,16 +14,17 @@ from verify.rule import MAX_DEPTH, MAX_LENGTH, parse_rule
 
 #: rule text -> the same rule written by hand in Python (Python's own floor // and %)
 RULES = {
-    "i <= j and (j - i) % 2 == 0": lambda i, j, n: i <= j and (j - i) % 2 == 0,
-    "i <= j": lambda i, j, n: i <= j,
-    "i // 3 == j // 3 or i < j": lambda i, j, n: i // 3 == j // 3 or i < j,
-    "(i - j) // 2 == -1 or i == j": lambda i, j, n: (i - j) // 2 == -1 or i == j,
-    "(i - j) % 3 != 1 and not i > j": lambda i, j, n: (i - j) % 3 != 1 and not i > j,
-    "(i - j) % -3 == -1 or i == j": lambda i, j, n: (i - j) % -3 == -1 or i == j,
-    "j - 2 < i <= j": lambda i, j, n: j - 2 < i <= j,
-    "i * 2 >= n - j or i == j": lambda i, j, n: i * 2 >= n - j or i == j,
-    "not (i > j) and (i + j) % (n + 1) < n - -1": lambda i, j, n: not (i > j) and (i + j) % (n + 1) < n - -1,
-    "1 < 2 < 3 and i <= j": lambda i, j, n: 1 < 2 < 3 and i <= j,
+    "kv_idx <= q_idx and (q_idx - kv_idx) % 2 == 0": lambda i, j, n: i <= j and (j - i) % 2 == 0,
+    "kv_idx <= q_idx": lambda i, j, n: i <= j,
+    "kv_idx // 3 == q_idx // 3 or kv_idx < q_idx": lambda i, j, n: i // 3 == j // 3 or i < j,
+    "(kv_idx - q_idx) // 2 == -1 or kv_idx == q_idx": lambda i, j, n: (i - j) // 2 == -1 or i == j,
+    "(kv_idx - q_idx) % 3 != 1 and not kv_idx > q_idx": lambda i, j, n: (i - j) % 3 != 1 and not i > j,
+    "(kv_idx - q_idx) % -3 == -1 or kv_idx == q_idx": lambda i, j, n: (i - j) % -3 == -1 or i == j,
+    "q_idx - 2 < kv_idx <= q_idx": lambda i, j, n: j - 2 < i <= j,
+    "kv_idx * 2 >= n - q_idx or kv_idx == q_idx": lambda i, j, n: i * 2 >= n - j or i == j,
+    "not (kv_idx > q_idx) and (kv_idx + q_idx) % (n + 1) < n - -1":
+        lambda i, j, n: not (i > j) and (i + j) % (n + 1) < n - -1,
+    "1 < 2 < 3 and kv_idx <= q_idx": lambda i, j, n: 1 < 2 < 3 and i <= j,
 }
 
 
@@ -63,7 +64,7 @@ def test_mutation_truncating_division_is_caught(monkeypatch):
 
 def test_mutation_precedence_is_caught(monkeypatch):
     """``and`` binding looser than ``or`` would change 'i == j or i < 1 and j > 5'."""
-    text = "i == j or i < 1 and j > 5"
+    text = "kv_idx == q_idx or kv_idx < 1 and q_idx > 5"
     fn = lambda i, j, n: i == j or (i < 1 and j > 5)  # noqa: E731
     assert np.array_equal(parse_rule(text).mask(8, 1), brute_mask(fn, 8, 1))
     wrong = lambda i, j, n: (i == j or i < 1) and j > 5  # noqa: E731
@@ -73,7 +74,7 @@ def test_mutation_precedence_is_caught(monkeypatch):
 @pytest.mark.parametrize("text", list(RULES))
 def test_z3_evaluation_agrees_with_python(text):
     rule, fn = parse_rule(text), RULES[text]
-    zi, zj, zn = z3.Ints("i j n")
+    zi, zj, zn = z3.Ints("kv_idx q_idx n")
     formula = rule.z3(zi, zj, zn)
     for n in (1, 4, 7):
         for i, j in itertools.product(range(n), repeat=2):
@@ -83,7 +84,8 @@ def test_z3_evaluation_agrees_with_python(text):
 
 def test_large_values_do_not_overflow():
     """A rule whose values exceed int64 at this n is evaluated with Python integers."""
-    text = "i * i * i * i * i * i * 1000000 * 1000000 >= j * j * j * j * j * j * 1000000 * 1000000"
+    text = ("kv_idx * kv_idx * kv_idx * kv_idx * kv_idx * kv_idx * 1000000 * 1000000 >= "
+            "q_idx * q_idx * q_idx * q_idx * q_idx * q_idx * 1000000 * 1000000")
     rule = parse_rule(text)
     n = 40
     want = brute_mask(lambda i, j, n: i ** 6 * 10 ** 12 >= j ** 6 * 10 ** 12, n, 1)
@@ -92,26 +94,29 @@ def test_large_values_do_not_overflow():
 
 @pytest.mark.parametrize("text, needle", [
     ('__import__("os").system("true")', "unknown name"),
-    ("i.real < 1", "unexpected character"),
+    ("kv_idx.real < 1", "unexpected character"),
     ("lambda: 1", "unknown name"),
     ("open('x') < 1", "unknown name"),
-    ("i if j else n", "unknown name"),
-    ("i ** 2 < 3", "expected a number"),
-    ("[i] < 1", "unexpected character"),
-    ("i < j; i", "unexpected character"),
+    ("kv_idx if q_idx else n", "unknown name"),
+    ("i <= j", "q_idx"),
+    ("j >= i", "kv_idx"),
+    ("kv_idx <= j", "is gone"),
+    ("kv_idx ** 2 < 3", "expected a number"),
+    ("[kv_idx] < 1", "unexpected character"),
+    ("kv_idx < q_idx; kv_idx", "unexpected character"),
     ("x < 1", "unknown name"),
-    ("i + 1", "not a condition"),
-    ("(i < j) + 1 > 0", "needs numbers"),
-    ("i < j and 3", "needs conditions"),
+    ("kv_idx + 1", "not a condition"),
+    ("(kv_idx < q_idx) + 1 > 0", "needs numbers"),
+    ("kv_idx < q_idx and 3", "needs conditions"),
     ("not 2", "needs conditions"),
-    ("i <", "expected a number"),
-    ("(i < j", "expected ')'"),
-    ("i < j)", "unexpected"),
+    ("kv_idx <", "expected a number"),
+    ("(kv_idx < q_idx", "expected ')'"),
+    ("kv_idx < q_idx)", "unexpected"),
     ("", "empty rule"),
-    ("i < 10000000", "larger than"),
-    ("i // (j - i) == 0", "division by zero"),
-    ("i % (n - 1) == 0", "division by zero"),
-    ("i // (j - 5) == 0", "division by zero"),
+    ("kv_idx < 10000000", "larger than"),
+    ("kv_idx // (q_idx - kv_idx) == 0", "division by zero"),
+    ("kv_idx % (n - 1) == 0", "division by zero"),
+    ("kv_idx // (q_idx - 5) == 0", "division by zero"),
 ])
 def test_refused_with_one_line(text, needle):
     with pytest.raises(PromptError) as info:
@@ -121,26 +126,26 @@ def test_refused_with_one_line(text, needle):
 
 
 def test_depth_and_length_bounds():
-    ok = "(" * MAX_DEPTH + "i < j" + ")" * MAX_DEPTH
-    parse_rule(ok if len(ok) <= MAX_LENGTH else "i < j")
+    ok = "(" * MAX_DEPTH + "kv_idx < q_idx" + ")" * MAX_DEPTH
+    parse_rule(ok if len(ok) <= MAX_LENGTH else "kv_idx < q_idx")
     with pytest.raises(PromptError, match="nesting deeper"):
-        parse_rule("(" * (MAX_DEPTH + 1) + "i < j" + ")" * (MAX_DEPTH + 1))
+        parse_rule("(" * (MAX_DEPTH + 1) + "kv_idx < q_idx" + ")" * (MAX_DEPTH + 1))
     with pytest.raises(PromptError, match="nesting deeper"):
-        parse_rule("not " * (MAX_DEPTH + 1) + "i < j")
+        parse_rule("not " * (MAX_DEPTH + 1) + "kv_idx < q_idx")
     with pytest.raises(PromptError, match="longer than"):
-        parse_rule(" or ".join(["i < j"] * 100))
+        parse_rule(" or ".join(["kv_idx < q_idx"] * 100))
 
 
 def test_safe_divisors_are_accepted():
-    parse_rule("i % (n + 1) == j % 2")  # n + 1 >= 2 and 2 are never zero
-    parse_rule("(i - j) // -2 == 0")
+    parse_rule("kv_idx % (n + 1) == q_idx % 2")  # n + 1 >= 2 and 2 are never zero
+    parse_rule("(kv_idx - q_idx) // -2 == 0")
 
 
 @pytest.mark.parametrize("argv", [
-    ["--rule", "i <= j and"],
+    ["--rule", "kv_idx <= q_idx and"],
     ["--rule", '__import__("os")'],
-    ["--rule", "i // (n - 1) == 0"],
-    ["--rule", "i <= j", "--attention", "causal"],
+    ["--rule", "kv_idx // (n - 1) == 0"],
+    ["--rule", "kv_idx <= q_idx", "--attention", "causal"],
     ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]"],
     ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]", "--pv", '[[0, 0], [0, "x+1"]]'],
     ["--attention", "causal", "--kq", "[[1, 0], [0, 0]]", "--pv", "[[0, 0, 0], [0, 1, 0], [0, 0, 1]]"],

@@ -318,3 +318,47 @@ def index_positions(ix, size: int) -> tuple:
     return a, True
 
 
+# ----------------------------------------------------------------------------- rule logic (verify.rule)
+
+
+def logic_kind(*values) -> str:
+    """How an attention rule is evaluated on these index values: ``"z3"`` (z3 integers),
+    ``"sympy"`` (SymPy integers or symbols) or ``"numeric"`` (Python ints, numpy arrays)."""
+    if any(type(v).__module__.startswith("z3") for v in values):
+        return "z3"
+    if any(not isinstance(v, (bool, int, np.integer, np.ndarray)) for v in values):
+        return "sympy"
+    return "numeric"
+
+
+def floordiv_z3(a, b):
+    """Python's ``a // b`` over z3 integers (z3's ``/`` rounds so the remainder is >= 0)."""
+    import z3
+
+    if z3.is_int_value(b):  # a constant divisor: keep the formula linear and branch-free
+        return a / b if b.as_long() > 0 else z3.If(a % b == 0, a / b, a / b - 1)
+    return z3.If(b > 0, a / b, z3.If(a % b == 0, a / b, a / b - 1))
+
+
+def mod_z3(a, b):
+    """Python's ``a % b`` (sign of the divisor) over z3 integers: ``a - b (a // b)``."""
+    return a - b * floordiv_z3(a, b)
+
+
+def logic_ops(kind: str) -> dict:
+    """The operators of a rule (``and or not``, comparisons, ``+ - * // %``, ``bool``) for a
+    symbolic ``kind`` (``"z3"`` or ``"sympy"``); every one has Python's floor semantics."""
+    if kind == "z3":
+        import z3
+
+        return {"and": z3.And, "or": z3.Or, "not": z3.Not, "bool": z3.BoolVal,
+                "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                "//": floordiv_z3, "%": mod_z3,
+                "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+                ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+    import sympy
+
+    return {"and": sympy.And, "or": sympy.Or, "not": sympy.Not, "bool": sympy.sympify,
+            "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+            "//": lambda a, b: sympy.floor(sympy.sympify(a) / b), "%": lambda a, b: sympy.Mod(a, b),
+            "<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "==": sympy.Eq, "!=": sympy.Ne}

@@ -4,22 +4,24 @@ A mask is a boolean array of shape ``(n + m, n + m)`` over tokens (examples
 first, then queries) with ``mask[i, j]`` true when target token ``j`` reads
 source token ``i``.  Queries never read queries; examples never read queries.
 
-Named attentions (SPEC sections 2 and 5, 1-based example indices):
+Named attentions (SPEC sections 2, 5 and 7): each is a rule in FlexAttention's ``mask_mod``
+convention (:mod:`verify.rule`: ``q_idx`` reads ``kv_idx``, examples ``0..n-1``, a query at
+``q_idx = n``), compiled by :func:`verify.rule.parse_rule` -- the one definition:
 
-=============  ==========================================  ======================
-spec           example ``j`` reads                          query reads
-=============  ==========================================  ======================
-``prefix``     ``1..n``                                     ``1..n``
-``causal``     ``1..j``                                     ``1..n``
-``sliding:K``  ``max(1, j-K+1)..j``                         ``n-K+1..n``
-``block:B``    its own block of size ``B`` and all earlier  ``1..n``
-``hybrid:P``   ``1..max(j, P)``                             ``1..n``
-=============  ==========================================  ======================
+=============  ==============================================  ==========================
+spec           rule (an example ``q_idx`` reads ``kv_idx``)    query rule
+=============  ==============================================  ==========================
+``prefix``     ``True``                                         ``True``
+``causal``     ``kv_idx <= q_idx``                              ``True``
+``sliding:K``  ``kv_idx <= q_idx and q_idx - kv_idx < K``       ``kv_idx > n - 1 - K``
+``block:B``    ``kv_idx // B <= q_idx // B``                    ``True``
+``hybrid:P``   ``kv_idx <= q_idx or kv_idx < P``                ``True``
+=============  ==============================================  ==========================
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,12 +30,8 @@ from .backend import (
     index_pair,
     index_positions,
     is_concrete,
-    logical_and,
-    logical_not,
-    logical_or,
     maximum,
     minimum,
-    truth,
 )
 from .errors import PromptError
 from .limits import check_array
@@ -63,42 +61,59 @@ def parse_attention(spec: str) -> tuple[str, int | None]:
     raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
 
 
+#: each named attention's rule and query rule (``{K}``, ``{B}``, ``{P}``: the parameter)
+RULE_TEXTS = {
+    "prefix": ("True", "True"),
+    "causal": ("kv_idx <= q_idx", "True"),
+    "sliding": ("kv_idx <= q_idx and q_idx - kv_idx < {p}", "kv_idx > n - 1 - {p}"),
+    "block": ("kv_idx // {p} <= q_idx // {p}", "True"),
+    "hybrid": ("kv_idx <= q_idx or kv_idx < {p}", "True"),
+}
+
+
+def rule_texts(spec: str) -> tuple[str, str]:
+    """``(rule, query rule)`` of a named attention, e.g. ``sliding:4`` -> ``('kv_idx <= q_idx and ...', ...)``."""
+    name, param = parse_attention(spec)
+    example, query = RULE_TEXTS[name]
+    return example.format(p=param), query.format(p=param)
+
+
+@lru_cache(maxsize=256)
+def named_rule(spec: str):
+    """The compiled :class:`verify.rule.Rule` of a named attention (divisors are positive constants)."""
+    from .rule import parse_rule
+
+    example, query = rule_texts(spec)
+    return parse_rule(example, check_divisors=False, query=query)
+
+
+def named_spec_of(rule) -> str | None:
+    """The named attention a :class:`verify.rule.Rule` spells exactly (its rule and query rule parse to the
+    named attention's trees, e.g. ``kv_idx <= q_idx`` is ``causal``), else None: the numeric commands then
+    run the named attention's own code path, so ``--rule`` and ``--attention`` give the same numbers."""
+    candidates = ["prefix", "causal"] + [f"{name}:{p}" for name in ("sliding", "block", "hybrid")
+                                         for p in rule.literals if p >= 1]
+    for spec in candidates:
+        named = named_rule(spec)
+        if (named.tree, named.query_tree) == (rule.tree, rule.query_tree):
+            return spec
+    return None
+
+
 def reads(spec: str, i, j, n):
     """True when token ``j`` reads token ``i`` under the named attention ``spec``.
 
-    The one definition of every named attention (module table; 0-based here:
-    examples are ``0..n-1``, queries ``n, n+1, ...``).  Nothing reads a query
-    (``i >= n``).  With ``E(j) = [j < n]`` the rule is::
+    The one definition of every named attention: its rule text (module table) compiled by
+    :mod:`verify.rule`; examples are ``0..n-1``, queries ``n, n+1, ...``.  Nothing reads a
+    query (``i >= n``).  With ``E(j) = [j < n]``::
 
-        reads(i, j) = [i < n] & ( E(j) & example_rule(i, j) | ~E(j) & query_rule(i) )
+        reads(i, j) = [i < n] & ( E(j) & rule(q_idx=j, kv_idx=i) | ~E(j) & query_rule(q_idx=n, kv_idx=i) )
 
     ``i``, ``j``, ``n`` may be Python ints (a ``bool``), numpy integer arrays
-    (broadcast boolean arrays; ``attention_mask`` is built this way) or SymPy
-    integer symbols (a SymPy Boolean, which the proofs read at symbolic ``n``).
+    (broadcast boolean arrays; ``attention_mask`` is built this way), SymPy integer
+    symbols (a SymPy Boolean, which the proofs read at symbolic ``n``) or z3 integers.
     """
-    name, parsed = parse_attention(spec)
-    param = 0 if parsed is None else parsed  # prefix and causal take no parameter
-    source_is_example = i < n
-    target_is_example = j < n
-    if name == "prefix":
-        rule, query_rule = True, True
-    elif name == "causal":
-        rule, query_rule = i <= j, True
-    elif name == "sliding":
-        # a window of the last K tokens, the target included; queries read the last K examples
-        rule, query_rule = logical_and(i <= j, i > j - param), i > n - 1 - param
-    elif name == "block":
-        # full inside a block of size B, causal across blocks
-        rule, query_rule = (i // param) <= (j // param), True
-    elif name == "hybrid":
-        # the first P examples read each other in full, later ones are causal
-        rule, query_rule = logical_or(i <= j, i <= param - 1), True
-    else:  # pragma: no cover - parse_attention already refused it
-        raise PromptError(f"attention: unknown attention {spec!r}; use one of {', '.join(NAMED)}")
-    # the boolean algebra of verify.backend: Python bools, numpy arrays and SymPy Booleans alike
-    target_is_query = logical_not(target_is_example)
-    return truth(logical_and(source_is_example, logical_or(logical_and(target_is_example, rule),
-                                                           logical_and(target_is_query, query_rule))))
+    return named_rule(spec).reads(i, j, n)
 
 
 def read_interval(spec: str, j, n) -> tuple:

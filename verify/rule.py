@@ -1,7 +1,11 @@
-"""A user's own attention rule over examples, ``prove --rule TEXT``, parsed without ``eval``.
+"""An attention rule in PyTorch FlexAttention's ``mask_mod`` convention, parsed without ``eval``.
 
-Grammar (Python's precedence and semantics; 0-based indices like :func:`verify.masks.reads`:
-examples are ``0..n-1``, ``i`` the source, ``j`` the target, ``n`` the number of examples)::
+``prove --rule TEXT`` (and ``simulate``/``stationary``/``rate --rule``) take the body of a
+``mask_mod``: ``q_idx`` is the token that reads, ``kv_idx`` the token it reads, ``n`` the
+number of examples (examples are ``0..n-1``).  ``kv_idx <= q_idx`` is causal.  ``--query-rule
+TEXT`` (same grammar) is evaluated with a query at ``q_idx = n``; without it queries read every
+example.  Nothing reads a query (docs/SPEC.md section 7).  Grammar (Python's precedence and
+semantics)::
 
     rule    := or
     or      := and ("or" and)*
@@ -11,22 +15,25 @@ examples are ``0..n-1``, ``i`` the source, ``j`` the target, ``n`` the number of
     sum     := product (("+" | "-") product)*
     product := unary (("*" | "//" | "%") unary)*
     unary   := "-" unary | atom
-    atom    := INTEGER | "i" | "j" | "n" | "(" or ")"
+    atom    := INTEGER | "True" | "False" | "q_idx" | "kv_idx" | "n" | "(" or ")"
 
 ``//`` and ``%`` are Python's floor division and modulo (the remainder has the divisor's
-sign).  The whole rule must be a condition (a comparison, or ``and/or/not`` of them);
-``and``, ``or`` and ``not`` take conditions only.  Example ``j`` reads example ``i`` when
-the rule is true; queries read every example and nothing reads a query (SPEC section 7).
+sign).  The whole rule must be a condition (a comparison, ``True``/``False``, or ``and/or/not``
+of them); ``and``, ``or`` and ``not`` take conditions only.  The names ``i`` and ``j`` of the
+earlier convention are refused with a message naming ``q_idx`` and ``kv_idx``.
 
 The text is tokenized by a regular expression and parsed by recursive descent into a
 small tree of tuples; nothing is ever evaluated as Python.  Length, nesting depth and
 integer literals are bounded, and every divisor must be non-zero for all ``n >= 1``,
-``0 <= i, j < n`` (decided by z3; a rule whose divisor may vanish is refused).  Every
-error is a :class:`verify.errors.PromptError` naming the field ``rule``.
+``0 <= kv_idx, q_idx < n`` (``q_idx = n`` in a query rule; decided by z3; a rule whose divisor
+may vanish is refused).  Every error is a :class:`verify.errors.PromptError` naming the field
+``rule`` (or ``query-rule``).
 
-One rule gives ``reads(i, j, n)`` on Python ints (a bool), numpy index grids (a boolean
-array, :meth:`Rule.mask`) and z3 integers (a z3 Boolean, :meth:`Rule.z3`): one tree,
-three evaluators with the same floor semantics.
+One rule gives ``reads(i, j, n)`` (``j`` reads ``i``: ``kv_idx = i``, ``q_idx = j``) on Python
+ints (a bool), numpy index grids (a boolean array, :meth:`Rule.mask`), SymPy integer symbols
+(a SymPy Boolean) and z3 integers (a z3 Boolean): one tree, one evaluator, the operators picked
+by :func:`verify.backend.logic_kind` with the same floor semantics.  The named attentions of
+:mod:`verify.masks` are rules of this grammar.
 """
 from __future__ import annotations
 
@@ -36,7 +43,11 @@ from typing import Any
 
 import numpy as np
 
+from . import backend
+from .backend import floordiv_z3, mod_z3
 from .errors import PromptError
+
+__all__ = ["Rule", "parse_rule", "floordiv_z3", "mod_z3", "tokenize", "text_of"]
 
 #: the longest rule text accepted (characters) and the deepest nesting of the tree
 MAX_LENGTH = 400
@@ -49,16 +60,21 @@ _INT64_SAFE = 2**62
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|<=|>=|==|!=|[-+*%<>()]))")
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 _KEYWORDS = ("and", "or", "not")
-_NAMES = ("i", "j", "n")
-_HELP = "e.g. 'i <= j and (j - i) % 2 == 0' (integers, i j n, + - * // %, comparisons, and/or/not, parentheses)"
+_NAMES = ("q_idx", "kv_idx", "n")
+_CONSTANTS = {"True": True, "False": False}
+_HELP = ("e.g. 'kv_idx <= q_idx and (q_idx - kv_idx) % 2 == 0' (q_idx reads kv_idx; integers, q_idx kv_idx n, "
+         "True False, + - * // %, comparisons, and/or/not, parentheses)")
+#: which field an error names (``rule`` or ``query-rule``); set while one text is parsed
+_FIELD = ["rule"]
+OLD_NAMES = ("i", "j")
 
 
 def _error(message: str) -> PromptError:
-    return PromptError(f"rule: {message}; {_HELP}")
+    return PromptError(f"{_FIELD[0]}: {message}; {_HELP}")
 
 
 def tokenize(text: str) -> list[tuple[str, Any]]:
-    """``[(kind, value)]`` with kind ``int``, ``name``, ``op`` or ``kw``; refuses anything else."""
+    """``[(kind, value)]`` with kind ``int``, ``bool``, ``name``, ``op`` or ``kw``; refuses anything else."""
     tokens: list[tuple[str, Any]] = []
     pos = 0
     stripped = text.rstrip()
@@ -78,8 +94,14 @@ def tokenize(text: str) -> list[tuple[str, Any]]:
                 tokens.append(("kw", name))
             elif name in _NAMES:
                 tokens.append(("name", name))
+            elif name in _CONSTANTS:
+                tokens.append(("bool", _CONSTANTS[name]))
+            elif name in OLD_NAMES:
+                raise _error(f"the name {name!r} is gone: write q_idx for the token that reads and kv_idx for the "
+                             "token it reads (FlexAttention's mask_mod), so causal is 'kv_idx <= q_idx'")
             else:
-                raise _error(f"unknown name {name!r} (only i, j, n and the keywords and, or, not)")
+                raise _error(f"unknown name {name!r} (only q_idx, kv_idx, n, True, False and the keywords and, or, "
+                             "not)")
         else:
             tokens.append(("op", op))
         pos = match.end()
@@ -175,20 +197,20 @@ class _Parser:
         kind, value = self.take()
         if kind == "int":
             return ("int", value)
-        if kind == "name":
-            return ("name", value)
+        if kind in ("name", "bool"):
+            return (kind, value)
         if (kind, value) == ("op", "("):
             node = self.or_(depth + 1)
             self.expect(")")
             return node
-        raise _error(f"expected a number, i, j, n or '(', found {_show((kind, value))}")
+        raise _error(f"expected a number, q_idx, kv_idx, n, True, False or '(', found {_show((kind, value))}")
 
 
 def _show(token) -> str:
     return "the end of the rule" if token[0] == "end" else repr(str(token[1]))
 
 
-_BOOLEAN = ("and", "or", "not", *_COMPARISONS)
+_BOOLEAN = ("and", "or", "not", "bool", *_COMPARISONS)
 
 
 def _is_condition(node) -> bool:
@@ -203,7 +225,7 @@ def _typecheck(node) -> None:
             if not _is_condition(child):
                 raise _error(f"'{op}' needs conditions (comparisons) on both sides, not a number")
             _typecheck(child)
-    elif op in ("int", "name"):
+    elif op in ("int", "name", "bool"):
         return
     else:
         for child in node[1:]:
@@ -225,7 +247,7 @@ def _divisors(node) -> list:
 def text_of(node) -> str:
     """The tree written back as fully parenthesized text (for messages)."""
     op = node[0]
-    if op in ("int", "name"):
+    if op in ("int", "name", "bool"):
         return str(node[1])
     if op == "not":
         return f"not ({text_of(node[1])})"
@@ -234,28 +256,26 @@ def text_of(node) -> str:
     return f"({text_of(node[1])} {op} {text_of(node[2])})"
 
 
-# ----------------------------------------------------------------------------- evaluators
+# ----------------------------------------------------------------------------- the evaluator
 
 
-def _py_eval(node, env):
-    """Python ints (and numpy arrays of ints: the operators broadcast) with floor // and %."""
+def _eval(node, env, ops):
+    """The tree's value with ``env`` (names to values) and ``ops`` (operators of one backend)."""
     op = node[0]
     if op == "int":
         return node[1]
+    if op == "bool":
+        return ops["bool"](node[1])
     if op == "name":
         return env[node[1]]
     if op == "neg":
-        return -_py_eval(node[1], env)
+        return -_eval(node[1], env, ops)
     if op == "not":
-        return np.logical_not(_py_eval(node[1], env))
-    a, b = _py_eval(node[1], env), _py_eval(node[2], env)
-    if op == "and":
-        return np.logical_and(a, b)
-    if op == "or":
-        return np.logical_or(a, b)
-    return _BINARY[op](a, b)
+        return ops["not"](_eval(node[1], env, ops))
+    return ops[op](_eval(node[1], env, ops), _eval(node[2], env, ops))
 
 
+#: Python ints and numpy arrays of ints: the operators broadcast, ``//`` and ``%`` floor in both
 _BINARY = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
     "//": lambda a, b: a // b, "%": lambda a, b: a % b,  # Python and numpy both floor
@@ -264,11 +284,24 @@ _BINARY = {
 }
 
 
+def _ops(*values) -> dict:
+    """The operators for these index values (the dispatch itself lives in :mod:`verify.backend`)."""
+    kind = backend.logic_kind(*values)
+    if kind != "numeric":
+        return backend.logic_ops(kind)
+    return {**_BINARY, "and": np.logical_and, "or": np.logical_or, "not": np.logical_not, "bool": bool}
+
+
+def evaluate(tree, q_idx, kv_idx, n):
+    """A parsed tree at ``(q_idx, kv_idx, n)``: ints, numpy arrays, SymPy or z3 values."""
+    return _eval(tree, {"q_idx": q_idx, "kv_idx": kv_idx, "n": n}, _ops(q_idx, kv_idx, n))
+
+
 def _bound(node, size: int) -> int:
-    """An upper bound on ``|value|`` over ``0 <= i, j < n <= size`` (for the int64 check)."""
+    """An upper bound on ``|value|`` over ``0 <= q_idx, kv_idx <= n <= size`` (for the int64 check)."""
     op = node[0]
-    if op == "int":
-        return abs(node[1])
+    if op in ("int", "bool"):
+        return abs(int(node[1]))
     if op == "name":
         return size
     if op in ("neg", "not"):
@@ -287,136 +320,142 @@ def _largest(node, size: int) -> int:
     return max([_bound(node, size), *(_largest(c, size) for c in children)])
 
 
-def floordiv_z3(a, b):
-    """Python's ``a // b`` over z3 integers (z3's ``/`` rounds so the remainder is >= 0)."""
-    import z3
-
-    if z3.is_int_value(b):  # a constant divisor: keep the formula linear and branch-free
-        return a / b if b.as_long() > 0 else z3.If(a % b == 0, a / b, a / b - 1)
-    return z3.If(b > 0, a / b, z3.If(a % b == 0, a / b, a / b - 1))
-
-
-def mod_z3(a, b):
-    """Python's ``a % b`` (sign of the divisor) over z3 integers: ``a - b (a // b)``."""
-    return a - b * floordiv_z3(a, b)
-
-
-def _z3_eval(node, env):
-    import z3
-
-    op = node[0]
-    if op == "int":
-        return z3.IntVal(node[1])
-    if op == "name":
-        return env[node[1]]
-    if op == "neg":
-        return -_z3_eval(node[1], env)
-    if op == "not":
-        return z3.Not(_z3_eval(node[1], env))
-    a, b = _z3_eval(node[1], env), _z3_eval(node[2], env)
-    if op == "and":
-        return z3.And(a, b)
-    if op == "or":
-        return z3.Or(a, b)
-    if op == "//":
-        return floordiv_z3(a, b)
-    if op == "%":
-        return mod_z3(a, b)
-    return _BINARY[op](a, b)
-
-
 # ----------------------------------------------------------------------------- the rule
+
+_TRUE = ("bool", True)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed rule: ``reads(i, j, n)`` over examples; queries read every example.
+    """A parsed rule: which example each example reads, and (``query_tree``) which examples a query reads.
 
-    text : the user's text; tree : the parsed tree (tuples).
+    text : the rule's text; tree : its parsed tree; query_text, query_tree : the query rule
+    (``"True"`` when none was given: queries read every example).
     """
 
     text: str
     tree: tuple
+    query_text: str = "True"
+    query_tree: tuple = _TRUE
 
     def example_reads(self, i, j, n):
-        """The rule itself, for examples ``0 <= i, j < n`` (ints, numpy arrays or z3 ints)."""
-        if _is_z3(i, j, n):
-            return _z3_eval(self.tree, {"i": i, "j": j, "n": n})
-        return _py_eval(self.tree, {"i": i, "j": j, "n": n})
+        """The rule itself for examples ``0 <= i, j < n``: ``j`` (``q_idx``) reads ``i`` (``kv_idx``)."""
+        return evaluate(self.tree, j, i, n)
+
+    def query_reads(self, i, n):
+        """The query rule at ``q_idx = n``: a query reads example ``i``."""
+        return evaluate(self.query_tree, n, i, n)
 
     def reads(self, i, j, n):
         """True when token ``j`` reads token ``i`` (0-based; queries are ``n, n+1, ...``)::
 
-            reads(i, j) = [i < n] & ([j >= n] | rule(i, j, n))
+            reads(i, j) = [i < n] & ([j < n] & rule(q_idx=j, kv_idx=i) | [j >= n] & query_rule(q_idx=n, kv_idx=i))
 
-        Nothing reads a query; a query reads every example; the rule decides between examples.
-        Ints give a bool, numpy index grids a boolean array, z3 integers a z3 Boolean.
+        Ints give a bool, numpy index grids a boolean array, SymPy symbols a SymPy Boolean
+        and z3 integers a z3 Boolean (:func:`verify.backend.logic_kind`).
         """
-        if _is_z3(i, j, n):
-            import z3
-
-            return z3.And(i < n, z3.Or(j >= n, self.example_reads(i, j, n)))
-        inside = np.logical_and(np.asarray(i) < n, np.asarray(j) < n)
-        # evaluate the rule only where it applies, so a divisor is never asked about a query index
+        kind = backend.logic_kind(i, j, n)
+        if kind != "numeric":
+            ops = backend.logic_ops(kind)
+            return ops["and"](i < n, ops["or"](ops["and"](j < n, self.example_reads(i, j, n)),
+                                               ops["and"](j >= n, self.query_reads(i, n))))
+        source = np.asarray(i) < n
+        inside = np.logical_and(source, np.asarray(j) < n)
+        # evaluate each rule only where it applies, so a divisor is never asked about an index outside it
         rule = self.example_reads(np.where(inside, i, 0), np.where(inside, j, 0), n)
-        out = np.logical_and(np.asarray(i) < n, np.logical_or(np.asarray(j) >= n, rule))
+        query = self.query_reads(np.where(source, i, 0), n)
+        out = np.logical_and(source, np.where(np.asarray(j) < n, rule, query))
         return bool(out) if np.ndim(out) == 0 else out
 
     def mask(self, n: int, m: int) -> np.ndarray:
         """The ``(n + m, n + m)`` boolean mask: ``mask[i, j] = reads(i, j, n)``."""
         tokens = np.arange(n + m, dtype=np.int64)
-        if _largest(self.tree, n + m) >= _INT64_SAFE:
+        if max(_largest(self.tree, n + m), _largest(self.query_tree, n + m)) >= _INT64_SAFE:
             tokens = tokens.astype(object)  # exact Python ints where int64 could overflow
         grid = self.reads(tokens[:, None], tokens[None, :], n)
         return np.asarray(np.broadcast_to(grid, (n + m, n + m)), dtype=bool)
 
     def z3(self, i, j, n):
-        """The rule over examples as a z3 Boolean of z3 integers ``i, j, n``."""
+        """The rule over examples as a z3 Boolean of z3 integers ``i`` (kv_idx), ``j`` (q_idx), ``n``."""
         return self.example_reads(i, j, n)
 
+    @property
+    def literals(self) -> list:
+        """The integer literals of the rule and the query rule, sorted (candidate parameters of a named attention)."""
+        return sorted(_literals(self.tree) | _literals(self.query_tree))
 
-def _is_z3(*values) -> bool:
-    return any(type(v).__module__.startswith("z3") for v in values)
+    @property
+    def full_text(self) -> str:
+        """The rule and, when given, the query rule (for names and messages)."""
+        return self.text if self.query_tree == _TRUE else f"{self.text}; queries: {self.query_text}"
 
 
-def parse_rule(text, check_divisors: bool = True) -> Rule:
-    """Parse, type-check and (by default) prove every divisor non-zero; PromptError otherwise."""
-    if not isinstance(text, str):
-        raise _error(f"expected text, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise _error(f"{len(text)} characters is longer than {MAX_LENGTH}")
-    if not text.strip():
-        raise _error("empty rule")
-    parser = _Parser(tokenize(text))
-    tree = parser.or_(0)
-    if parser.peek()[0] != "end":
-        raise _error(f"unexpected {_show(parser.peek())} after a complete condition")
-    if not _is_condition(tree):
-        raise _error("the rule is a number, not a condition (compare it with something)")
-    _typecheck(tree)
-    rule = Rule(text.strip(), tree)
+def _literals(node) -> set:
+    if node[0] == "int":
+        return {node[1]}
+    return set().union(*(_literals(c) for c in node[1:] if isinstance(c, tuple)))
+
+
+def _parse_one(text, field: str) -> tuple:
+    _FIELD[0] = field
+    try:
+        if not isinstance(text, str):
+            raise _error(f"expected text, got {type(text).__name__}")
+        if len(text) > MAX_LENGTH:
+            raise _error(f"{len(text)} characters is longer than {MAX_LENGTH}")
+        if not text.strip():
+            raise _error("empty rule")
+        parser = _Parser(tokenize(text))
+        tree = parser.or_(0)
+        if parser.peek()[0] != "end":
+            raise _error(f"unexpected {_show(parser.peek())} after a complete condition")
+        if not _is_condition(tree):
+            raise _error("the rule is a number, not a condition (compare it with something)")
+        _typecheck(tree)
+        return tree
+    finally:
+        _FIELD[0] = "rule"
+
+
+def parse_rule(text, check_divisors: bool = True, *, query: str | None = None) -> Rule:
+    """Parse, type-check and (by default) prove every divisor non-zero; PromptError otherwise.
+
+    ``query`` is the ``--query-rule`` text (a query at ``q_idx = n``); None: queries read every example.
+    """
+    tree = _parse_one(text, "rule")
+    query_tree = _TRUE if query is None else _parse_one(query, "query-rule")
+    rule = Rule(text.strip(), tree, "True" if query is None else query.strip(), query_tree)
     if check_divisors:
-        _check_divisors(rule)
+        _check_divisors(rule.tree, "rule", query=False)
+        if query is not None:
+            _check_divisors(rule.query_tree, "query-rule", query=True)
     return rule
 
 
-def _check_divisors(rule: Rule) -> None:
-    """Refuse a divisor that is zero for some ``n >= 1``, ``0 <= i, j < n`` (z3 decides)."""
-    divisors = _divisors(rule.tree)
+def _check_divisors(tree, field: str, query: bool) -> None:
+    """Refuse a divisor that is zero for some ``n >= 1``, ``0 <= kv_idx, q_idx < n`` (``q_idx = n`` for
+    a query rule); z3 decides."""
+    divisors = _divisors(tree)
     if not divisors:
         return
     import z3
 
-    i, j, n = z3.Ints("i j n")
+    kv, q, n = z3.Ints("kv_idx q_idx n")
+    where = "q_idx = n" if query else "0 <= q_idx < n"
     for divisor in divisors:
         solver = z3.Solver()
         solver.set("timeout", 5000)
-        solver.add(n >= 1, i >= 0, i < n, j >= 0, j < n, _z3_eval(divisor, {"i": i, "j": j, "n": n}) == 0)
+        solver.add(n >= 1, kv >= 0, kv < n, q == n if query else z3.And(q >= 0, q < n),
+                   evaluate(divisor, q, kv, n) == 0)
         answer = solver.check()
-        if answer == z3.sat:
-            model = solver.model()
-            at = ", ".join(f"{v} = {model.eval(v, model_completion=True)}" for v in (n, i, j))
-            raise _error(f"divisor {text_of(divisor)} is zero at {at} (division by zero); "
-                         f"use a divisor that is non-zero for every n >= 1, 0 <= i, j < n")
-        if answer != z3.unsat:
-            raise _error(f"cannot decide whether divisor {text_of(divisor)} can be zero; use a constant divisor")
+        _FIELD[0] = field
+        try:
+            if answer == z3.sat:
+                model = solver.model()
+                at = ", ".join(f"{v} = {model.eval(v, model_completion=True)}" for v in (n, q, kv))
+                raise _error(f"divisor {text_of(divisor)} is zero at {at} (division by zero); "
+                             f"use a divisor that is non-zero for every n >= 1, 0 <= kv_idx < n, {where}")
+            if answer != z3.unsat:
+                raise _error(f"cannot decide whether divisor {text_of(divisor)} can be zero; use a constant divisor")
+        finally:
+            _FIELD[0] = "rule"

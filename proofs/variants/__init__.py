@@ -20,7 +20,7 @@ from fractions import Fraction
 from verify.errors import PromptError
 
 from . import exact as ex
-from .claims import Context, not_applicable, timed, v1, v2, v3, v4, v5
+from .claims import Context, not_applicable, timed, v1, v2, v3, v4, v5, verdict
 from .construction import VariantConstruction, classify, custom_construction, paper_construction
 from .structure import Attention, custom, decide, named
 
@@ -95,11 +95,12 @@ def run_claims(attention: Attention, normalization: str, scale: Fraction, con: V
     if structure.disagreements:
         detail = "; ".join(structure.disagreements)
         for cid in IDS[1:]:
-            claims.append({"id": cid, "statement": "", "status": "failed", "scope": "z3 and brute force disagree",
+            claims.append({"id": cid, "statement": "", "status": verdict([("z3 and brute force agree", False)]),
+                           "scope": "z3 and brute force disagree",
                            "assumes": [], "seconds": 0.0, "detail": detail})
         return claims
     # the residual dynamics V2-V5 ask about exist only for constructions in P10's family
-    applicable = all(c.in_family for c in classes.values()) and claims[0]["status"] != "failed"
+    applicable = all(c.in_family for c in classes.values()) and claims[0]["status"] != verdict([("V1", False)])
     for cid, fn in zip(IDS[1:], (v2, v3, v4, v5), strict=False):
         claims.append(timed(fn, ctx) if applicable else timed(not_applicable, cid, ctx))
     return claims

@@ -124,18 +124,13 @@ def solve(A: Mat, b: Sequence[Fraction]) -> list | None:
 
 
 def charpoly(A: Mat) -> list:
-    """Coefficients of ``det(z I - A)``, highest degree first (exact Faddeev-LeVerrier:
-    ``M_k = A M_{k-1} + a_{k-1} I``, ``a_k = -tr(A M_k) / k``; exact in rationals)."""
-    n = len(A)
-    coeffs = [Fraction(1)]
-    M = [[Fraction(0)] * n for _ in range(n)]
-    for k in range(1, n + 1):
-        M = matmul(A, M)
-        for a in range(n):
-            M[a][a] += coeffs[-1]
-        AM = matmul(A, M)
-        coeffs.append(-sum((AM[a][a] for a in range(n)), Fraction(0)) / k)
-    return coeffs
+    """Coefficients of ``det(z I - A)``, highest degree first (exact, python-flint's ``fmpq_mat.charpoly``)."""
+    import flint
+
+    if not A:
+        return [Fraction(1)]
+    M = flint.fmpq_mat(len(A), len(A), [flint.fmpq(a.numerator, a.denominator) for row in A for a in row])
+    return [Fraction(int(c.p), int(c.q)) for c in reversed(M.charpoly().coeffs())]
 
 
 def routh_hurwitz(coeffs: Sequence[Fraction]) -> bool:

@@ -1,9 +1,10 @@
-"""Counterexample search for the variant claims V2, V4, V5, and the exact re-checks of their witnesses.
+"""Counterexample search for the variant claims V2 and V5, and the exact re-checks of their witnesses
+(V3 and V4: :mod:`.refute`).
 
 The search is deterministic (a fixed list of small integer prompts, fixed fractions of
 the stable bound), so the same variant always gets the same answer.  Floating point
 only *proposes* (a step size, a layer, a vector); a witness is reported only after
-:func:`check_v2`, :func:`check_v4` or :func:`check_v5` re-derive every number from the
+:func:`check_v2` or :func:`check_v5` re-derive every number from the
 witness itself in exact rational arithmetic, through the package's own layer.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import exact as ex
+from . import stability as st
 
 #: prompts per size (see :func:`sizes`), fractions of the stable bound and deepest layer the search tries
 PER_SIZE = 12
@@ -76,7 +78,10 @@ _OPERATORS: dict = {}
 
 
 def operator(mod_for, X) -> list:
-    """``N`` of :func:`exact.residual_operator`, remembered per model and prompt (V2, V4, V5 share prompts)."""
+    """``N``, remembered per model and prompt (V2 and V5 share prompts): from the general lemma's formula
+    ``N_ji = [i in A(j)] x_i^T Gamma_0 x_j / c_j`` (exact, python-flint) when the model carries P10's
+    ``Gamma_0``, else :func:`exact.residual_operator` through the layer.  Only a proposal either way:
+    every witness is re-checked through the layer (:func:`check_v2`, :func:`check_v5`)."""
     key = getattr(mod_for, "key", None)
     if key is None:
         return ex.residual_operator(mod_for(len(X), 1), X)
@@ -84,8 +89,18 @@ def operator(mod_for, X) -> list:
     if full not in _OPERATORS:
         if len(_OPERATORS) > 20000:
             _OPERATORS.clear()
-        _OPERATORS[full] = ex.residual_operator(mod_for(len(X), 1), X)
+        gamma0 = getattr(mod_for, "gamma0", None)
+        _OPERATORS[full] = (ex.residual_operator(mod_for(len(X), 1), X) if gamma0 is None
+                            else _lemma_operator(mod_for(len(X), 1), X, gamma0))
     return _OPERATORS[full]
+
+
+def _lemma_operator(mod: ex.Model, X, gamma0) -> list:
+    n = len(X)
+    Xm = st.fmat(X)
+    gram = st.to_fractions(Xm * st.fmat([[ex.frac(a) for a in row] for row in gamma0.tolist()]) * Xm.transpose())
+    zero = Fraction(0)
+    return [[gram[i][j] / mod.c[j] if mod.mask[i, j] else zero for i in range(n)] for j in range(n)]
 
 
 def cases(mod_for, d: int, limit: int | None = None, extra_sizes=()):
@@ -96,24 +111,44 @@ def cases(mod_for, d: int, limit: int | None = None, extra_sizes=()):
         yield Case(X, y, Xq, operator(mod_for, X))
 
 
-def _stable_bound(N: list) -> float | None:
-    """Numeric ``min 2 Re(l) / |l|^2`` over the eigenvalues (None when some ``Re(l) <= 0``)."""
-    lam = np.linalg.eigvals(ex.to_float(N))
-    if np.any(lam.real <= 0):
-        return None
-    return float(np.min(2 * lam.real / np.abs(lam) ** 2))
+def read_out(mod_for, X) -> list:
+    """The query read-out ``R`` (``d`` rows, ``n`` columns) through the layer: column ``i`` is ``c_q`` times
+    the prediction change of queries ``e_1..e_d`` when example ``i`` carries residual 1 (``eta = 1``)."""
+    n, d = len(X), len(X[0])
+    mod = mod_for(n, d)
+    E = [[Fraction(int(a == b)) for b in range(d)] for a in range(d)]
+    cols = [ex.query_increment(mod, X, [Fraction(int(a == i)) for a in range(n)], E) for i in range(n)]
+    return [[cols[i][k] * mod.c[n + k] for i in range(n)] for k in range(d)]
 
 
-def stable_etas(N: list, pN: list | None = None):
-    """Rational step sizes at fixed fractions of the numeric bound that are stable exactly."""
-    pN = ex.charpoly(N) if pN is None else pN
-    bound = _stable_bound(N)
-    if bound is None or not np.isfinite(bound):
+def exact_operator(mod_for, X, N: list) -> st.Operator:
+    """``N`` with its read-out, needed only when ``N`` is singular (otherwise (c) holds trivially): from the
+    lemma's formula ``R[k][i] = [i in A(q)] (x_i^T Gamma_0)_k`` when the model carries ``Gamma_0`` (a
+    proposal; :func:`check_v5` re-derives it through the layer), else through the layer."""
+    if not N or st.fmat(N).det() != 0:
+        return st.Operator(N, [])
+    gamma0 = getattr(mod_for, "gamma0", None)
+    if gamma0 is None:
+        return st.Operator(N, read_out(mod_for, X))
+    mask, n = mod_for(len(X), 1).mask, len(X)
+    xg = st.to_fractions(st.fmat(X) * st.fmat([[ex.frac(a) for a in row] for row in gamma0.tolist()]))
+    return st.Operator(N, [[xg[i][k] if mask[i, n] else Fraction(0) for i in range(n)] for k in range(len(X[0]))])
+
+
+def stable_etas(op: st.Operator):
+    """Rational step sizes at fixed fractions of the numeric bound that are stable exactly (docs/SPEC.md
+    section 7: (a), (b) and (c), :func:`proofs.variants.stability.decide`)."""
+    from .refute import numeric_bound
+
+    if not op.structural.stable:
+        return
+    bound = numeric_bound(op)
+    if not (0 < bound < np.inf):
         return
     seen = set()
     for f in FRACTIONS:
         eta = (Fraction(bound) * f).limit_denominator(1000)
-        if eta > 0 and eta not in seen and ex.schur_stable_poly(ex.iteration_charpoly(pN, eta)):
+        if eta > 0 and eta not in seen and st.decide(op, eta).stable:
             seen.add(eta)
             yield eta
 
@@ -128,7 +163,7 @@ def find_v2(mod_for, d: int, extra_sizes=()):
         tried += 1
         if case.charpoly[-1] == 0 or not ex.right_half_plane(case.N, case.charpoly):
             continue  # det(N) = +-p_N(0): singular; or some eigenvalue with Re <= 0
-        eta = next(stable_etas(case.N, case.charpoly), None)
+        eta = next(stable_etas(st.Operator(case.N, [])), None)
         if eta is None:
             continue
         witness = v2_witness(mod_for, case, eta)
@@ -181,48 +216,6 @@ def prefix_stable(NP: list, eta: Fraction) -> bool:
     return ex.schur_stable(ex.iteration(NP, eta))
 
 
-def find_v4(mod_for, prefix_for, d: int, extra_sizes=()):
-    """A prompt and ``eta`` stable for prefix (same normalizer kind) but not for the variant."""
-    tried = 0
-    for case in cases(mod_for, d, extra_sizes=extra_sizes):
-        tried += 1
-        NP = operator(prefix_for, case.X)
-        NPf = ex.to_float(NP)
-        lam_p = np.linalg.eigvalsh(NPf) if ex.is_symmetric(NP) else np.abs(np.linalg.eigvals(NPf))
-        top = float(np.max(lam_p))
-        if top <= 0:
-            continue
-        bound_p = 2 / top
-        for f in (Fraction(99, 100), Fraction(9, 10), Fraction(3, 4), Fraction(1, 2)):
-            eta = (Fraction(bound_p) * f).limit_denominator(1000)
-            witness = v4_witness(case, NP, eta)
-            if witness is not None and check_v4(mod_for, prefix_for, witness):
-                return witness, tried
-    return None, tried
-
-
-def v4_witness(case: Case, NP: list, eta: Fraction) -> dict | None:
-    if not prefix_stable(NP, eta):
-        return None
-    for lam in ex.rational_eigenvalues(case.N):
-        # zero eigenvalues are left out, as for prefix: they need not reach the weights (SPEC P4's lambda_min^+)
-        if lam != 0 and abs(1 - eta * lam) >= 1:
-            return {"X": ex.texts(case.X), "eta": ex.text(eta), "eigenvalue": ex.text(lam),
-                    "prefix_operator": ex.texts(NP), "operator": ex.texts(case.N)}
-    return None
-
-
-def check_v4(mod_for, prefix_for, w: dict) -> bool:
-    """Exact re-check: ``eta`` stable for prefix, ``eigenvalue`` a non-zero eigenvalue of the variant's
-    ``D^{-1} M`` (``det(N - l I) = 0``) with ``|1 - eta l| >= 1``."""
-    X = [[ex.parse(a) for a in r] for r in w["X"]]
-    eta, lam = ex.parse(w["eta"]), ex.parse(w["eigenvalue"])
-    N = ex.residual_operator(mod_for(len(X), 1), X)
-    NP = ex.residual_operator(prefix_for(len(X), 1), X)
-    return (lam != 0 and prefix_stable(NP, eta) and ex.det(ex.sub(N, ex.scale(ex.identity(len(N)), lam))) == 0
-            and abs(1 - eta * lam) >= 1 and ex.texts(N) == w["operator"] and ex.texts(NP) == w["prefix_operator"])
-
-
 # ----------------------------------------------------------------------------- V5
 
 
@@ -231,7 +224,7 @@ def find_v5(mod_for, d: int, extra_sizes=()):
     tried = 0
     for case in cases(mod_for, d, extra_sizes=extra_sizes):
         tried += 1
-        for eta in stable_etas(case.N, case.charpoly):
+        for eta in stable_etas(exact_operator(mod_for, case.X, case.N)):
             witness = v5_witness(case, eta)
             if witness is not None and check_v5(mod_for, witness):
                 return witness, tried
@@ -264,11 +257,11 @@ def v5_witness(case: Case, eta: Fraction) -> dict | None:
 
 
 def check_v5(mod_for, w: dict) -> bool:
-    """Exact re-check: ``rho(I - eta N) < 1`` and ``||B^l v||^2 > ||v||^2`` for the witness."""
+    """Exact re-check: ``eta`` stable (docs/SPEC.md section 7) and ``||B^l v||^2 > ||v||^2`` for the witness."""
     X = [[ex.parse(a) for a in r] for r in w["X"]]
     eta, layer, v = ex.parse(w["eta"]), int(w["layer"]), [ex.parse(a) for a in w["vector"]]
     N = ex.residual_operator(mod_for(len(X), 1), X)
     B = ex.iteration(N, eta)
-    if not ex.schur_stable(B) or ex.texts(N) != w["operator"]:
+    if not st.decide(st.Operator(N, read_out(mod_for, X)), eta).stable or ex.texts(N) != w["operator"]:
         return False
     return ex.sq(ex.matvec(ex.power(B, layer), v)) > ex.sq(v)

@@ -19,7 +19,11 @@ Properties (``R(i, j)``: example ``j`` reads example ``i``; ``S(i, j) = R(i, j) 
   ``S`` transitive (so an equivalence, whose classes are the blocks, full inside);
   classes are intervals (``i < k < j & S(i, j) => S(i, k)``).  Then ``N = D^{-1} M``
   is block lower triangular with the classes as diagonal blocks, at every ``n``.
-- ``queries_read_all``: a query (token ``n``) reads every example.
+- ``queries_read_all``: a query (token ``n``) reads every example;
+- ``whole``: whoever reads a member of a class of ``S`` reads all of it: ``S(i, k) & R(i, j) => R(k, j)``
+  for every example or query ``j`` (``0 <= j <= n``).  With ``block`` (or ``triangular``) and
+  ``self`` this makes the zero eigenvalue of ``N`` harmless for every prompt: null vectors are
+  ``X_beta^T v_beta = 0`` on every block, no Jordan chain, no query reads one (docs/SPEC.md section 7).
 
 Each answer is also compared with brute force at ``n <= BRUTE_N`` (a translation
 defect shows up as a disagreement, reported by the caller as ``failed``).
@@ -38,7 +42,7 @@ import sympy as sp
 TIMEOUT_MS = 6000
 TOTAL_MS = 15000
 BRUTE_N = 9
-PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all")
+PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all", "whole")
 
 
 @dataclass(frozen=True)
@@ -136,29 +140,24 @@ def _integer_term(expr, env: dict):
             raise NotImplementedError(f"no z3 translation for {expr}")
         return _integer_term(sp.expand(numerator), env) / z3.IntVal(int(denominator))  # floor: q > 0
     if isinstance(expr, sp.Mod):
-        from verify.rule import mod_z3
+        from verify.backend import mod_z3
 
         return mod_z3(_integer_term(expr.args[0], env), _integer_term(expr.args[1], env))
     raise NotImplementedError(f"no z3 translation for {type(expr).__name__} in {expr}")
 
 
 def named(spec: str) -> Attention:
-    """A named attention through the one definition :func:`verify.masks.reads`."""
+    """A named attention through the one definition :func:`verify.masks.reads` (its compiled rule,
+    read on z3 integers; the mask through :func:`verify.masks.attention_mask`)."""
     from verify.masks import attention_mask, parse_attention, reads
 
     parse_attention(spec)
-    i, j, n = sp.symbols("i j n", integer=True)
-    formula = reads(spec, i, j, n)
-
-    def z3_reads(zi, zj, zn):
-        return sympy_to_z3(formula, {"i": zi, "j": zj, "n": zn})
-
-    return Attention(spec, z3_reads, lambda n_, m_: attention_mask(spec, n_, m_))
+    return Attention(spec, lambda i, j, n: reads(spec, i, j, n), lambda n_, m_: attention_mask(spec, n_, m_))
 
 
 def custom(rule) -> Attention:
-    """A :class:`verify.rule.Rule` (``--rule TEXT``)."""
-    return Attention(f"rule: {rule.text}", rule.reads, rule.mask)
+    """A :class:`verify.rule.Rule` (``--rule TEXT``, with its ``--query-rule``)."""
+    return Attention(f"rule: {rule.full_text}", rule.reads, rule.mask)
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -183,6 +182,8 @@ def _questions(attention: Attention):
                   ([n, i, j, k], [n >= 1, *ex(i, j, k), S(i, j), S(j, k), z3.Not(S(i, k))]),
                   ([n, i, j, k], [n >= 1, *ex(i, j, k), i < k, k < j, S(i, j), z3.Not(S(i, k))])],
         "queries_read_all": ([n, i], [n >= 1, *ex(i), z3.Not(attention.z3_reads(i, n, n))]),
+        "whole": ([n, i, k, j], [n >= 1, *ex(i, k), j >= 0, j <= n, S(i, k), attention.z3_reads(i, j, n),
+                                 z3.Not(attention.z3_reads(k, j, n))]),
     }
 
 
@@ -200,6 +201,9 @@ def _brute(attention: Attention, prop: str, n: int) -> bool:
         return bool(np.array_equal(reads, reads.T))
     if prop == "queries_read_all":
         return bool(np.all(mask[:n, n]))
+    if prop == "whole":  # rows i and k of the mask (over examples and the query) agree within a class
+        rows = mask[:n, :n + 1].astype(int)
+        return not bool(np.any(S & ((rows @ (1 - rows).T) > 0)))
     # block
     if not np.all(np.diag(reads)):
         return False

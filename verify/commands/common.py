@@ -10,7 +10,7 @@ import numpy as np
 from .. import masks, normalizers  # the model, looked up at call time: a replaced name is what runs
 from ..errors import PromptError
 from ..limits import MAX_ATTENTION_PARAM, check_array
-from ..masks import ATTENTION_HELP, NamedMask, load_mask, parse_attention
+from ..masks import ATTENTION_HELP, NamedMask, check_mask, load_mask, named_spec_of, parse_attention
 from ..prompt import Prompt, check_npy_file, load_prompt
 
 
@@ -45,16 +45,31 @@ def add_json(parser: argparse.ArgumentParser) -> None:
                         help="optional: write the result as JSON to OUT ('-' for stdout; default: a readable summary)")
 
 
+RULE_HELP = ("optional: attention rule, the body of a FlexAttention mask_mod: token q_idx reads token kv_idx when TEXT "
+             "holds; examples 0..n-1, n examples; integers, True, False, + - * // %% (Python floor), comparisons, "
+             "and/or/not, parentheses, e.g. 'kv_idx <= q_idx' (causal) or 'kv_idx <= q_idx and (q_idx - kv_idx < 4 "
+             "or kv_idx == 0)' (sink + window); docs/SPEC.md section 7")
+QUERY_RULE_HELP = ("optional (with --rule): the queries' own rule, same grammar, evaluated with the query at q_idx = n "
+                   "(default: queries read every example), e.g. 'kv_idx > n - 5'")
+
+
+def add_rule_options(parser) -> None:
+    """``--rule TEXT`` and ``--query-rule TEXT`` (:mod:`verify.rule`)."""
+    parser.add_argument("--rule", metavar="TEXT", help=RULE_HELP)
+    parser.add_argument("--query-rule", metavar="TEXT", help=QUERY_RULE_HELP)
+
+
 def add_model_options(parser: argparse.ArgumentParser, eta: str | None = "required") -> None:
     """PROMPT, attention, normalizer and construction options; ``eta``: how ``--eta`` is required (None: no --eta)."""
     parser.add_argument("prompt", metavar="PROMPT",
                         help="required: .npz file with X (n, d), y (n,) or (n, k), Xq (m, d), optional yq")
     parser.add_argument("--attention", default="prefix", action=Explicit,
                         help=f"optional: {ATTENTION_HELP}; default prefix (a named attention is kept as its "
-                             "rule: no (n+m)^2 matrix); not with --attention-mask")
+                             "rule: no (n+m)^2 matrix); not with --attention-mask or --rule")
     parser.add_argument("--attention-mask", metavar="FILE.npy",
                         help="optional: boolean (n+m, n+m) mask, [i, j] true when token j reads token i; "
                              "replaces --attention (give one or the other)")
+    add_rule_options(parser)
     parser.add_argument("--normalization", default="constant", choices=("constant", "count"),
                         help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     parser.add_argument("--scale", type=number, default=1.0, metavar="C", action=Explicit,
@@ -72,6 +87,11 @@ def check_conflicts(args: argparse.Namespace) -> None:
     """Refuse model options that cannot both apply (one line naming both)."""
     if getattr(args, "attention_mask", None) and given(args, "attention"):
         raise PromptError("attention: --attention and --attention-mask both say who attends to whom; give one of them")
+    if getattr(args, "rule", None) is not None and (given(args, "attention") or getattr(args, "attention_mask", None)):
+        raise PromptError("rule: --rule and --attention/--attention-mask both say who attends to whom; "
+                          "give one of them")
+    if getattr(args, "query_rule", None) is not None and getattr(args, "rule", None) is None:
+        raise PromptError("query-rule: --query-rule gives the queries of a --rule their own pattern; add --rule TEXT")
     if getattr(args, "normalization", None) == "count" and given(args, "scale"):
         raise PromptError("scale: --scale sets the constant normalizer, but --normalization count uses c_j = |A(j)|; "
                           "drop --scale or use --normalization constant")
@@ -140,6 +160,13 @@ def load_model(args: argparse.Namespace, extra_queries: int = 0, check=None) -> 
         if path:
             check_npy_file(path, field)  # object dtypes and huge declared sizes, before numpy reads the data
     attention = load_mask(args.attention_mask, n, m) if args.attention_mask else args.attention
+    if getattr(args, "rule", None) is not None:
+        from ..rule import parse_rule
+
+        rule = parse_rule(args.rule, query=args.query_rule)
+        # a rule that spells a named attention runs as that attention (the same numbers as --attention); any
+        # other rule is a user's mask to the engines, validated like a mask file
+        attention = named_spec_of(rule) or check_mask(rule.mask(n, m), n, m, field="rule")
     W0 = None
     if args.w0:
         W0 = _load_npy(args.w0, "w0", ((d,), (k, d)) if k == 1 else ((k, d),)).reshape(k, d)

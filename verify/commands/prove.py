@@ -15,8 +15,8 @@ theorem failed.  E0 (engine conformance, ``proofs/conformance.py``) checks at fi
 that the numbers ``simulate``, ``stationary`` and ``rate`` compute are the proved model's; a
 failed E0 fails every theorem those commands rely on (``proofs.registry.GATES``).
 
-With ``--attention SPEC`` or ``--rule TEXT`` it decides the variant claims V1-V5
-(SPEC section 7) for that attention, ``--normalization``/``--scale`` and the
+With ``--attention SPEC`` or ``--rule TEXT`` (``--query-rule TEXT``) it decides the variant
+claims V1-V5 (docs/SPEC.md section 7) for that attention, ``--normalization``/``--scale`` and the
 construction ``--kq/--pv`` instead: each claim proved for all sizes, refuted by an
 exact witness, or checked at named sizes.  Exit status 0 unless a claim failed.
 
@@ -32,7 +32,7 @@ import sys
 
 from ..errors import PromptError
 from ..masks import ATTENTION_HELP
-from .common import add_json
+from .common import add_json, add_rule_options
 
 
 def register(parser) -> None:
@@ -45,11 +45,7 @@ def register(parser) -> None:
     variant = parser.add_argument_group("variant claims V1-V5 (instead of the paper's theorems)")
     variant.add_argument("--attention", metavar="SPEC",
                          help=f"optional: the attention of the variant claims: {ATTENTION_HELP}")
-    variant.add_argument("--rule", metavar="TEXT",
-                         help="optional: custom rule: example j reads example i when TEXT holds; 0-based i (source), "
-                              "j (target) in 0..n-1, n examples; integers, + - * // %% (Python floor), comparisons, "
-                              "and/or/not, parentheses, e.g. 'i <= j and (j - i) %% 2 == 0'; queries read every "
-                              "example")
+    add_rule_options(variant)
     variant.add_argument("--normalization", choices=("constant", "count"), default="constant",
                          help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     variant.add_argument("--scale", default=None, metavar="C",
@@ -81,6 +77,8 @@ def select(theorems, ids):
 
 
 def run(args):
+    if args.query_rule is not None and args.rule is None:
+        raise PromptError("query-rule: --query-rule gives the queries of a --rule their own pattern; add --rule TEXT")
     if args.attention is not None or args.rule is not None:
         return run_variant(args)
     for name, given in (("normalization", args.normalization != "constant"), ("scale", args.scale is not None),
@@ -151,7 +149,7 @@ def run_variant(args):
     from ..masks import parse_attention
     from ..rule import parse_rule
 
-    rule = parse_rule(args.rule) if args.rule is not None else None
+    rule = parse_rule(args.rule, query=args.query_rule) if args.rule is not None else None
     if args.attention is not None:
         parse_attention(args.attention)
     construction = None
@@ -166,7 +164,7 @@ def run_variant(args):
     result = prove_variant(rule if rule is not None else args.attention, args.normalization, scale, construction)
     claims = result["claims"]
     width = max(len(c["status"]) for c in claims)
-    name = f"rule {args.rule!r}" if rule is not None else args.attention
+    name = f"rule {rule.full_text!r}" if rule is not None else args.attention
     built = result["variant"]["construction"]["name"]
     lines = [f"variant: {name}, {args.normalization} normalizer, {built} construction"]
     for c in claims:
