@@ -379,7 +379,7 @@ def scope(cases=CASES) -> str:
             f"exact adversarial prompts; construction K^T Q, P V exact at d in {list(CONSTRUCTION_DIMS)}")
 
 
-def prove(setup) -> Result:
+def prove(setup, formal=None) -> Result:
     """Run every case; ``checked`` at the sizes of :func:`scope`, ``failed`` with the disagreements."""
     failures: list[str] = []
     worst: list[float] = []

@@ -83,8 +83,8 @@ def test_prefix_and_causal_masks_differ_exactly_where_an_example_reads_a_later_e
 
 
 def test_a_rule_gives_the_mask_of_the_same_named_attention():
-    """``--rule`` goes through verify.rule's parser: 'i <= j' is causal, 'i >= 0' prefix."""
-    for rule, named in (("i <= j", "causal"), ("i >= 0", "prefix")):
+    """``--rule`` goes through verify.rule's parser: 'kv_idx <= q_idx' is causal, 'i >= 0' prefix."""
+    for rule, named in (("kv_idx <= q_idx", "causal"), ("i >= 0", "prefix")):
         assert np.array_equal(mask_table(tiny(rule=rule, attention="unused")), mask_table(tiny(attention=named)))
 
 
@@ -237,7 +237,7 @@ def test_cli_writes_the_checkpoint_and_the_metrics(capsys, tmp_path):
     (["--task", "regression"], "task"),
     (["--attention", "diagonal"], "attention"),
     (["--rule", "i <"], "rule"),
-    (["--rule", "i <= j", "--attention", "causal"], "rule"),
+    (["--rule", "kv_idx <= q_idx", "--attention", "causal"], "rule"),
     (["--k", "2"], "k"),
     (["--evaluated", "6"], "evaluated"),
     (["--batch", "100000000"], "batch"),

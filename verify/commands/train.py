@@ -75,15 +75,15 @@ TRANSFORMER_ONLY = ("task", "rule", "heads", "width", "preset", "exemplars", "ev
 def add_transformer_options(parser) -> None:
     """The options of ``--model transformer`` (``None``: the preset's value)."""
     parser.add_argument("--task", choices=("linear", "nonlinear", "classification"),
-                        help="[transformer] optional: linear (y = w^T x), nonlinear (y = sigmoid(w^T x)) or "
+                        help="optional: [transformer] linear (y = w^T x), nonlinear (y = sigmoid(w^T x)) or "
                              "classification (argmax of x^T W, one-hot labels) (default linear)")
     parser.add_argument("--rule", metavar="TEXT",
-                        help="[transformer] optional: your own rule over examples instead of --attention "
+                        help="optional: [transformer] your own rule over examples instead of --attention "
                              "(the grammar of prove --rule)")
     parser.add_argument("--shared-block", action="store_true",
-                        help="[transformer] optional: one block shared by all layers (the paper's shared_block)")
+                        help="optional: [transformer] one block shared by all layers (the paper's shared_block)")
     parser.add_argument("--preset", choices=("cpu", "paper"),
-                        help="[transformer] optional: cpu (a few minutes on 2 cores: 3 layers, 2 heads, width 64, "
+                        help="optional: [transformer] cpu (a few minutes on 2 cores: 3 layers, 2 heads, width 64, "
                              "d = 4, 16 exemplars of which 8 evaluated, 1500 steps, lr 1e-3) or paper (12 layers, "
                              "8 heads, width 512, d = 20, 40 exemplars of which 20 evaluated, lr 1e-4, 500000 "
                              "steps: for an accelerator) (default cpu)")
@@ -93,9 +93,9 @@ def add_transformer_options(parser) -> None:
                        ("queries", "queries per sequence m"), ("classes", "classes of --task classification"),
                        ("test-tasks", "fresh test tasks per position"),
                        ("checkpoint-every", "write the checkpoint every this many steps")):
-        parser.add_argument(f"--{name}", type=int, help=f"[transformer] optional: {what} (default: the preset's)")
+        parser.add_argument(f"--{name}", type=int, help=f"optional: [transformer] {what} (default: the preset's)")
     parser.add_argument("--resume", metavar="CKPT.npz",
-                        help="[transformer] optional: continue from this checkpoint (the same settings; it may be "
+                        help="optional: [transformer] continue from this checkpoint (the same settings; it may be "
                              "--out itself)")
 
 

@@ -26,8 +26,14 @@ import time
 
 import numpy as np
 
-from .. import construction, lsa, masks, normalizers  # the model, looked up at call time
-from ..fit import Setting, fit_stack, relative_gap, stack_gap, stack_predictions
+from .. import (  # the model, looked up at call time
+    construction,
+    fit,  # fit.fit_stack looked up at call time (a replaced name is what runs)
+    lsa,
+    masks,
+    normalizers,
+)
+from ..fit import Setting, relative_gap, stack_gap, stack_predictions
 from ..output import replace_file
 from ..prompt import split_tokens
 from ..regression import TaskDistribution, token_batch
@@ -125,7 +131,7 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
             swapped = stack_predictions(result.KQ, result.PV, test[0], n, d, other_mask,
                                         normalizers.normalizer("constant", other_mask, n))
             eta, gd_test = best_gd(validation, test, n, d, mask_of[model], c[model], depth)
-            fits = fit_stack(result.KQ, result.PV, dist.k)
+            fits = fit.fit_stack(result.KQ, result.PV, dist.k)
             gap = stack_gap(result.KQ, result.PV, fits, Setting(dist, model), prompts=256, seed=seed)
             out["rows"].append({
                 "model": model, "depth": depth, "learned_test_mse": query_mse(learned, test[1]),
@@ -135,12 +141,12 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
                 "mask_swap_gap": relative_gap(learned, swapped), "stack_gap": gap,
                 "max_relative_distance": max(f.relative_distance for f in fits), "seconds": seconds,
             })
-            for layer, fit in enumerate(fits, start=1):
-                alpha, alignment = gamma_alignment(fit.gamma, dist.second_moment())
-                out["layers"].append({"model": model, "depth": depth, "layer": layer, "member": fit.member,
-                                      "relative_distance": fit.relative_distance, "gamma_scale": alpha,
+            for layer, layer_fit in enumerate(fits, start=1):
+                alpha, alignment = gamma_alignment(layer_fit.gamma, dist.second_moment())
+                out["layers"].append({"model": model, "depth": depth, "layer": layer, "member": layer_fit.member,
+                                      "relative_distance": layer_fit.relative_distance, "gamma_scale": alpha,
                                       "gamma_alignment": alignment, "f_share": f_share(result.PV[layer - 1], d),
-                                      "gamma": fit.gamma.tolist()})
+                                      "gamma": layer_fit.gamma.tolist()})
             out["loss"] += [{"model": model, "depth": depth, "step": s, "loss": value}
                             for s, value in _windows(result.losses)]
     return out
