@@ -83,8 +83,8 @@ def test_prefix_and_causal_masks_differ_exactly_where_an_example_reads_a_later_e
 
 
 def test_a_rule_gives_the_mask_of_the_same_named_attention():
-    """``--rule`` goes through verify.rule's parser: 'kv_idx <= q_idx' is causal, 'i >= 0' prefix."""
-    for rule, named in (("kv_idx <= q_idx", "causal"), ("i >= 0", "prefix")):
+    """``--rule`` goes through verify.rule's parser: 'kv_idx <= q_idx' is causal, 'kv_idx >= 0' prefix."""
+    for rule, named in (("kv_idx <= q_idx", "causal"), ("kv_idx >= 0", "prefix")):
         assert np.array_equal(mask_table(tiny(rule=rule, attention="unused")), mask_table(tiny(attention=named)))
 
 
