@@ -35,7 +35,7 @@ import numpy as np
 
 from .masks import parse_attention, reads
 
-PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all")
+PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all", "whole")
 #: kinds from the strongest: ``all`` (one full block), ``triangular`` (single examples), ``block``, ``other``
 KINDS = ("all", "triangular", "block", "other")
 
@@ -66,6 +66,9 @@ def mask_property(mask, n: int, prop: str) -> bool:
         return bool(np.array_equal(reads_, reads_.T))
     if prop == "queries_read_all":
         return bool(np.all(mask[:n, n:]))
+    if prop == "whole":  # whoever reads a member of a class of S reads all of it (queries included)
+        rows = mask[:n, :].astype(np.int64)
+        return not bool(np.any(S & ((rows @ (1 - rows).T) > 0)))
     if prop != "block":
         raise ValueError(f"unknown property {prop!r}; one of {', '.join(PROPERTIES)}")
     if not np.all(np.diag(reads_)):

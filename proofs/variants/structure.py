@@ -32,17 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sympy as sp
+
+# one structure concept: the properties, their decision on a concrete mask and the kinds are verify.shapes',
+# which the numeric engines read too; this module decides the same properties for every n with z3
+from verify.shapes import PROPERTIES, diagonal_blocks, kind_of, mask_property
 
 #: z3 budget per question and for all questions together (milliseconds; an exhausted budget leaves a
 #: property undecided, which only weakens the claims that need it), and the sizes of the brute-force cross-check
 TIMEOUT_MS = 6000
 TOTAL_MS = 15000
 BRUTE_N = 9
-PROPERTIES = ("self", "all", "triangular", "symmetric", "block", "queries_read_all", "whole")
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,8 @@ class Structure:
 
     @property
     def kind(self) -> str:
-        """``all``, ``triangular``, ``block``, or ``other`` (the strongest established)."""
-        for prop in ("all", "triangular", "block"):
-            if self.holds(prop) and self.holds("self"):
-                return prop
-        return "other"
+        """``all``, ``triangular``, ``block``, or ``other`` (the strongest established; ``verify.shapes.kind_of``)."""
+        return kind_of(self.holds)
 
     def describe(self) -> str:
         words = {True: "yes", False: "no", None: "undecided"}
@@ -188,37 +187,9 @@ def _questions(attention: Attention):
 
 
 def _brute(attention: Attention, prop: str, n: int) -> bool:
-    mask = attention.mask(n, 1)
-    reads = mask[:n, :n]  # reads[i, j]: example j reads example i
-    S = reads & reads.T
-    if prop == "self":
-        return bool(np.all(np.diag(reads)))
-    if prop == "all":
-        return bool(np.all(reads))
-    if prop == "triangular":
-        return not bool(np.any(np.tril(reads, -1)))  # reads[i, j] with i > j
-    if prop == "symmetric":
-        return bool(np.array_equal(reads, reads.T))
-    if prop == "queries_read_all":
-        return bool(np.all(mask[:n, n]))
-    if prop == "whole":  # rows i and k of the mask (over examples and the query) agree within a class
-        rows = mask[:n, :n + 1].astype(int)
-        return not bool(np.any(S & ((rows @ (1 - rows).T) > 0)))
-    # block
-    if not np.all(np.diag(reads)):
-        return False
-    idx = np.arange(n)
-    later = idx[:, None] > idx[None, :]  # [i, j]: i later than j
-    if np.any(later & reads & ~S):
-        return False
-    Si = S.astype(int)
-    if np.any(((Si @ Si) > 0) & ~S):
-        return False
-    for a in range(n):
-        for b in range(a + 2, n):
-            if S[a, b] and not np.all(S[a, a:b + 1]):
-                return False
-    return True
+    """``prop`` on the concrete mask at ``n`` examples and one query: the numeric side of the same
+    vocabulary (``verify.shapes.mask_property``), which the engines read too."""
+    return mask_property(attention.mask(n, 1), n, prop)
 
 
 def decide(attention: Attention, timeout_ms: int = TIMEOUT_MS) -> Structure:
@@ -256,19 +227,5 @@ def decide(attention: Attention, timeout_ms: int = TIMEOUT_MS) -> Structure:
 
 
 def blocks(mask: np.ndarray, n: int) -> list[list[int]]:
-    """The diagonal blocks at size ``n`` (classes of ``S``, in order) of a block rule."""
-    reads = mask[:n, :n]
-    S = reads & reads.T
-    out: list[list[int]] = []
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and S[start, end]:
-            end += 1
-        out.append(list(range(start, end)))
-        start = end
-    return out
-
-
-def as_json(structure: Structure) -> dict[str, Any]:
-    return {"decided": dict(structure.decided), "counterexamples": dict(structure.counterexamples)}
+    """The diagonal blocks at size ``n`` (classes of ``S``, in order) of a block rule (``verify.shapes``)."""
+    return diagonal_blocks(mask, n)
