@@ -381,3 +381,78 @@ def test_independent_reference_catches_a_wrong_peak(capsys, tmp_path):
     got = reference(X, "sliding:12", "constant", 1.0, 0.5 * top, 40)[1]  # sliding:n is causal
     assert np.allclose(got, norms, rtol=rtol)
     assert reference(X, "causal", "count", 1.0, 1.0, 0)[0] != top  # the normalizer matters
+
+
+# ----------------------------------------------------------------------------- the batched scan (verify.peak)
+
+
+def stack_of(kind: str, n: int, count: int, seed: int) -> np.ndarray:
+    """``count`` matrices of one kind: causal iterations (lower triangular, non-normal), dense random ones,
+    symmetric ones, and orthogonal ones scaled near 1 (every singular value clustered: bounds cannot close)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        if kind == "causal":
+            X = rng.uniform(-1, 1, (n, 3)) + rng.choice([0.0, 1.0, 2.0])
+            N = np.tril(X @ X.T)
+            out.append(np.eye(n) - rng.uniform(0.1, 1.2) * 2 / np.max(np.diag(N)) * N)
+        elif kind == "dense":
+            out.append(rng.standard_normal((n, n)) * rng.uniform(0.2, 0.6))
+        elif kind == "symmetric":
+            A = rng.standard_normal((n, n))
+            out.append((A + A.T) * rng.uniform(0.1, 0.4))
+        else:
+            Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+            out.append(Q * (1 + rng.uniform(-1e-3, 1e-3, n))[None, :])
+    return np.stack(out)
+
+
+def brute_peaks(B, layers):
+    """Peak and first layer attaining it from an SVD of every power (``numpy.linalg.matrix_power``), scanning to
+    the first power of norm <= 1 as ``verify.rates.transient`` does (later powers are bounded by earlier ones)."""
+    norms = [1.0]
+    for l in range(1, layers + 1):
+        norms.append(float(np.linalg.norm(np.linalg.matrix_power(B, l), 2)))
+        if norms[-1] <= 1:
+            break
+    return norms
+
+
+def stack_peaks_agree(stack, layers, stack_peaks) -> bool:
+    peaks, first, _ = stack_peaks(stack, layers)
+    for B, peak, layer in zip(stack, peaks, first):
+        norms = brute_peaks(B, layers)
+        top = max(norms)
+        tol = max(power_norm_rtol(B, l, max(v, 1e-300)) for l, v in enumerate(norms))
+        if not abs(peak - top) <= tol * top:
+            return False
+        if not (layer < len(norms) and norms[layer] >= top * (1 - tol)):
+            return False
+    return True
+
+
+@given(st.sampled_from(["causal", "dense", "symmetric", "clustered"]), st.integers(1, 9), st.integers(1, 5),
+       st.integers(1, 40), st.integers(0, 2**16))
+def test_batched_scan_equals_an_svd_of_every_power(kind, n, count, layers, seed):
+    """``verify.peak.stack_peaks`` (bounds from warm-started blocks, SVD only where they leave a layer
+    undecided) gives the peak and its first layer of an SVD of every power, on stacks mixing kinds."""
+    from verify.peak import stack_peaks
+
+    stack = np.concatenate([stack_of(kind, n, count, seed), stack_of("causal", n, 1, seed + 1)])
+    assert stack_peaks_agree(stack, layers, stack_peaks)
+
+
+def test_batched_scan_check_catches_unsound_bounds(monkeypatch):
+    """Mutation: bounds that call a layer decided when they have not closed (upper = lower after one
+    power step) underestimate the peak of clustered or non-normal powers, and the check above fails."""
+    import verify.peak as peak
+
+    def unsound(P, v, fro2, cheap):
+        lo, _, v = original(P, v, fro2, cheap)
+        return lo, lo.copy(), v
+
+    original = peak._vector_bounds
+    stacks = [stack_of(kind, 8, 4, seed) for kind in ("causal", "clustered", "dense") for seed in range(3)]
+    assert all(stack_peaks_agree(s, 30, peak.stack_peaks) for s in stacks)
+    monkeypatch.setattr(peak, "_vector_bounds", unsound)
+    assert not all(stack_peaks_agree(s, 30, peak.stack_peaks) for s in stacks)

@@ -46,6 +46,16 @@ def product(P: np.ndarray, B: np.ndarray, lower: bool) -> np.ndarray:
     return P @ B
 
 
+#: a power with an entry above this is bounded at a power-of-two scale (its Gram matrix would overflow)
+BIG_ENTRY = 1e75
+
+
+def unit_scale(P: np.ndarray) -> float:
+    """1, or the power of two bringing ``P``'s largest entry near 1 when it exceeds ``BIG_ENTRY`` (exact scaling)."""
+    big = float(np.max(np.abs(P), initial=0.0))
+    return 1.0 if big <= BIG_ENTRY else float(np.ldexp(1.0, -int(np.frexp(big)[1])))
+
+
 def cheap_bounds(P: np.ndarray) -> tuple[float, float, float]:
     """``(||P||_F^2, lower, upper)``: ``||P||_F / sqrt(n) <= ||P||_2 <= min(||P||_F, sqrt(||P||_1 ||P||_inf))``."""
     fro2 = float(np.einsum("ij,ij->", P, P))
@@ -142,19 +152,25 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
                 lower[layer] = upper[layer] = np.inf
                 stop = int(layer)
                 break
-            fro2, lo, hi = cheap_bounds(P)
+            # the bounds square P twice: a power near overflow is bounded at a power-of-two scale (exact)
+            scale = unit_scale(P)
+            Ps = P * scale if scale != 1.0 else P
+            fro2, lo, hi = cheap_bounds(Ps)
+            lo, hi = lo / scale, hi / scale
             if hi <= 1 or (limit is not None and hi <= limit):  # decided without a power step
                 lower[layer], upper[layer] = lo, hi
                 if hi <= 1:
                     stop = int(layer)
                     break
                 continue
-            cheap = hi
-            lo, hi, V = bounds(P, V, 2, fro2, cheap)
+            cheap = hi * scale
+            lo, hi, V = bounds(Ps, V, 2, fro2, cheap)
+            lo, hi = lo / scale, hi / scale
 
             if _undecided(lo, hi, best, limit):
                 for _ in range(rounds):
-                    lo, hi, V = bounds(P, V, 4, fro2, cheap)
+                    lo, hi, V = bounds(Ps, V, 4, fro2, cheap)
+                    lo, hi = lo / scale, hi / scale
                     if not _undecided(lo, hi, best, limit):
                         break
                 if _undecided(lo, hi, best, limit) and (n <= LANCZOS_MIN or limit is not None or lo <= 1 < hi):
@@ -168,7 +184,9 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
                 stop = int(layer)
                 break
     if limit is None:  # layers left undecided that could still hold the peak: exact, from a recomputed power
-        for undecided in np.flatnonzero(upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]):
+        with np.errstate(invalid="ignore"):  # inf - inf at an overflowed layer: decided (inf), not undecided
+            gaps = upper[: stop + 1] - lower[: stop + 1] > NORM_RTOL * upper[: stop + 1]
+        for undecided in np.flatnonzero(gaps):
             if upper[undecided] >= best * (1 - TIE_RTOL) and np.isfinite(upper[undecided]):
                 lower[undecided] = upper[undecided] = _exact(power(B, int(undecided), lower_triangular))
                 best = max(best, lower[undecided])
@@ -229,70 +247,155 @@ def vector_growth(B: np.ndarray, V: np.ndarray, layers: int, max_growth: float) 
     return False
 
 
-#: a stack whose powers fit in this many floats is handled all at once (every power kept)
+#: a stack of this many floats (``T n^2``: only the current power of each matrix is kept) is handled all at once
 STACK_FLOATS = 3e7
+#: block size and block power steps on ``G = P^T P`` per layer (warm-started from the previous layer's block)
+STACK_BLOCK, STACK_STEPS = 6, 2
+#: extra rounds of ``STACK_STEPS`` steps for the matrices whose bounds leave them undecided, before an SVD
+STACK_ROUNDS = 4
+#: rounding allowance on ``||E||_F^2 = ||G||_F^2 - ||A||_F^2 - 2 ||C||_F^2`` (a difference of computed sums), in units
+#: of ``n eps ||G||_F^2``: the bound on ``lambda_max(E)`` stays an upper bound in floating point
+GRAM_SLACK = 64
+#: ``||P||_F^2`` above which a power's norm is taken by an SVD (the Gram bounds square it once more)
+HUGE = 1e150
+
+
+def _gram_bounds(G: np.ndarray, V: np.ndarray, steps: int, fro2: np.ndarray, g2: np.ndarray, cheap: np.ndarray):
+    """``(lower, upper, V)`` for ``||P_t||_2`` from the Gram matrices ``G = P^T P`` and orthonormal blocks ``V``.
+
+    After ``steps`` block power steps, Rayleigh-Ritz: Ritz values ``theta_1 >= theta_2 >= ...``
+    and vectors ``v_1, V_r`` of ``A = V^T G V`` (``theta_1 <= ||P||_2^2``: the lower bound), with
+    residuals ``c_1 = G v_1 - theta_1 v_1`` and ``C_r = G V_r - V_r Theta_r`` (both orthogonal to
+    ``V``).  In the basis ``[v_1, V_r, V_perp]``
+    ``G = [[theta_1, 0, c_1^T], [0, Theta_r, C_r^T], [c_1, C_r, E]]`` with ``E`` positive
+    semidefinite, ``lambda_max(E) <= e = min(||E||_F, trace(E))``,
+    ``||E||_F^2 = ||G||_F^2 - sum theta^2 - 2 ||C||_F^2``, ``trace(E) = ||P||_F^2 - sum theta``.
+    For a unit vector ``(a, b, z)``, ``x^T G x <= y^T M y`` with ``y = (|a|, |b|, |z|)`` and
+    ``M = [[theta_1, 0, |c_1|], [0, theta_2, ||C_r||_F], [|c_1|, ||C_r||_F, e]]``, so
+    ``||P||_2^2 <= lambda_max(M)``: the upper bound, within about ``|c_1|^2 / (theta_1 - ...)``
+    of the lower one -- only the top Ritz vector needs to converge.
+    """
+    for _ in range(steps):
+        V = np.linalg.qr(G @ V)[0]
+    GV = G @ V
+    A = np.swapaxes(V, -1, -2) @ GV
+    theta, U = np.linalg.eigh((A + np.swapaxes(A, -1, -2)) / 2)
+    theta, U = theta[..., ::-1], U[..., ::-1]
+    V, GV = V @ U, GV @ U  # Ritz vectors, the top one first (the next layer's start)
+    C = GV - V * theta[..., None, :]
+    c2 = np.einsum("tij,tij->tj", C, C)  # squared residual per Ritz vector
+    top = np.maximum(theta[..., 0], 0.0)
+    slack = GRAM_SLACK * G.shape[-1] * np.finfo(float).eps * g2
+    e = np.minimum(np.sqrt(np.maximum(g2 - np.einsum("ti,ti->t", theta, theta) - 2 * c2.sum(axis=-1), 0.0) + slack),
+                   np.maximum(fro2 - theta.sum(axis=-1), 0.0) + np.sqrt(slack))
+    M = np.zeros(top.shape + (3, 3))
+    M[..., 0, 0], M[..., 2, 2] = top, e
+    M[..., 0, 2] = M[..., 2, 0] = np.sqrt(c2[..., 0])
+    if theta.shape[-1] > 1:
+        M[..., 1, 1] = theta[..., 1]
+        M[..., 1, 2] = M[..., 2, 1] = np.sqrt(c2[..., 1:].sum(axis=-1))
+    upper2 = np.linalg.eigvalsh(M)[..., -1]
+    return np.sqrt(top), np.minimum(cheap, np.sqrt(np.maximum(upper2, top))), V
+
+
+def _vector_bounds(P: np.ndarray, v: np.ndarray, fro2: np.ndarray, cheap: np.ndarray):
+    """One power step on ``P^T P`` from unit vectors ``v`` (batched): ``(lower, upper, v)`` for ``||P_t||_2``.
+
+    ``lower = ||P v||`` after the step; ``upper`` is the module doc's bound with one vector
+    (``beta = ||P||_F^2 - ||P v||^2`` for the rest), loose unless one singular value dominates.
+    """
+    PT = np.swapaxes(P, -1, -2)
+    v = PT @ (P @ v)
+    v /= np.maximum(np.linalg.norm(v, axis=-2, keepdims=True), 1e-300)
+    w = P @ v
+    top = np.einsum("tik,tik->t", w, w)
+    gamma = np.linalg.norm((PT @ w - top[:, None, None] * v)[..., 0], axis=-1)
+    beta = np.maximum(fro2 - top, 0.0)
+    upper = np.minimum(cheap, np.sqrt((top + beta) / 2 + np.hypot((top - beta) / 2, gamma)))
+    return np.sqrt(top), upper, v
 
 
 def stack_peaks(B: np.ndarray, layers: int):
-    """:func:`peak_norm` for a stack ``(T, n, n)`` of small matrices, all at once.
+    """:func:`peak_norm` for a stack ``(T, n, n)`` of small matrices, all at once, layer by layer.
 
-    Every power is kept (``T (L + 1) n^2`` floats); the bounds of the module doc (one
-    vector per matrix) are computed for all powers in a few batched products, and an
-    SVD is taken only of the powers whose bounds leave them a candidate for the peak.
+    Each matrix keeps only its current power ``P = B^l``, a unit vector and an
+    orthonormal block, both warm-started from earlier layers (the top singular
+    vectors move little from one power to the next).  At every layer one batched
+    power step on the vectors gives a lower bound for all active matrices (and a
+    cheap upper bound); only the matrices that may hold the peak (upper bound at
+    least the best lower bound so far) or whose scan may end here (lower bound
+    <= 1 < upper bound) get the block bounds of :func:`_gram_bounds`, and an SVD
+    when ``STACK_ROUNDS`` rounds of those leave them undecided.  A matrix leaves the
+    scan at its first power of norm at most 1 (:func:`verify.rates.transient`), so
+    no work is spent after it.  Symmetric matrices are read off their eigenvalues.
     Returns ``(peak (T,), peak_layer (T,), norms (T, L + 1))``.
     """
     B = np.asarray(B, dtype=float)
     T, n = B.shape[0], B.shape[-1]
+    norms = np.zeros((T, layers + 1))
+    norms[:, 0] = 1.0
     symmetric = np.all(B == np.swapaxes(B, -1, -2), axis=(-2, -1))
     if symmetric.any():  # ||B^l|| = max |mu|^l (spectral theorem): no powers at all
-        peak, layer, norms = np.zeros(T), np.zeros(T, dtype=int), np.zeros((T, layers + 1))
-        for s in np.flatnonzero(symmetric):
-            peak[s], layer[s], norms[s] = peak_norm(B[s], layers)
-        if (~symmetric).any():
-            rest = stack_peaks(B[~symmetric], layers)
-            peak[~symmetric], layer[~symmetric], norms[~symmetric] = rest
-        return peak, layer, norms
+        mu = np.abs(np.linalg.eigvalsh(B[symmetric])).max(axis=-1, initial=0.0)
+        with np.errstate(over="ignore"):
+            powers = mu[:, None] ** np.arange(1, layers + 1)[None, :]
+        ended = np.cumsum(powers <= 1, axis=1) - (powers <= 1) > 0  # after the first power of norm <= 1
+        powers[ended] = 0.0
+        norms[symmetric, 1:] = powers
+    active = np.flatnonzero(~symmetric)
+    Ba = B[active]  # the matrices still scanned, and their B
+    best = np.ones(T)
+    P = np.broadcast_to(np.eye(n), Ba.shape)
+    start = start_block(n)
+    v = np.broadcast_to(start[:, :1], (active.size, n, 1)).copy()
+    V = np.broadcast_to(start[:, :STACK_BLOCK], (active.size, n, min(STACK_BLOCK, n))).copy()
     with np.errstate(over="ignore", invalid="ignore"):
-        powers = [np.broadcast_to(np.eye(n), B.shape)]
-        for _ in range(layers):
-            powers.append(powers[-1] @ B)
-        P = np.stack(powers, axis=1)  # (T, L + 1, n, n)
-        finite = np.all(np.isfinite(P), axis=(-2, -1))
-        P = np.where(finite[..., None, None], P, 0.0)
-        fro2 = np.einsum("tlij,tlij->tl", P, P)
-        absP = np.abs(P)
-        hi = np.minimum(np.sqrt(fro2), np.sqrt(absP.sum(axis=-2).max(axis=-1) * absP.sum(axis=-1).max(axis=-1)))
-        PT = np.swapaxes(P, -1, -2)
-        v = np.broadcast_to(start_block(n)[:, :1], P.shape[:2] + (n, 1)).copy()
-        for _ in range(4):
-            v = PT @ (P @ v)
-            v /= np.maximum(np.linalg.norm(v, axis=-2, keepdims=True), 1e-300)
-        w = P @ v
-        top = np.einsum("tlik,tlik->tl", w, w)
-        residual = (PT @ w - top[..., None, None] * v)[..., 0]
-        gamma = np.linalg.norm(residual, axis=-1)
-        beta = np.maximum(fro2 - top, 0.0)
-        hi = np.minimum(hi, np.sqrt((top + beta) / 2 + np.hypot((top - beta) / 2, gamma)))
-        lo = np.sqrt(top)
-        lo[:, 0] = hi[:, 0] = 1.0
-        lo = np.where(finite, lo, np.inf)
-        hi = np.where(finite, hi, np.inf)
-        best = lo.max(axis=1, keepdims=True)
-        candidate = finite & (hi >= best * (1 - TIE_RTOL)) & (hi - lo > NORM_RTOL * hi)
-        candidate |= finite & (lo <= 1) & (hi > 1)  # where a power of norm <= 1 ends the scan
-        if candidate.any():
-            exact = np.linalg.svd(P[candidate], compute_uv=False)[:, 0]
-            lo[candidate] = hi[candidate] = exact
-    norms = lo
-    ends = (hi <= 1) | ~np.isfinite(hi)
-    ends[:, 0] = False
-    for t in range(T):  # later norms are 0 after the first power of norm <= 1 (see verify.rates.transient)
-        ended = np.flatnonzero(ends[t])
-        if ended.size:
-            norms[t, ended[0] + 1:] = 0.0
+        for layer in range(1, layers + 1):
+            if active.size == 0:
+                break
+            P = P @ Ba
+            fro2 = np.einsum("tij,tij->t", P, P)
+            finite = np.isfinite(fro2)  # an inf or nan entry makes the sum of squares inf or nan
+            if not finite.all():  # an overflowing power: its norm is inf, and the scan ends there
+                finite[~finite] = np.all(np.isfinite(P[~finite]), axis=(-2, -1))
+                norms[active[~finite], layer] = np.inf
+                active, Ba, P, v, V, fro2 = active[finite], Ba[finite], P[finite], v[finite], V[finite], fro2[finite]
+            # powers this large (norm > 1e75) would overflow ||P^T P||_F^2 in the bounds: the SVD below (it scales)
+            huge = ~(fro2 <= HUGE)
+            if huge.any():
+                v[huge], V[huge] = start[:, :1], start[:, : V.shape[-1]]
+            absP = np.abs(P)
+            cheap = np.minimum(np.sqrt(fro2), np.sqrt(absP.sum(axis=-2).max(axis=-1) * absP.sum(axis=-1).max(axis=-1)))
+            lo, hi, v = _vector_bounds(P, v, fro2, cheap)
+            if huge.any():
+                lo[huge] = hi[huge] = np.linalg.svd(P[huge], compute_uv=False)[:, 0]
+                v[huge] = start[:, :1]
+            for round_ in range(STACK_ROUNDS + 1):
+                open_ = (hi - lo > NORM_RTOL * hi) & ((hi >= best[active] * (1 - TIE_RTOL)) | ((lo <= 1) & (hi > 1)))
+                if not open_.any():
+                    break
+                k = np.flatnonzero(open_)
+                if round_ == 0:
+                    Pk = P[k]
+                    G = np.swapaxes(Pk, -1, -2) @ Pk
+                    g2 = np.einsum("tij,tij->t", G, G)
+                    place = np.full(active.size, -1)
+                    place[k] = np.arange(k.size)
+                if round_ < STACK_ROUNDS:
+                    at = place[k]
+                    lo_k, hi_k, V[k] = _gram_bounds(G[at], V[k], STACK_STEPS, fro2[k], g2[at], cheap[k])
+                    lo[k], hi[k] = np.maximum(lo[k], lo_k), np.minimum(hi[k], hi_k)
+                else:  # still undecided: exact
+                    lo[k] = hi[k] = np.linalg.svd(P[k], compute_uv=False)[:, 0]
+            norms[active, layer] = lo
+            best[active] = np.maximum(best[active], lo)
+            going = hi > 1  # a power of norm <= 1 ends the scan: later norms stay 0
+            if not going.all():
+                active, Ba, P, v, V = active[going], Ba[going], P[going], v[going], V[going]
     peak = norms.max(axis=1)
     layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
     return peak, layer, norms
+
 
 
 # ----------------------------------------------------------------------------- structured operators (issue 21)

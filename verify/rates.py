@@ -157,7 +157,7 @@ def transient(B: np.ndarray, layers: int):
     if not batch:
         return peak_norm(B, layers)
     flat: np.ndarray = B.reshape((-1, *B.shape[-2:]))
-    if flat.shape[0] * (layers + 1) * flat.shape[-1] ** 2 <= STACK_FLOATS:
+    if flat.shape[0] * flat.shape[-1] ** 2 <= STACK_FLOATS:
         peak, layer, norms = stack_peaks(flat, layers)
         return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))
     results = [peak_norm(b, layers) for b in flat]

@@ -29,6 +29,7 @@ the zero eigenvalues of a singular block harmless (SPEC section 7).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,8 +149,28 @@ class Shape:
         return (self.hi - self.lo).astype(float)
 
 
+#: shapes up to this many tokens are kept once built (an experiment asks for the same small shape per task)
+CACHED_TOKENS = 4096
+
+
 def named_shape(spec: str, n: int, m: int) -> Shape:
-    """The :class:`Shape` of a named attention (module doc); checked against ``verify.masks.reads``."""
+    """The :class:`Shape` of a named attention (module doc); checked against ``verify.masks.reads``.
+
+    Small shapes are built once per ``(spec, n, m)`` and shared, their arrays read-only."""
+    if n + m <= CACHED_TOKENS:
+        return _cached_shape(str(spec), int(n), int(m))
+    return _build_shape(spec, n, m)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_shape(spec: str, n: int, m: int) -> Shape:
+    shape = _build_shape(spec, n, m)
+    for array in (shape.lo, shape.hi, shape.starts):
+        array.setflags(write=False)
+    return shape
+
+
+def _build_shape(spec: str, n: int, m: int) -> Shape:
     name, param = parse_attention(spec)
     j = np.arange(n, dtype=np.int64)
     p = 0 if param is None else int(param)
