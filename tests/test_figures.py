@@ -346,3 +346,20 @@ def test_batched_stationary_names_the_zero_row_within_its_task():
     X[1, 2, 3] = 0.0
     with pytest.raises(PromptError, match="row 3"):
         causal_stationary_batch(X, np.ones((2, 3, 4, 1)))
+
+
+def test_least_squares_prefixes_decides_conditioning_per_task():
+    """One task rank deficient at every n (a repeated direction), one well conditioned: each gets its own
+    branch (pseudo-inverse vs normal equations) and both equal least squares on their own prefixes."""
+    rng = np.random.default_rng(3)
+    good = rng.standard_normal((12, 3))
+    bad = np.outer(rng.standard_normal(12), [1.0, 2.0, -1.0]) + 1e-300  # rank one
+    X = np.stack([np.stack([good, bad]), np.stack([bad, good])])  # (2, 2, 12, 3): both orders, two task axes
+    Y = rng.standard_normal((2, 2, 12, 1))
+    ns = [2, 3, 6, 12]
+    LS = least_squares_prefixes(X, Y, ns)
+    for i in range(2):
+        for t in range(2):
+            for s, n in enumerate(ns):
+                want = least_squares(X[i, t, :n], Y[i, t, :n])
+                assert np.linalg.norm(LS[i, t, s] - want) <= 1e-9 * max(1.0, np.linalg.norm(want))

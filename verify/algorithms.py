@@ -162,34 +162,61 @@ def count_causal_stationary(X, Y, W0=None) -> np.ndarray:
     return np.stack(out)
 
 
+def _chunk_products(X, Y, ns) -> np.ndarray:
+    """``X_c^T Y_c`` for the chunks ``c`` of positions ``[0, n_1), [n_1, n_2), ...``: ``(..., len(ns), d, k)``.
+
+    Chunks of one length (``ns = s, 2s, 3s, ...``) are one batched product over a reshaped view."""
+    step = ns[0]
+    if all(n == step * (i + 1) for i, n in enumerate(ns)):
+        Xc = X[..., : ns[-1], :].reshape(X.shape[:-2] + (len(ns), step, X.shape[-1]))
+        Yc = Y[..., : ns[-1], :].reshape(Y.shape[:-2] + (len(ns), step, Y.shape[-1]))
+        return np.swapaxes(Xc, -1, -2) @ Yc
+    XT = np.swapaxes(X, -1, -2)
+    return np.stack([XT[..., a:e] @ Y[..., a:e, :] for a, e in zip([0, *ns], ns)], axis=-3)
+
+
 def least_squares_prefixes(X, Y, ns) -> np.ndarray:
     """Least squares on the first ``n`` examples, for every ``n`` in ``ns`` (increasing), over task axes.
 
     ``X (..., N, d)``, ``Y (..., N, k)``; returns ``(..., len(ns), k, d)`` with entry ``t``
     equal to ``least_squares(X[:ns[t]], Y[:ns[t]])``.  The Gram matrices
-    ``G_n = sum_{i <= n} x_i x_i^T`` and ``b_n = sum_{i <= n} x_i y_i^T`` are accumulated
-    once over positions; when every ``G_n`` is well conditioned
-    (``lambda_min > NORMAL_EQUATIONS_MIN_RATIO * lambda_max``: full column rank with
-    room to spare, since the normal equations square the condition number)
-    ``W*^T = G_n^{-1} b_n``, the SPEC P3 closed form ``w* = y X^T (X X^T)^{-1}``;
-    otherwise the minimum-norm pseudo-inverse of :func:`least_squares_batch`.
+    ``G_n = sum_{i <= n} x_i x_i^T`` and ``b_n = sum_{i <= n} x_i y_i^T`` are cumulative sums
+    of one product per chunk of positions; where ``G_n`` is well conditioned
+    (``lambda_min > NORMAL_EQUATIONS_MIN_RATIO * trace(G_N)``, and ``trace >= lambda_max``: full
+    column rank with room to spare, since the normal equations square the condition number)
+    ``W*^T = G_n^{-1} b_n``, the SPEC P3 closed form ``w* = y X^T (X X^T)^{-1}``, all such
+    ``(task, n)`` in one solve; elsewhere (that task at that ``n`` only) the minimum-norm
+    pseudo-inverse of :func:`least_squares_batch`.
     """
     X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
-    d = X.shape[-1]
-    G = np.zeros(X.shape[:-2] + (d, d))
-    b = np.zeros(X.shape[:-2] + (d, Y.shape[-1]))
-    # lambda_min(G_n) never decreases as examples are added and lambda_max(G_n) <= lambda_max(G_N),
-    # so once lambda_min(G_n) > ratio * lambda_max(G_N) every later G_n is well conditioned too
-    top = np.linalg.eigvalsh(np.swapaxes(X, -1, -2) @ X)[..., -1] if len(ns) else 0.0
-    conditioned = False
-    out, start = [], 0
-    for n in ns:
-        XT = np.swapaxes(X[..., start:n, :], -1, -2)
-        G, b, start = G + XT @ X[..., start:n, :], b + XT @ Y[..., start:n, :], n
-        if not conditioned and n >= d:
-            conditioned = bool(np.all(np.linalg.eigvalsh(G)[..., 0] > NORMAL_EQUATIONS_MIN_RATIO * top))
-        if conditioned:
-            out.append(np.swapaxes(np.linalg.solve(G, b), -1, -2))
-        else:  # rank deficient or ill-conditioned somewhere: the minimum-norm pseudo-inverse
-            out.append(least_squares_batch(X[..., :n, :], Y[..., :n, :]))
-    return np.stack(out, axis=-3)
+    d, k, ns = X.shape[-1], Y.shape[-1], [int(n) for n in ns]
+    batch = X.shape[:-2]
+    if not ns:
+        return np.zeros(batch + (0, k, d))
+    G, b = _chunk_products(X, X, ns), _chunk_products(X, Y, ns)
+    for s in range(1, len(ns)):  # running sums (np.cumsum along this strided axis is several times slower)
+        G[..., s, :, :] += G[..., s - 1, :, :]
+        b[..., s, :, :] += b[..., s - 1, :, :]
+    # lambda_min(G_n) never decreases as examples are added and lambda_max(G_n) <= trace(G_N), so once
+    # lambda_min(G_n) > ratio * trace(G_N) every later G_n of that task is well conditioned too
+    top = np.trace(G[..., -1, :, :], axis1=-2, axis2=-1)
+    conditioned = np.zeros(batch + (len(ns),), dtype=bool)
+    pending = np.ones(batch, dtype=bool)
+    for s, n in enumerate(ns):
+        if n < d:
+            continue
+        if pending.any():
+            pending[pending] = ~(np.linalg.eigvalsh(G[..., s, :, :][pending])[..., 0]
+                                 > NORMAL_EQUATIONS_MIN_RATIO * top[pending])
+        conditioned[..., s] = ~pending
+    out = np.empty(batch + (len(ns), k, d))
+    for s, n in enumerate(ns):
+        ok = conditioned[..., s]
+        if ok.all():  # the common case: one solve over every task (no masked copies)
+            out[..., s, :, :] = np.swapaxes(np.linalg.solve(G[..., s, :, :], b[..., s, :, :]), -1, -2)
+            continue
+        if ok.any():
+            out[..., s, :, :][ok] = np.swapaxes(np.linalg.solve(G[..., s, :, :][ok], b[..., s, :, :][ok]), -1, -2)
+        # rank deficient or ill-conditioned there: the minimum-norm pseudo-inverse, for those tasks only
+        out[..., s, :, :][~ok] = least_squares_batch(X[..., :n, :][~ok], Y[..., :n, :][~ok])
+    return out
