@@ -48,6 +48,7 @@ SLOW = (
     "tests/test_train.py::test_figures_train_writes_e4_files",
     "tests/test_train.py::test_report_includes_e4_with_the_extra",
     "tests/test_train.py::test_train_then_fit_default_one_layer_prefix_is_near_the_family",
+    "tests/test_train.py::test_the_deepest_admitted_stack_trains_at_the_defaults",
     "tests/test_train.py::test_without_the_extra_everything_else_works",
     "tests/test_sweep.py::test_unreachable_scheduler_is_one_line",
     "tests/test_sweep.py::test_ctrl_c_exits_130_keeps_finished_cells_and_rerun_resumes",

@@ -7,6 +7,7 @@ other command still works and that the missing extra is one line, exit 2.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -153,7 +154,8 @@ def test_train_then_fit_default_one_layer_prefix_is_near_the_family(extra, tmp_p
                                          (("--d", "0"), "d:"), (("--n", "0"), "n:"), (("--lr", "-1"), "lr"),
                                          (("--lr", "nan"), "lr"), (("--attention", "diagonal"), "attention"),
                                          (("--mu-x", "inf"), "mu-x"), (("--noise", "-1"), "noise"),
-                                         (("--scale", "0"), "scale"), (("--batch", "0"), "batch")])
+                                         (("--scale", "0"), "scale"), (("--batch", "0"), "batch"),
+                                         (("--init-scale", "1e30"), "init-scale")])  # the loss overflows at step 0
 def test_train_bad_options_one_line_nothing_written(extra, tmp_path, capsys, args, field):
     out = tmp_path / "w.npz"
     code, stdout, err = run_cli(capsys, "train", "--out", out, "--steps", "1", *args, "--no-progress")
@@ -164,6 +166,77 @@ def test_train_bad_options_one_line_nothing_written(extra, tmp_path, capsys, arg
 def test_train_out_in_a_missing_directory(extra, tmp_path, capsys):
     code, stdout, err = run_cli(capsys, "train", "--out", tmp_path / "no" / "w.npz", "--steps", "1", "--no-progress")
     assert code == 2 and "out" in err and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- depth and divergence
+
+@pytest.mark.parametrize("layers", [5, 16, 24])
+def test_deeper_lsa_stacks_are_refused_in_one_line(extra, tmp_path, capsys, layers):
+    from verify.train import MAX_LAYERS
+
+    code, stdout, err = run_cli(capsys, "train", "--layers", layers, "--out", tmp_path / "w.npz", "--no-progress")
+    assert code == 2 and err.count("\n") == 1 and "error: layers:" in err and f"--layers {MAX_LAYERS}" in err, err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("attention", ["prefix", "causal"])
+def test_the_deepest_admitted_stack_trains_at_the_defaults(extra, attention):
+    """``MAX_LAYERS`` layers, every other setting the CLI's default (seed 1: E4 trains seed 0): finite throughout,
+    and the loss falls by two orders of magnitude."""
+    from verify.train import MAX_LAYERS, TrainConfig, train
+
+    result = train(TrainConfig(attention=attention, layers=MAX_LAYERS, seed=1), show=False)
+    assert result.losses.shape == (2000,) and np.all(np.isfinite(result.losses))
+    assert np.all(np.isfinite(result.KQ)) and np.all(np.isfinite(result.PV))
+    assert result.losses[-20:].mean() < 1e-2 * result.losses[:20].mean()
+
+
+def test_without_the_cap_a_deeper_default_run_diverges_and_is_stopped(extra, tmp_path, capsys, monkeypatch):
+    """Why the cap, and its mutation check: with ``MAX_LAYERS`` lifted (the old trainer), 8 layers at the defaults
+    reach a non-finite loss; the guard stops the run in one line naming --lr, exit 2, nothing written."""
+    import verify.train as train_module
+
+    monkeypatch.setattr(train_module, "MAX_LAYERS", 10**6)
+    code, stdout, err = run_cli(capsys, "train", "--layers", "8", "--out", tmp_path / "w.npz", "--no-progress")
+    assert code == 2 and err.count("\n") == 1 and "error: lr: the training loss became" in err, err
+    assert not list(tmp_path.iterdir())
+
+
+def _huge_lr(capsys, folder):
+    folder.mkdir()
+    return run_cli(capsys, "train", "--layers", "2", "--lr", "100", "--steps", "100", "--out", folder / "w.npz",
+                   "--no-progress", "--json", folder / "result.json")
+
+
+def test_a_huge_lr_stops_the_run_at_the_first_non_finite_loss(extra, tmp_path, capsys, monkeypatch):
+    import verify.train as train_module
+
+    code, stdout, err = _huge_lr(capsys, tmp_path / "guarded")
+    assert code == 2 and err.count("\n") == 1 and "error: lr: the training loss became" in err, err
+    assert "give a smaller --lr than 100" in err and "Traceback" not in err
+    assert not list((tmp_path / "guarded").iterdir())
+    step = int(re.search(r"at step (\d+) of 100", err).group(1))
+    # mutation check: without the guard (the old trainer) the same run reports success and writes a NaN loss
+    # curve; its first non-finite step is the one the guard named
+    monkeypatch.setattr(train_module, "check_finite", lambda *args: None)
+    code, stdout, err = _huge_lr(capsys, tmp_path / "unguarded")
+    assert code == 0, err
+    losses = np.loadtxt(tmp_path / "unguarded" / "w_loss.csv", delimiter=",", skiprows=1)[:, 1]
+    assert np.all(np.isfinite(losses[:step])) and not np.isfinite(losses[step])
+    assert json.loads((tmp_path / "unguarded" / "result.json").read_text())["final_loss"] is None
+
+
+def test_check_finite_names_the_first_bad_step(extra):
+    """Chunks start at ``start``; the weights after the last update are checked as one more entry."""
+    from verify.errors import PromptError
+    from verify.train import TrainConfig, check_finite
+
+    config = TrainConfig(steps=100)
+    check_finite(np.array([3.0, 2.0, 1.0]), 40, config)
+    with pytest.raises(PromptError, match=r"^lr: the training loss became inf at step 41 of 100"):
+        check_finite(np.array([3.0, np.inf, np.nan]), 40, config)
+    with pytest.raises(PromptError, match=r"^init-scale: .* step 0"):
+        check_finite(np.array([np.nan, 1.0]), 0, config)
 
 
 # ----------------------------------------------------------------------------- E4

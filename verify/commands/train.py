@@ -3,7 +3,9 @@
 The stack is the package's own layer (verify.lsa) run on JAX arrays, each layer
 with free K^T Q and P V matrices initialized small at random, trained with Adam
 on fresh prompts x ~ N(0, I) (or U(-1, 1)^d) + mu_x, w ~ N(0, I), to minimize the
-query MSE.  Writes WEIGHTS.npz (KQ, PV of shape (L, d+k, d+k) and the training
+query MSE.  At most 4 layers (deeper free stacks overflow float32 during training); a
+loss that stops being finite ends the run in one line naming --lr (exit 2, nothing written).
+Writes WEIGHTS.npz (KQ, PV of shape (L, d+k, d+k) and the training
 settings as scalar arrays, for `derive --fit`) and the loss curve beside it:
 STEM_loss.csv and STEM_loss.png.
 
@@ -26,13 +28,17 @@ from .common import Explicit, add_json, given
 
 
 def register(parser) -> None:
+    from ..train import MAX_LAYERS
+
     parser.add_argument("--model", default="lsa", choices=("lsa", "transformer"),
                         help="optional: lsa (the package's LSA stack) or transformer (a Flax softmax transformer, "
                              "the paper's section 5.2; options marked [transformer]) (default lsa)")
     parser.add_argument("--attention", default="prefix", action=Explicit,
                         help="optional: prefix | causal (or any named attention; default prefix)")
     parser.add_argument("--layers", type=int, default=1, action=Explicit,
-                        help="optional: number of layers L (default 1; transformer: the preset's)")
+                        help=f"optional: number of layers L, at most {MAX_LAYERS} for the LSA stack (deeper free "
+                             f"stacks overflow float32 during training at any --lr) (default 1; transformer: the "
+                             f"preset's)")
     parser.add_argument("--d", type=int, default=4, action=Explicit,
                         help="optional: input dimension d (default 4; transformer: the preset's)")
     parser.add_argument("--k", type=int, default=1, action=Explicit, help="optional: outputs per label k (default 1)")
@@ -45,7 +51,8 @@ def register(parser) -> None:
                         help="optional: prompts per step (default 64; transformer: the preset's)")
     parser.add_argument("--lr", type=float, default=3e-2, action=Explicit,
                         help="optional: peak learning rate (default 0.03; warm-up, cosine decay; transformer: the "
-                             "preset's, warm-up then constant)")
+                             "preset's, warm-up then constant); an LSA run whose loss stops being finite ends at that "
+                             "step with one line naming --lr, exit 2, nothing written")
     parser.add_argument("--seed", type=int, default=0, help="optional: random seed (default 0)")
     parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"), action=Explicit,
                         help="optional: x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
