@@ -11,6 +11,7 @@ prompts.  ``case`` arguments are :class:`proofs.conformance.Case` rows.
 from __future__ import annotations
 
 import importlib
+import numbers
 from fractions import Fraction
 
 import numpy as np
@@ -113,7 +114,8 @@ def reference_normalizers(setup, spec: str, kind: str, scale, n: int, m: int, ca
         c = cache[key]
     tokens = np.arange(n + m)
     values = np.broadcast_to(np.asarray(evaluate(c(j), {j: tokens, size: n, queries: m}), dtype=object), (n + m,))
-    return [Fraction(v) for v in values]
+    # numpy integers become Python ints first: a Fraction of numpy int64 parts would overflow in its arithmetic
+    return [Fraction(int(v)) if isinstance(v, numbers.Integral) else Fraction(v) for v in values]
 
 
 def construction_check(setup, d: int, k: int, eta: float, gamma) -> str:

@@ -260,6 +260,15 @@ def test_the_reference_reads_the_symbolic_rule_and_certificate():
     assert conformance.construction_check(setup, 3, 1, 0.25, None) == ""
 
 
+def test_reference_normalizers_are_python_integers_inside_their_fractions():
+    """A normalizer evaluated on numpy token indices can yield numpy int64 values; a Fraction built on them keeps
+    int64 parts and overflows (wraps) in exact arithmetic.  The reference's Fractions hold Python ints."""
+    setup = registry.MUTATIONS["normalizer-off-from-9"]  # its Piecewise evaluates to numpy integers
+    values = conformance.reference_normalizers(setup, "causal", "constant", 1.0, 9, 2)
+    assert values == [2] * 11
+    assert all(type(v.numerator) is int and type(v.denominator) is int for v in values)
+
+
 def test_the_reference_is_not_the_numeric_engine(monkeypatch):
     """Replacing the numeric mask, normalizer and layer does not change the reference (it never calls them)."""
     setup = registry.Setup()
