@@ -150,11 +150,23 @@ def test_to_scale_maps_eigenvalues_and_refuses_unknown_fields():
 
 
 def test_mutation_a_search_at_the_requested_scale_is_caught(monkeypatch):
-    """The old behaviour (search on the absolute grid at c itself) weakens refuted to checked at 1e-90."""
+    """The old behaviour (search at c itself, step sizes rounded on an absolute grid) weakens refuted to checked
+    at 1e-90; searching at c itself with relative rounding still breaks past the float range (10^-400)."""
+    from proofs.variants import refute, search
+
+    def mutant(scale):
+        try:
+            return statuses(run_claims(attention("causal"), "constant", scale, _construction(None),
+                                       lemma_status=lambda: "proved"))
+        except OverflowError:  # the floats of N / c
+            return None
+
+    unit = statuses(claims_at("causal", F(1)))
     monkeypatch.setattr(claims.Context, "at_unit_scale", lambda self: self)
-    mutant = run_claims(attention("causal"), "constant", F(1, 10**90), _construction(None),
-                        lemma_status=lambda: "proved")
-    assert statuses(mutant) != statuses(claims_at("causal", F(1)))
+    assert mutant(F(1, 10**400)) != unit
+    for module in (search, refute):
+        monkeypatch.setattr(module, "nearby", lambda x, den: F(x).limit_denominator(den))
+    assert mutant(F(1, 10**90)) != unit
 
 
 def test_mutation_a_map_that_forgets_eta_is_caught_and_reported_failed(monkeypatch):
@@ -170,3 +182,26 @@ def test_mutation_a_map_that_forgets_eta_is_caught_and_reported_failed(monkeypat
         if one["status"] == "refuted":
             assert not witness_holds("causal", bad["id"], bad["witness"], tiny)
             assert bad["status"] == "failed" and "failed its exact re-check" in bad["scope"]
+
+
+# ----------------------------------------------------------------------------- the construction's own scale
+
+
+def construction_statuses(g) -> list:
+    """V2-V5 for causal with ``K^T Q = diag(g, 0)``, ``P V = diag(0, -eta)``: ``Gamma_0 = g``, so ``N`` scales as g."""
+    kq, pv = sp.Matrix([[g, 0], [0, 0]]), sp.Matrix([[0, 0], [0, -sp.Symbol("eta", real=True)]])
+    return statuses(run_claims(attention("causal"), "constant", F(1), _construction((kq, pv)),
+                               lemma_status=lambda: "proved"))[1:]
+
+
+def test_a_construction_scaled_by_1e90_keeps_the_statuses():
+    """``Gamma_0 = 10^90`` acts like ``c = 10^-90``: the step-size proposals are rounded relative to the stable
+    bound (``scaling.nearby``), not on an absolute grid that rounds ``eta ~ 1e-90`` to 0."""
+    assert construction_statuses(sp.Integer(10)**90) == construction_statuses(sp.Integer(1))
+
+
+def test_mutation_absolute_rounding_of_the_step_size_is_caught(monkeypatch):
+    from proofs.variants import search
+
+    monkeypatch.setattr(search, "nearby", lambda x, den: F(x).limit_denominator(den))
+    assert construction_statuses(sp.Integer(10)**90) != construction_statuses(sp.Integer(1))

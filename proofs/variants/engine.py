@@ -17,7 +17,6 @@ is ``failed`` with both answers (the engine is wrong there, a defect either way)
 """
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
@@ -27,6 +26,7 @@ from verify.errors import PromptError
 from . import exact as ex
 from . import refute
 from . import stability as st
+from .scaling import nearby
 
 SIZES = (3, 8, 16, 64)
 
@@ -203,13 +203,6 @@ def _arbitrate(ctx, claim: dict, variant: refute.Variant, name: str, X, op: st.O
                              f"not stable at eta = {ex.text(exact_eta)} ({decision.kind})"}
     return _failed(claim, name, f"{'stable' if want else 'not stable'} at eta = {eta:.6g}",
                    f"{who} says {'stable' if got else 'not stable'}, and no exact witness")
-
-
-def nearby(x: float, denominator: int) -> Fraction:
-    """A simple rational near ``x > 0`` relative to its size: ``2^e (x / 2^e).limit_denominator(denominator)``
-    with ``2^e <= x < 2^(e+1)`` (an absolute ``limit_denominator`` would round ``eta ~ 1e-90`` to 0)."""
-    power = Fraction(2) ** (math.frexp(x)[1] - 1)
-    return (Fraction(x) / power).limit_denominator(denominator) * power
 
 
 #: the normalizers the float engine is run at, ``2^-ENGINE_RANGE <= c <= 2^ENGINE_RANGE``: ``N``'s entries

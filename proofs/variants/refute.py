@@ -25,6 +25,7 @@ import numpy as np
 
 from . import exact as ex
 from . import stability as st
+from .scaling import nearby
 
 ENTRIES = (-2, -1, 0, 1, 2, 3)
 EXHAUSTIVE_N = 4
@@ -155,7 +156,7 @@ def prefix_stable(NP: list, eta: Fraction) -> bool:
 
 def _below(bound: float, fractions=(Fraction(1, 2), Fraction(99, 100), Fraction(999999, 1000000))):
     for f in fractions:
-        yield (Fraction(bound) * f).limit_denominator(10**7)
+        yield nearby(Fraction(bound) * f, 10**7)
 
 
 def numeric_bound(op: st.Operator) -> float:
@@ -187,10 +188,9 @@ def find_v4(variant: Variant, confirm, budget: float = BUDGET_SECONDS):
             vbound = numeric_bound(op)
             if vbound >= pbound * (1 - 1e-9):
                 continue
-            candidates = [(Fraction(pbound) * f).limit_denominator(10**7) for f in
-                          (Fraction(999, 1000), Fraction(999999, 1000000))]
+            candidates = [nearby(Fraction(pbound) * f, 10**7) for f in (Fraction(999, 1000), Fraction(999999, 1000000))]
             if vbound > 0:
-                candidates.insert(0, (Fraction(vbound + pbound) / 2).limit_denominator(10**7))
+                candidates.insert(0, nearby(Fraction(vbound + pbound) / 2, 10**7))
         else:
             candidates = list(_below(pbound))
         for eta in candidates:

@@ -12,6 +12,7 @@ fails is never reported as a refutation (the claim is ``failed``, with one line 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -21,6 +22,14 @@ from . import exact as ex
 #: ``R v``); every other field is mapped by :func:`to_scale` or refused there
 INVARIANT = frozenset({"X", "y", "Xq", "stationary_predictions", "least_squares_predictions", "layer", "vector",
                        "squared_norms", "reason", "blocks", "prefix_stable", "null_vector"})
+
+
+def nearby(x, denominator: int) -> Fraction:
+    """A simple rational near ``x`` relative to its size: ``2^e (x / 2^e).limit_denominator(denominator)`` with
+    ``2^e <= |x| < 2^(e+1)``, so ``nearby(2^k x) = 2^k nearby(x)`` (an absolute ``limit_denominator`` rounds a
+    step size of ``1e-90`` to 0 and ignores every digit of ``1e90``'s)."""
+    power = Fraction(2) ** (math.frexp(float(x))[1] - 1)
+    return (Fraction(x) / power).limit_denominator(denominator) * power
 
 
 def _over(values, c: Fraction):
