@@ -9,12 +9,16 @@ checks: a search run at the requested ``c`` (the old behaviour) and a map that f
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction as F
 from functools import cache
 
 import pytest
 import sympy as sp
 from helpers import run_json
+from hypothesis import find as find_example
+from hypothesis import given
+from hypothesis import strategies as st
 from test_variants import positive_definite, spec7_stable, unstable_evidence
 
 from proofs.variants import _attention, _construction, claims, run_claims, scaling
@@ -144,6 +148,25 @@ def test_to_scale_maps_eigenvalues_and_refuses_unknown_fields():
     assert F(mapped["operator"][1][0]) == 1 / c
     with pytest.raises(ValueError, match="new_field"):
         scaling.to_scale({"new_field": "1"}, c)
+
+
+#: a step size's size and a power of two that keeps it a normal float
+SIZES = st.tuples(st.floats(1e-100, 1e100), st.integers(-300, 300))
+
+
+def homogeneous(rounding, size) -> bool:
+    """``rounding(2^k x) = 2^k rounding(x)``: the proposal scales with the bound (so with ``c``)."""
+    x, k = size
+    return rounding(math.ldexp(x, k), 1000) == rounding(x, 1000) * F(2) ** k
+
+
+@given(SIZES)
+def test_step_size_rounding_commutes_with_powers_of_two(size):
+    assert homogeneous(scaling.nearby, size)
+
+
+def test_mutation_absolute_rounding_is_not_homogeneous():
+    find_example(SIZES, lambda size: not homogeneous(lambda x, den: F(x).limit_denominator(den), size))
 
 
 # ----------------------------------------------------------------------------- mutation checks
