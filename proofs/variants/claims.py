@@ -25,7 +25,7 @@ import sympy as sp
 from proofs.symbolic import Ledger  # the ledger every theorem's status comes from
 
 from . import exact as ex
-from . import refute, search
+from . import refute, scaling, search
 from .construction import (
     Classification,
     VariantConstruction,
@@ -81,6 +81,13 @@ class Context:
         self.attention, self.kind, self.scale, self.con = attention, kind, scale, con
         self.structure, self.classes = structure, classes
         self.prefix = named("prefix")
+
+    def at_unit_scale(self) -> Context:
+        """This context at ``c = 1`` (itself when ``c = 1`` or the normalizer is count): where the searches
+        propose (:mod:`.scaling`: the claims are invariant in ``c``)."""
+        if self.kind != "constant" or self.scale == 1:
+            return self
+        return Context(self.attention, self.kind, Fraction(1), self.con, self.structure, self.classes)
 
     @property
     def search_dims(self) -> tuple:
@@ -287,24 +294,46 @@ def v2(ctx: Context) -> dict:
     scalar = scalar_positive(ctx.gamma0)
     if s.holds("all") and s.holds("queries_read_all") and scalar is not None:
         # spot check: the search must not find a counterexample to a claim argued true
-        witness, tried = _spot(lambda: ctx.find(search.find_v2, None, dims=ctx.search_dims[:2]))
+        witness, tried, _, note = _found(ctx, search.find_v2, _recheck_v2, spot=True)
         argued = ("z3: every example and every query reads every example, for all n", True)
         spot = ("spot check: no exact counterexample", witness is None)
         if witness is not None:
             return entry("V2", STATEMENTS["V2"], verdict([argued], [spot]),
-                         "the argument below and an exact witness disagree", witness=witness)
+                         _scoped("the argument below and an exact witness disagree", note), witness=witness)
         return entry("V2", STATEMENTS["V2"], verdict([argued], [spot], assumes=("power-convergence",
                                                                                 "pseudoinverse-min-norm")),
                      "every n, d (z3: every example and every query reads every example, for all n; equal c_j), so "
                      f"the stack is gradient descent preconditioned by {ex.text(scalar)} I from w = 0: its limit "
                      f"solves the normal equations inside the row space of X; spot-checked on {tried} exact prompts",
-                     assumes=("power-convergence", "pseudoinverse-min-norm"))
-    witness, tried = ctx.find(search.find_v2, None)
+                     assumes=("power-convergence", "pseudoinverse-min-norm"), detail=note)
+    witness, tried, ok, note = _found(ctx, search.find_v2, _recheck_v2)
     if witness is not None:
-        return entry("V2", STATEMENTS["V2"], verdict(counterexample=("exact witness", True)), _at(witness),
-                     witness=witness)
-    return entry("V2", STATEMENTS["V2"], verdict(finite=[("exact search", True)]),
-                 _searched(tried, ctx) + "; prompts whose N is singular or has an eigenvalue with Re <= 0 were skipped")
+        return entry("V2", STATEMENTS["V2"], verdict(counterexample=("exact witness", ok)),
+                     _scoped(_at(witness), note), witness=witness)
+    return entry("V2", STATEMENTS["V2"], verdict(finite=[("exact search", True)]), _scoped(
+        _searched(tried, ctx) + "; prompts whose N is singular or has an eigenvalue with Re <= 0 were skipped", note))
+
+
+def _found(ctx: Context, finder, recheck, spot: bool = False) -> tuple:
+    """V2's or V5's search (``finder``) in the frame ``c = 1``, its witness mapped to ``ctx``'s ``c`` and
+    re-checked there (:func:`.scaling.search`): ``(witness, prompts tried, re-checked, note)``."""
+    def find(unit: Context):
+        return (_spot(lambda: unit.find(finder, None, dims=unit.search_dims[:2])) if spot
+                else unit.find(finder, None))
+
+    return scaling.search(ctx, find, recheck)
+
+
+def _recheck_v2(ctx: Context, witness: dict) -> bool:
+    return search.check_v2(ctx.mod_for(None, len(witness["X"][0])), witness)
+
+
+def _recheck_v5(ctx: Context, witness: dict) -> bool:
+    return search.check_v5(ctx.mod_for(None, len(witness["X"][0])), witness)
+
+
+def _scoped(scope: str, note: str) -> str:
+    return f"{scope}; {note}" if note else scope
 
 
 def _spot(run):
@@ -375,16 +404,14 @@ def v3(ctx: Context) -> dict:
             blockwise = ("z3: blocks read in whole by every reader, for every n", _blockwise(ctx))
             return _engine_checked(ctx, entry("V3", statement, verdict([blockwise, interval], assumes=assumes), why,
                                               assumes=assumes))
-        variant = _variant(ctx)
-        witness, searched = refute.find_v3(
-            variant, _blocks_at(ctx), lambda w: refute.check_witness(variant, ctx.mod_for, w, need_prefix=False))
+        witness, searched, ok, note = scaling.search(ctx, _find_v3, _recheck_v3)
         if witness is not None:
-            return entry("V3", statement, verdict(counterexample=("exact witness", True)),
-                         f"{_at(witness)}: eta inside the formula's range and stable for prefix, but the variant is "
-                         f"not stable ({witness['reason']}); z3: {_whole_words(ctx)}", witness=witness)
-        return entry("V3", statement, verdict(finite=[("exact search", True)]),
-                     f"z3 did not establish that readers read whole blocks ({_whole_words(ctx)}); searched "
-                     f"{searched.describe()}: no prompt where the formula and the exact test disagree")
+            return entry("V3", statement, verdict(counterexample=("exact witness", ok)), _scoped(
+                f"{_at(witness)}: eta inside the formula's range and stable for prefix, but the variant is "
+                f"not stable ({witness['reason']}); z3: {_whole_words(ctx)}", note), witness=witness)
+        return entry("V3", statement, verdict(finite=[("exact search", True)]), _scoped(
+            f"z3 did not establish that readers read whole blocks ({_whole_words(ctx)}); searched "
+            f"{searched.describe()}: no prompt where the formula and the exact test disagree", note))
     statement = (f"{STATEMENTS['V3']}, with eta_max = 0 when (b) or (c) fails or some nonzero eigenvalue l of "
                  "D^{-1} M has Re(l) <= 0, else min over the nonzero eigenvalues of 2 Re(l) / |l|^2 (no closed "
                  f"form from the rule's structure), where {STABLE}.")
@@ -394,6 +421,16 @@ def v3(ctx: Context) -> dict:
         f"every n and prompt: the characterisation of stable applied to N, and |1 - eta l| < 1 <=> 0 < eta < "
         f"2 Re(l)/|l|^2 for Re(l) > 0; z3 established no block structure read in whole ({ctx.structure.describe()})",
         assumes=(CHARACTERISATION,)))
+
+
+def _find_v3(ctx: Context) -> tuple:
+    variant = _variant(ctx)
+    return refute.find_v3(variant, _blocks_at(ctx),
+                          lambda w: refute.check_witness(variant, ctx.mod_for, w, need_prefix=False))
+
+
+def _recheck_v3(ctx: Context, witness: dict) -> bool:
+    return refute.check_witness(_variant(ctx), ctx.mod_for, witness, need_prefix=False)
 
 
 def _whole_words(ctx: Context) -> str:
@@ -440,14 +477,22 @@ def v4(ctx: Context) -> dict:
             "and the nonzero eigenvalues are those of the diagonal blocks X_beta Gamma_0 X_beta^T / c, principal "
             "submatrices of prefix's X Gamma_0 X^T / c, whose largest eigenvalue bounds theirs (the paper's P8)",
             assumes=assumes))
-    variant = _variant(ctx)
-    witness, searched = refute.find_v4(variant, lambda w: refute.check_witness(variant, ctx.mod_for, w))
+    witness, searched, ok, note = scaling.search(ctx, _find_v4, _recheck_v4)
     if witness is not None:
-        return entry("V4", statement, verdict(counterexample=("exact witness", True)),
-                     f"{_at(witness)}: eta stable for prefix, the variant not stable ({witness['reason']})",
-                     witness=witness)
+        return entry("V4", statement, verdict(counterexample=("exact witness", ok)), _scoped(
+            f"{_at(witness)}: eta stable for prefix, the variant not stable ({witness['reason']})", note),
+            witness=witness)
     return entry("V4", statement, verdict(finite=[("exact search", True)]),
-                 f"searched {searched.describe()} with the exact test: no counterexample")
+                 _scoped(f"searched {searched.describe()} with the exact test: no counterexample", note))
+
+
+def _find_v4(ctx: Context) -> tuple:
+    variant = _variant(ctx)
+    return refute.find_v4(variant, lambda w: refute.check_witness(variant, ctx.mod_for, w))
+
+
+def _recheck_v4(ctx: Context, witness: dict) -> bool:
+    return refute.check_witness(_variant(ctx), ctx.mod_for, witness)
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -457,7 +502,24 @@ def _engine_checked(ctx: Context, claim: dict) -> dict:
     """Before ``proved``/``conditional`` stands: the package's own numeric engine must agree (:mod:`.engine`)."""
     from . import engine
 
-    return engine.confirm(ctx, claim, _variant(ctx))
+    if ctx.kind != "constant" or engine.in_range(ctx.scale):
+        return engine.confirm(ctx, claim, _variant(ctx))
+    # the float engine cannot be given this c: it runs at c = 1 (the claims are invariant in c, .scaling) and a
+    # refuting witness it finds is mapped to c and re-checked there
+    recheck = _recheck_v3 if claim["id"] == "V3" else _recheck_v4
+    witness, out, ok, _ = scaling.search(ctx, lambda unit: _unit_witness(engine.confirm(unit, claim, _variant(unit)),
+                                                                          claim), recheck)
+    note = (f"the engine ran at c = 1: c = {ex.text(ctx.scale)} is outside its floating point range "
+            f"(2^-{engine.ENGINE_RANGE}..2^{engine.ENGINE_RANGE}; the claim is invariant in c)")
+    if witness is None:
+        return {**out, "scope": f"{out['scope']}; {note}"}
+    return {**out, "witness": witness, "status": verdict(counterexample=("exact witness", ok)),
+            "scope": f"{out['scope']}; {note}" + ("" if ok else "; the witness mapped to c failed its exact re-check")}
+
+
+def _unit_witness(checked: dict, claim: dict) -> tuple:
+    """``(witness the engine check added or None, the checked claim)``."""
+    return (checked["witness"] if "witness" in checked and "witness" not in claim else None), checked
 
 
 # ----------------------------------------------------------------------------- V5
@@ -467,21 +529,23 @@ def v5(ctx: Context) -> dict:
     s = ctx.structure
     symmetric_gamma = ctx.gamma0 == ctx.gamma0.T
     if (s.holds("all") or s.holds("symmetric")) and ctx.equal_normalizers and symmetric_gamma:
-        witness, tried = _spot(lambda: ctx.find(search.find_v5, None, dims=ctx.search_dims[:2]))
+        witness, tried, _, note = _found(ctx, search.find_v5, _recheck_v5, spot=True)
         argued = ("z3: example j reads i exactly when i reads j, for all n", True)
         spot = ("spot check: no exact counterexample", witness is None)
         if witness is not None:
             return entry("V5", STATEMENTS["V5"], verdict([argued], [spot]),
-                         "the argument below and an exact witness disagree", witness=witness)
+                         _scoped("the argument below and an exact witness disagree", note), witness=witness)
         return entry("V5", STATEMENTS["V5"], verdict([argued], [spot], assumes=("spectral-theorem",)),
                      "every n (z3: example j reads i exactly when i reads j), equal c_j and symmetric Gamma_0: "
                      "B = I - eta D^{-1} M is symmetric, so ||B^l||_2 = max |1 - eta l|^l <= 1 at a stable eta "
-                     f"(zero eigenvalues give 1); spot-checked on {tried} exact prompts", assumes=("spectral-theorem",))
-    witness, tried = ctx.find(search.find_v5, None)
+                     f"(zero eigenvalues give 1); spot-checked on {tried} exact prompts", assumes=("spectral-theorem",),
+                     detail=note)
+    witness, tried, ok, note = _found(ctx, search.find_v5, _recheck_v5)
     if witness is not None:
-        return entry("V5", STATEMENTS["V5"], verdict(counterexample=("exact witness", True)), _at(witness),
-                     witness=witness)
-    return entry("V5", STATEMENTS["V5"], verdict(finite=[("exact search", True)]), _searched(tried, ctx))
+        return entry("V5", STATEMENTS["V5"], verdict(counterexample=("exact witness", ok)),
+                     _scoped(_at(witness), note), witness=witness)
+    return entry("V5", STATEMENTS["V5"], verdict(finite=[("exact search", True)]),
+                 _scoped(_searched(tried, ctx), note))
 
 
 def timed(fn, *args) -> dict:

@@ -26,6 +26,7 @@ from verify.errors import PromptError
 from . import exact as ex
 from . import refute
 from . import stability as st
+from .scaling import nearby
 
 SIZES = (3, 8, 16, 64)
 
@@ -53,7 +54,7 @@ def _formula_bound(claim_id: str, op: st.Operator, blocks: list | None) -> float
     if blocks is not None:  # block formula: the diagonal blocks' largest eigenvalues
         tops = [float(np.max(np.abs(np.linalg.eigvals(ex.to_float([[op.N[a][b] for b in beta] for a in beta])))))
                 for beta in blocks]
-        tops = [t for t in tops if t > 1e-12]
+        tops = [t for t in tops if t > 1e-12 * max(tops)]  # relative: the same blocks count at every scale c
         return 2 / max(tops) if tops else float("inf")
     if not op.structural.stable:
         return 0.0
@@ -184,7 +185,7 @@ def confirm(ctx, claim: dict, variant: refute.Variant) -> dict:
 def _arbitrate(ctx, claim: dict, variant: refute.Variant, name: str, X, op: st.Operator, eta: float, want: bool,
                got: bool, who: str = "verify.rates.analyse") -> dict | None:
     """The exact test at ``eta`` decides between the claim (``want``) and the engine (``got``)."""
-    exact_eta = Fraction(eta).limit_denominator(10**9)
+    exact_eta = nearby(eta, 10**9)
     decision = st.decide(op, exact_eta)
     if decision.stable == want:
         return _failed(claim, name, f"{'stable' if want else 'not stable'} at eta = {eta:.6g} (exact)",
@@ -202,6 +203,16 @@ def _arbitrate(ctx, claim: dict, variant: refute.Variant, name: str, X, op: st.O
                              f"not stable at eta = {ex.text(exact_eta)} ({decision.kind})"}
     return _failed(claim, name, f"{'stable' if want else 'not stable'} at eta = {eta:.6g}",
                    f"{who} says {'stable' if got else 'not stable'}, and no exact witness")
+
+
+#: the normalizers the float engine is run at, ``2^-ENGINE_RANGE <= c <= 2^ENGINE_RANGE``: ``N``'s entries
+#: (about ``||x||^2 / c``) and their products keep some ``2^100`` of headroom below the double range
+ENGINE_RANGE = 900
+
+
+def in_range(c: Fraction) -> bool:
+    """Whether the engine can be run at the constant normalizer ``c`` (see :data:`ENGINE_RANGE`)."""
+    return Fraction(1, 2**ENGINE_RANGE) <= c <= 2**ENGINE_RANGE
 
 
 def _failed(claim: dict, prompt: str, ours: str, theirs: str) -> dict:

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import exact as ex
 from . import stability as st
+from .scaling import nearby
 
 ENTRIES = (-2, -1, 0, 1, 2, 3)
 EXHAUSTIVE_N = 4
@@ -109,8 +110,9 @@ class Variant:
             from verify.normalizers import normalizer
 
             mask = np.asarray(attention.mask(n, 1), dtype=bool)
-            c = normalizer(self.kind, mask, float(self.scale))
-            cs = [self.scale] * (n + 1) if self.kind == "constant" else [ex.frac(v) for v in c]
+            # constant: exact c itself (a float of c may over- or underflow); count: |A(j)|, integers
+            cs = ([self.scale] * (n + 1) if self.kind == "constant"
+                  else [ex.frac(v) for v in normalizer(self.kind, mask)])
             self._masks[key] = (mask, cs)
         return self._masks[key]
 
@@ -132,10 +134,12 @@ class Variant:
         return st.Operator(N, R)
 
     def prefix_bound(self, X) -> tuple[st.Operator, float]:
-        """Prefix's operator and ``2 / lambda_max`` (inf when ``X = 0``)."""
+        """Prefix's operator and ``2 / lambda_max`` (inf when ``X = 0``; the zero test is relative to ``N``'s
+        entries, so it does not depend on the normalizer's scale)."""
         op = self.operator(X, self.prefix)
-        top = float(np.max(np.linalg.eigvalsh(ex.to_float(op.N)))) if X else 0.0
-        return op, (2 / top if top > 1e-12 else float("inf"))
+        Nf = ex.to_float(op.N) if X else np.zeros((0, 0))
+        top = float(np.max(np.linalg.eigvalsh(Nf))) if X else 0.0
+        return op, (2 / top if X and top > 1e-12 * float(np.max(np.abs(Nf))) else float("inf"))
 
 
 def prefix_stable(NP: list, eta: Fraction) -> bool:
@@ -152,7 +156,7 @@ def prefix_stable(NP: list, eta: Fraction) -> bool:
 
 def _below(bound: float, fractions=(Fraction(1, 2), Fraction(99, 100), Fraction(999999, 1000000))):
     for f in fractions:
-        yield (Fraction(bound) * f).limit_denominator(10**7)
+        yield nearby(Fraction(bound) * f, 10**7)
 
 
 def numeric_bound(op: st.Operator) -> float:
@@ -166,7 +170,7 @@ def numeric_bound(op: st.Operator) -> float:
         return float("inf")
     lam = np.linalg.eigvals(ex.to_float(op.N))
     lam = lam[np.argsort(np.abs(lam))][len(op.N) - (len(q) - 1):]
-    if np.any(lam.real <= 1e-12 * max(1.0, float(np.max(np.abs(lam))))):
+    if np.any(lam.real <= 1e-12 * float(np.max(np.abs(lam)))):  # relative: N / c has the same answer for every c
         return 0.0
     return float(np.min(2 * lam.real / np.abs(lam) ** 2))
 
@@ -184,10 +188,9 @@ def find_v4(variant: Variant, confirm, budget: float = BUDGET_SECONDS):
             vbound = numeric_bound(op)
             if vbound >= pbound * (1 - 1e-9):
                 continue
-            candidates = [(Fraction(pbound) * f).limit_denominator(10**7) for f in
-                          (Fraction(999, 1000), Fraction(999999, 1000000))]
+            candidates = [nearby(Fraction(pbound) * f, 10**7) for f in (Fraction(999, 1000), Fraction(999999, 1000000))]
             if vbound > 0:
-                candidates.insert(0, (Fraction(vbound + pbound) / 2).limit_denominator(10**7))
+                candidates.insert(0, nearby(Fraction(vbound + pbound) / 2, 10**7))
         else:
             candidates = list(_below(pbound))
         for eta in candidates:
@@ -259,7 +262,7 @@ def find_v3(variant: Variant, blocks_at, confirm, budget: float = BUDGET_SECONDS
         blocks = blocks_at(len(X))
         tops = [float(np.max(np.abs(np.linalg.eigvals(ex.to_float([[op.N[a][b] for b in beta] for a in beta])))))
                 for beta in blocks]
-        fbound = min([2 / t for t in tops if t > 1e-12] + [pbound])
+        fbound = min([2 / t for t in tops if t > 1e-12 * max(tops)] + [pbound])
         if not np.isfinite(fbound):
             fbound = 1.0
         for eta in _below(fbound):

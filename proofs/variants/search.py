@@ -17,6 +17,7 @@ import numpy as np
 
 from . import exact as ex
 from . import stability as st
+from .scaling import nearby
 
 #: prompts per size (see :func:`sizes`), fractions of the stable bound and deepest layer the search tries
 PER_SIZE = 12
@@ -147,7 +148,7 @@ def stable_etas(op: st.Operator):
         return
     seen = set()
     for f in FRACTIONS:
-        eta = (Fraction(bound) * f).limit_denominator(1000)
+        eta = nearby(Fraction(bound) * f, 1000)
         if eta > 0 and eta not in seen and st.decide(op, eta).stable:
             seen.add(eta)
             yield eta

@@ -50,7 +50,8 @@ def register(parser) -> None:
                          help="optional: constant c_j = C, or count c_j = |A(j)| (default constant)")
     variant.add_argument("--scale", default=None, metavar="C",
                          help="optional: the constant normalizer c > 0, read exactly: an integer, p/q or a decimal "
-                              "with |exponent| <= 100 (default 1; not with count)")
+                              "with |exponent| <= 100 (default 1; not with count); the statuses do not depend on c "
+                              "(witnesses are found at c = 1, mapped exactly to c and re-checked there)")
     variant.add_argument("--kq", metavar="MATRIX",
                          help="optional: K^T Q as derive reads it (default: the paper's construction)")
     variant.add_argument("--pv", metavar="MATRIX",
