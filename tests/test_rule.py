@@ -162,3 +162,29 @@ def test_cli_refuses_in_one_line_and_writes_nothing(capsys, tmp_path, argv):
     assert code == 2
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     assert not out.exists()
+
+
+def test_a_jordan_chain_inside_one_component_is_refused_by_stationary_and_rate(capsys, tmp_path):
+    """Regression: ``kv_idx <= q_idx + 1`` on repeated examples makes one component whose ``N_CC`` has a Jordan
+    chain at 0.  The block reported no zero eigenvalue, so ``stationary`` solved through a missing group inverse
+    (an internal error) and ``rate`` said unstable without a reason.  Both must name the Jordan chain, and the
+    rate's verdict must agree with docs/SPEC.md section 7 computed independently (tests/helpers.spec7_stable)."""
+    from fractions import Fraction
+
+    from helpers import save_prompt, spec7_stable
+
+    n, d = 8, 2
+    X = np.tile(np.arange(1, d + 1), (n, 1)).astype(float)
+    path = save_prompt(tmp_path / "p.npz", X, np.ones(n), np.ones((1, d)))
+    code, out, err = run_cli(capsys, "stationary", path, "--rule", "kv_idx <= q_idx + 1")
+    assert code == 2 and "Jordan chain" in err and len(err.strip().splitlines()) == 1, err
+    code, out, err = run_cli(capsys, "rate", path, "--eta", "0.1", "--rule", "kv_idx <= q_idx + 1", "--json", "-")
+    import json
+
+    result = json.loads(out)
+    assert code == 0 and result["stable"] is False and "Jordan" in result["unstable_because"]
+    rows = [[Fraction(int(v)) for v in x] for x in X]
+    dot = lambda a, b: sum((p * q for p, q in zip(a, b)), Fraction(0))  # noqa: E731
+    N = [[dot(rows[i], rows[j]) if i <= j + 1 else Fraction(0) for i in range(n)] for j in range(n)]  # c = 1
+    R = [[rows[i][k] for i in range(n)] for k in range(d)]  # the query reads every example
+    assert not spec7_stable(N, Fraction(1, 10), R)

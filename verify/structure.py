@@ -311,8 +311,10 @@ def _general(X, mask, c, comp: Component, gamma=None) -> Block:
     lam = general_eigenvalues(X, mask, c, index, gamma)
     NC = block_operator(X, mask, c, index, gamma)
     found = null_space(NC)
-    if found is None:
-        return Block(comp, lam, 0, None, visible=True, semisimple=False)
+    if found is None:  # a Jordan chain at 0: at least the nullity's count of zero eigenvalues, none semisimple
+        sigma = np.linalg.svd(NC, compute_uv=False)
+        zeros = max(1, int(np.sum(sigma <= rank_tol(NC))))
+        return Block(comp, lam[np.argsort(np.abs(lam))[zeros:]], zeros, None, visible=True, semisimple=False)
     inverse, P0 = found
     zeros = int(round(float(np.trace(P0)))) if index.size else 0
     if zeros == 0:
