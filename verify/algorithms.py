@@ -117,27 +117,32 @@ def causal_stationary(X, Y, W0=None) -> np.ndarray:
     return causal_stationary_batch(X, Y, W0)
 
 
-def causal_stationary_batch(X, Y, W0=None) -> np.ndarray:
+def causal_stationary_batch(X, Y, W0=None, positions=None) -> np.ndarray:
     """:func:`causal_stationary` over leading task axes.
 
     ``X (..., n, d)``, ``Y (..., n, k)``, ``W0 (k, d)`` or None; returns ``(..., n, k, d)``,
-    the weight ``w*_j`` of every position of every task.  The recursion runs over
-    positions; each step is one vectorized update of all tasks.
+    the weight ``w*_j`` of every position of every task, or with ``positions`` (0-based,
+    increasing) ``(..., len(positions), k, d)``, only those (the recursion still reads every
+    example; only the copies are saved).  The recursion runs over positions; each step is one
+    vectorized update of all tasks.
     """
     X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
     norms = np.einsum("...d,...d->...", X, X)
     if np.any(norms == 0):  # the same message as the unbatched check, naming the row within its task
         _check_nonzero(X[tuple(np.argwhere(norms == 0)[0][:-1])])
     k, n, d = Y.shape[-1], X.shape[-2], X.shape[-1]
+    keep = list(range(n)) if positions is None else [int(j) for j in positions]
+    slot = {j: i for i, j in enumerate(keep)}
     W = np.broadcast_to(_start(W0, k, d), X.shape[:-2] + (k, d)).copy()
     # positions first and contiguous: each step reads one slab instead of a strided slice of every task
     Xp, Yp, Np = (np.ascontiguousarray(np.moveaxis(a, axis, 0)) for a, axis in ((X, -2), (Y, -2), (norms, -1)))
-    out = np.empty((n,) + W.shape)
-    for j in range(n):
+    out = np.empty((len(keep),) + W.shape)
+    for j in range(max(keep, default=-1) + 1):
         x = Xp[j]
         residual = Yp[j] - np.einsum("...kd,...d->...k", W, x)
         W += residual[..., :, None] * x[..., None, :] / Np[j][..., None, None]
-        out[j] = W
+        if j in slot:
+            out[slot[j]] = W
     return np.moveaxis(out, 0, -3)
 
 

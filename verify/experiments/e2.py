@@ -46,7 +46,7 @@ def e2_tasks(tasks: int = 64, seed: int = 0, d: int = 16, m: int = 200, max_n: i
 
 def e2_errors(X, Y, Xq, Yq, ns, stationary=causal_stationary_batch, show: bool = False):
     """Query MSE averaged over tasks (axis 1) of ``w*_n`` and of least squares: two ``(len(mus), len(ns))``."""
-    solvers = {"causal": lambda: stationary(X, Y)[..., np.array(ns) - 1, :, :],  # w*_n
+    solvers = {"causal": lambda: stationary(X, Y, positions=[n - 1 for n in ns]),  # w*_n
                "least squares": lambda: least_squares_prefixes(X, Y, ns)}
     mse = {}
     for name in progress(solvers, "E2 stationary points", show):
@@ -59,8 +59,8 @@ def e2_stationary(tasks: int = 64, seed: int = 0, d: int = 16, m: int = 200, max
                   mus=MU_X, noise: float = 0.0, stationary=causal_stationary_batch, show: bool = False) -> list:
     """Query MSE of ``w*_n`` (causal) and of least squares on the first ``n`` examples.
 
-    ``stationary(X, Y) -> (..., n, k, d)`` is the causal stationary point at every
-    position over leading task axes (a test hands in a wrong one).  All ``mu_x`` and
+    ``stationary(X, Y, positions) -> (..., len(positions), k, d)`` is the causal stationary
+    point at those (0-based) positions over leading task axes (a test hands in a wrong one).  All ``mu_x`` and
     tasks run as one batch.  Returns rows
     ``{n, mu_x, causal_query_mse, least_squares_query_mse}``, averaged over tasks.
     """
