@@ -456,3 +456,16 @@ def test_batched_scan_check_catches_unsound_bounds(monkeypatch):
     assert all(stack_peaks_agree(s, 30, peak.stack_peaks) for s in stacks)
     monkeypatch.setattr(peak, "_vector_bounds", unsound)
     assert not all(stack_peaks_agree(s, 30, peak.stack_peaks) for s in stacks)
+
+
+def test_a_stack_larger_than_one_batch_is_scanned_in_chunks_with_the_same_answer(monkeypatch):
+    """``verify.rates.transient`` splits a stack above ``STACK_FLOATS`` numbers into chunks: same peaks and layers
+    as one batch (each matrix's scan is independent of the others in its batch)."""
+    import verify.rates as rates_module
+
+    stack = np.concatenate([stack_of(kind, 7, 3, 5) for kind in ("causal", "dense", "symmetric", "clustered")])
+    whole = transient(stack, 25)
+    monkeypatch.setattr(rates_module, "STACK_FLOATS", 2 * 49)  # two matrices a chunk
+    chunked = transient(stack, 25)
+    assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    assert stack_peaks_agree(stack, 25, lambda s, layers: transient(s, layers))

@@ -30,7 +30,7 @@ from .frame import Frame, frame_of, scale_eta, to_frame, unscale
 from .lemma import first_token_reached, null_space, residual_operator
 from .limits import check_array
 from .masks import attention_mask
-from .peak import STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
+from .peak import LANCZOS_MIN, STACK_FLOATS, peak_norm, stack_peaks, start_block, vector_growth, within
 from .structure import blocks, check_dense
 from .tolerances import rank_tol
 
@@ -157,14 +157,18 @@ def transient(B: np.ndarray, layers: int):
     if not batch:
         return peak_norm(B, layers)
     flat: np.ndarray = B.reshape((-1, *B.shape[-2:]))
-    if flat.shape[0] * flat.shape[-1] ** 2 <= STACK_FLOATS:
-        peak, layer, norms = stack_peaks(flat, layers)
-        return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))
-    results = [peak_norm(b, layers) for b in flat]
-    peak = np.array([r[0] for r in results]).reshape(batch)
-    layer = np.array([r[1] for r in results]).reshape(batch)
-    norms = np.stack([r[2] for r in results]).reshape(batch + (layers + 1,))
-    return peak, layer, norms
+    n = flat.shape[-1]
+    if flat.shape[0] == 0 or n > LANCZOS_MIN:  # large matrices one at a time (trmm products, Lanczos norms)
+        results = [peak_norm(b, layers) for b in flat]
+        peak = np.array([r[0] for r in results], dtype=float).reshape(batch)
+        layer = np.array([r[1] for r in results], dtype=int).reshape(batch)
+        norms = np.array([r[2] for r in results], dtype=float).reshape(batch + (layers + 1,))
+        return peak, layer, norms
+    # the batched scan keeps a few arrays of the stack's size: chunks of at most STACK_FLOATS numbers
+    size = max(1, int(STACK_FLOATS // max(n**2, 1)))
+    parts = [stack_peaks(flat[a:a + size], layers) for a in range(0, flat.shape[0], size)]
+    peak, layer, norms = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return peak.reshape(batch), layer.reshape(batch), norms.reshape(batch + (layers + 1,))
 
 
 def within_growth(B: np.ndarray, layers: int, max_growth: float) -> bool:
