@@ -290,6 +290,14 @@ def huge_lr_config() -> TransformerConfig:
     return tiny(batch=8, test_tasks=8, lr=1e6, steps=20, warmup=100)
 
 
+def unguarded(monkeypatch) -> None:
+    """The old trainer and evaluation: no check of the losses and weights, none of the test outputs."""
+    import verify.transformer_train as tt
+
+    monkeypatch.setattr(tt, "check_finite", lambda *args: None)
+    monkeypatch.setattr(tt, "checked_predict", lambda config, params, Z, mask, n: tt.predict(config, params, Z, mask))
+
+
 def _huge_lr(capsys, folder, *argv):
     """A tiny run at peak lr 1e6: its weights overflow float32 during the warm-up (the loss of step 17 is NaN)."""
     folder.mkdir(exist_ok=True)
@@ -300,7 +308,6 @@ def _huge_lr(capsys, folder, *argv):
 def test_a_huge_lr_stops_the_run_in_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch):
     import re
 
-    import verify.transformer_train as tt
 
     code, _, err = _huge_lr(capsys, tmp_path / "guarded", "--checkpoint-every", "100")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
@@ -309,7 +316,7 @@ def test_a_huge_lr_stops_the_run_in_one_line_and_writes_nothing(capsys, tmp_path
     step = int(re.search(r"at step (\d+) of 20", err).group(1))
     # mutation check: without the guard (the old trainer) the same run reports success with NaN metrics and leaves
     # a checkpoint whose first non-finite loss is the step the guard named; --resume refuses that checkpoint
-    monkeypatch.setattr(tt, "check_finite", lambda *args: None)
+    unguarded(monkeypatch)
     code, _, err = _huge_lr(capsys, tmp_path / "unguarded", "--checkpoint-every", "100")
     assert code == 0, err
     result = json.loads((tmp_path / "unguarded" / "t.json").read_text())
@@ -384,6 +391,21 @@ def test_ctrl_c_never_saves_a_non_finite_state(tmp_path, monkeypatch):
     assert load_checkpoint(str(out), tiny(batch=8, checkpoint_every=100)).step == 5
 
 
+def test_outputs_that_overflow_are_refused_not_scored(trained, monkeypatch):
+    """Finite weights whose test outputs overflow: evaluate refuses naming --lr (classification's argmax would
+    otherwise score NaN outputs as class 0).  Mutation check: without the check the test MSE is inf."""
+    import verify.transformer_train as tt
+    from verify.divergence import Diverged
+
+    config, state = trained
+    real = tt.predict
+    monkeypatch.setattr(tt, "predict", lambda *args: np.full_like(real(*args), np.inf))
+    with pytest.raises(Diverged, match=r"^lr: the trained model's outputs on the test tasks at n = 3 overflow"):
+        evaluate(config, state.params)
+    unguarded(monkeypatch)
+    assert not np.isfinite(evaluate(config, state.params)["test_mse"])
+
+
 def test_a_non_finite_initial_loss_names_the_seed():
     from verify.divergence import Diverged
     from verify.transformer_train import check_state
@@ -437,15 +459,15 @@ def test_e5_shape_reads_the_direction_of_each_metric():
 def test_e5_refuses_a_model_whose_loss_is_not_finite(monkeypatch):
     """At lr 1e6 E5 stops in one line naming --seed instead of returning NaN rows; mutation check: without the
     guard the rows hold NaN test errors."""
-    import verify.transformer_train as tt
     from verify.errors import PromptError
     from verify.experiments import e5
 
     monkeypatch.setattr(e5, "SIZES", {**e5.SIZES, "layers": 1, "width": 16, "exemplars": 6, "evaluated": 3,
                                       "batch": 8, "lr": 1e6, "warmup": 0, "test_tasks": 8})
-    with pytest.raises(PromptError, match=r"^seed: E5's linear prefixLM transformer of seed 0 did not train: its "
-                                          r"loss became nan at step 2 of 5"):
+    with pytest.raises(PromptError, match=r"^seed: E5's linear prefixLM transformer of seed 0 did not train: the "
+                                          r"training loss became nan at step 2 of 5 \(.*\), at E5's lr 1e\+06; "
+                                          r"nothing written: give another --seed"):
         e5.e5_transformer(0, steps=5, tasks=("linear",), seeds=1)
-    monkeypatch.setattr(tt, "check_finite", lambda *args: None)
+    unguarded(monkeypatch)
     rows = e5.e5_transformer(0, steps=5, tasks=("linear",), models=("prefix",), seeds=1)
     assert rows and not np.all(np.isfinite([r["value"] for r in rows]))

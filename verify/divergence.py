@@ -23,6 +23,11 @@ class Diverged(PromptError):
         super().__init__(message)
         self.step, self.value = step, value
 
+    @property
+    def what(self) -> str:
+        """What happened, without the field and the fix (for a caller that names its own options)."""
+        return str(self).split("; ")[0].split(": ", 1)[-1]
+
 
 def total(arrays) -> float:
     """``sum_a sum_ij a_ij`` in float64: finite exactly when every entry of every array is (float32 entries

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .divergence import CHECK_EVERY, check_finite, total
+from .divergence import CHECK_EVERY, Diverged, check_finite, total
 from .errors import Interrupted, PromptError
 from .icl_tasks import constant_accuracy, least_squares, sample
 from .output import replace_file
@@ -268,6 +268,16 @@ def predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.ndarray) 
     return np.asarray(forward(params, jnp.asarray(Z, dtype=jnp.float32), jnp.asarray(mask)), dtype=np.float64)
 
 
+def checked_predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """:func:`predict`, refusing (:class:`verify.divergence.Diverged`) outputs that are not finite: finite weights
+    can still overflow float32 in the forward pass, and no test error or accuracy is read from such outputs."""
+    predictions = predict(config, params, Z, mask)
+    if not np.all(np.isfinite(predictions)):
+        raise Diverged(f"lr: the trained model's outputs on the test tasks at n = {n} overflow float32 (its weights "
+                       f"are finite but too large); give a smaller --lr than {config.lr:g}", config.steps, float("nan"))
+    return predictions
+
+
 @functools.lru_cache(maxsize=16)
 def _forward(config: TransformerConfig):
     """The compiled ``(params, Z, mask) -> query outputs`` of ``config``'s graph."""
@@ -294,7 +304,7 @@ def evaluate(config: TransformerConfig, params) -> dict:
     for index, n in enumerate(config.positions):
         Z = tokens(X, Y, np.full(config.test_tasks, n), N)
         masks = np.broadcast_to(table[index], (config.test_tasks, *table[index].shape))
-        predictions = predict(config, params, Z, masks)
+        predictions = checked_predict(config, params, Z, masks, n)
         if config.task == "classification":
             hits = np.argmax(predictions, axis=-1) == np.argmax(Yq, axis=-1)
             per.setdefault("test_accuracy", []).append(float(hits.mean()))

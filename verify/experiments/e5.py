@@ -53,13 +53,11 @@ def e5_transformer(seed: int = 0, steps: int = STEPS, tasks=TASKS, models=MODELS
                                            **(sizes or SIZES))
                 start = time.perf_counter()
                 try:
-                    state = train(config, show=show)
+                    metrics = evaluate(config, train(config, show=show).params)
                 except Diverged as exc:  # E5's lr is fixed: no NaN row, and no --lr to name
                     raise PromptError(f"seed: E5's {task} {model}LM transformer of seed {config.seed} did not train: "
-                                      f"its loss became {exc.value} at step {exc.step} of {steps} at E5's lr "
-                                      f"{config.lr:g}; nothing written: give another --seed or fewer "
-                                      f"--transformer-steps") from None
-                metrics = evaluate(config, state.params)
+                                      f"{exc.what}, at E5's lr {config.lr:g}; "
+                                      f"nothing written: give another --seed or fewer --transformer-steps") from None
                 seconds = time.perf_counter() - start
                 metric = "accuracy" if task == "classification" else "mse"
                 values = metrics["test_accuracy_per_position" if metric == "accuracy" else "test_mse_per_position"]
