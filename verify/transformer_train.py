@@ -273,8 +273,8 @@ def checked_predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.n
     can still overflow float32 in the forward pass, and no test error or accuracy is read from such outputs."""
     predictions = predict(config, params, Z, mask)
     if not np.all(np.isfinite(predictions)):
-        raise Diverged(f"lr: the trained model's outputs on the test tasks at n = {n} overflow float32 (its weights "
-                       f"are finite but too large); give a smaller --lr than {config.lr:g}", config.steps, float("nan"))
+        raise Diverged(f"lr: the trained model's outputs on the test tasks at n = {n} overflow float32 (the weights "
+                       f"grew too large); give a smaller --lr than {config.lr:g}", config.steps, float("nan"))
     return predictions
 
 
