@@ -283,6 +283,142 @@ def test_a_real_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     assert step >= 5 and len(json.loads(str(np.load(out)["config"]))) > 0
 
 
+# ----------------------------------------------------------------------------- a loss that stops being finite
+
+def huge_lr_config() -> TransformerConfig:
+    """The settings of :func:`_huge_lr` (the CPU preset's warm-up of 100 steps)."""
+    return tiny(batch=8, test_tasks=8, lr=1e6, steps=20, warmup=100)
+
+
+def unguarded(monkeypatch) -> None:
+    """The old trainer and evaluation: no check of the losses and weights, none of the test outputs."""
+    import verify.transformer_train as tt
+
+    monkeypatch.setattr(tt, "check_finite", lambda *args: None)
+    monkeypatch.setattr(tt, "checked_predict", lambda config, params, Z, mask, n: tt.predict(config, params, Z, mask))
+
+
+def _huge_lr(capsys, folder, *argv):
+    """A tiny run at peak lr 1e6: its weights overflow float32 during the warm-up (the loss of step 17 is NaN)."""
+    folder.mkdir(exist_ok=True)
+    return run_cli(capsys, "train", *TINY_CLI, "--lr", "1e6", "--steps", "20", "--out", folder / "t.npz",
+                   "--json", folder / "t.json", *argv)
+
+
+def test_a_huge_lr_stops_the_run_in_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    import re
+
+
+    code, _, err = _huge_lr(capsys, tmp_path / "guarded", "--checkpoint-every", "100")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "error: lr: the training loss became nan at step" in err and "give a smaller --lr than 1e+06" in err
+    assert err.rstrip().endswith("; nothing written") and not list((tmp_path / "guarded").iterdir())
+    step = int(re.search(r"at step (\d+) of 20", err).group(1))
+    # mutation check: without the guard (the old trainer) the same run reports success with NaN metrics and leaves
+    # a checkpoint whose first non-finite loss is the step the guard named; --resume refuses that checkpoint
+    unguarded(monkeypatch)
+    code, _, err = _huge_lr(capsys, tmp_path / "unguarded", "--checkpoint-every", "100")
+    assert code == 0, err
+    result = json.loads((tmp_path / "unguarded" / "t.json").read_text())
+    assert result["test_mse"] is None and result["final_loss"] is None
+    with np.load(tmp_path / "unguarded" / "t.npz") as data:
+        losses = data["losses"]
+    assert np.all(np.isfinite(losses[:step])) and not np.isfinite(losses[step])
+    with pytest.raises(Exception, match=r"^resume: .* non-finite"):
+        load_checkpoint(str(tmp_path / "unguarded" / "t.npz"), huge_lr_config())
+
+
+def test_a_diverged_run_keeps_its_last_finite_checkpoint(capsys, tmp_path):
+    """Checkpoints every step: the last finite one stays, the line names it, it evaluates, and resuming from it
+    diverges again at the same step without replacing it."""
+    import re
+
+    folder = tmp_path / "run"
+    code, _, err = _huge_lr(capsys, folder, "--checkpoint-every", "1")
+    assert code == 2 and err.count("\n") == 1, err
+    bad = int(re.search(r"at step (\d+) of 20", err).group(1))
+    kept = int(re.search(f"{re.escape(str(folder / 't.npz'))} keeps the checkpoint of step (\\d+)", err).group(1))
+    assert 0 < kept < bad and f"--steps {kept} evaluates it" in err and not (folder / "t.json").exists()
+    before = (folder / "t.npz").read_bytes()
+    state = load_checkpoint(str(folder / "t.npz"), huge_lr_config())  # finite, or it would refuse
+    assert state.step == kept and all(np.isfinite(state.losses))
+    code, _, again = _huge_lr(capsys, folder, "--checkpoint-every", "1", "--resume", folder / "t.npz")
+    assert code == 2 and f"at step {bad} of 20" in again and again.rstrip().endswith("; nothing written"), again
+    assert (folder / "t.npz").read_bytes() == before
+    code, _, err = _huge_lr(capsys, folder, "--resume", folder / "t.npz", "--steps", str(kept))
+    assert code == 0 and json.loads((folder / "t.json").read_text())["steps"] == kept, err
+
+
+def test_the_final_weights_are_checked(monkeypatch):
+    """Two steps at lr 1e6: both losses are finite but the second update overflows the weights; the check of the
+    weights names step 2.  Mutation check: with that check made blind, the run returns NaN weights."""
+    import jax
+
+    import verify.transformer_train as tt
+    from verify.divergence import Diverged
+
+    config = tiny(batch=8, lr=1e6, steps=2)
+    with pytest.raises(Diverged, match=r"^lr: the training loss became nan at step 2 of 2 ") as caught:
+        train(config, show=False)
+    assert caught.value.step == 2
+    monkeypatch.setattr(tt, "total", lambda arrays: 0.0)
+    state = train(config, show=False)
+    assert np.all(np.isfinite(state.losses))
+    assert not all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(state.params))
+
+
+def test_ctrl_c_never_saves_a_non_finite_state(tmp_path, monkeypatch):
+    """Ctrl-C after the loss diverged (before the chunk was checked): the divergence is reported, nothing saved;
+    at a normal lr the same Ctrl-C saves the checkpoint (Interrupted)."""
+    import verify.transformer_train as tt
+    from verify.divergence import Diverged
+    from verify.errors import Interrupted
+
+    batch = tt.training_batch
+
+    def interrupted_at_5(config, step, table):
+        if step == 5:
+            raise KeyboardInterrupt
+        return batch(config, step, table)
+
+    monkeypatch.setattr(tt, "training_batch", interrupted_at_5)
+    out = tmp_path / "c.npz"
+    with pytest.raises(Diverged, match="nothing written"):
+        train(tiny(batch=8, lr=1e6, checkpoint_every=100), out=str(out), show=False)
+    assert not out.exists()
+    with pytest.raises(Interrupted, match="step 5"):
+        train(tiny(batch=8, checkpoint_every=100), out=str(out), show=False)
+    assert load_checkpoint(str(out), tiny(batch=8, checkpoint_every=100)).step == 5
+
+
+def test_outputs_that_overflow_are_refused_not_scored(trained, monkeypatch):
+    """Finite weights whose test outputs overflow: evaluate refuses naming --lr (classification's argmax would
+    otherwise score NaN outputs as class 0).  Mutation check: without the check the test MSE is inf."""
+    import verify.transformer_train as tt
+    from verify.divergence import Diverged
+
+    config, state = trained
+    real = tt.predict
+    monkeypatch.setattr(tt, "predict", lambda *args: np.full_like(real(*args), np.inf))
+    with pytest.raises(Diverged, match=r"^lr: the trained model's outputs on the test tasks at n = 3 overflow"):
+        evaluate(config, state.params)
+    unguarded(monkeypatch)
+    assert not np.isfinite(evaluate(config, state.params)["test_mse"])
+
+
+def test_a_non_finite_initial_loss_names_the_seed():
+    from verify.divergence import Diverged
+    from verify.transformer_train import check_state
+
+    state = initial_state(tiny())
+    state.losses = [np.float32("nan")]
+    with pytest.raises(Diverged, match=r"^seed: the training loss is nan at step 0, before any update"):
+        check_state(state, 0, False)
+    state.losses = [1.0, np.inf]
+    with pytest.raises(Diverged, match=r"^lr: the training loss became inf at step 1 of 12 .*; nothing more$"):
+        check_state(state, 0, False, "; nothing more")
+
+
 # ----------------------------------------------------------------------------- E5
 
 def test_e5_rows_summary_and_reading(tmp_path, monkeypatch):
@@ -318,3 +454,20 @@ def test_e5_shape_reads_the_direction_of_each_metric():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(e5, "better", lambda metric, a, b: a < b)  # mutant: accuracy read as an error
         assert not all(e5.e5_shape(data).values())
+
+
+def test_e5_refuses_a_model_whose_loss_is_not_finite(monkeypatch):
+    """At lr 1e6 E5 stops in one line naming --seed instead of returning NaN rows; mutation check: without the
+    guard the rows hold NaN test errors."""
+    from verify.errors import PromptError
+    from verify.experiments import e5
+
+    monkeypatch.setattr(e5, "SIZES", {**e5.SIZES, "layers": 1, "width": 16, "exemplars": 6, "evaluated": 3,
+                                      "batch": 8, "lr": 1e6, "warmup": 0, "test_tasks": 8})
+    with pytest.raises(PromptError, match=r"^seed: E5's linear prefixLM transformer of seed 0 did not train: the "
+                                          r"training loss became nan at step 2 of 5 \(.*\), at E5's lr 1e\+06; "
+                                          r"nothing written: give another --seed"):
+        e5.e5_transformer(0, steps=5, tasks=("linear",), seeds=1)
+    unguarded(monkeypatch)
+    rows = e5.e5_transformer(0, steps=5, tasks=("linear",), models=("prefix",), seeds=1)
+    assert rows and not np.all(np.isfinite([r["value"] for r in rows]))

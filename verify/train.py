@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import lsa, masks, normalizers  # the model, looked up at call time
+from . import divergence, lsa, masks, normalizers  # the model, looked up at call time
 from .construction import Construction
+from .divergence import CHECK_EVERY
 from .errors import PromptError
 from .masks import parse_attention
 from .prompt import split_tokens, tokens
@@ -39,9 +40,6 @@ from .regression import TaskDistribution
 #: an initial scale of 0.03, SGD instead of Adam or x ~ U(-1, 1)^d only move the step where it happens (measured
 #: at L = 8 and 16)
 MAX_LAYERS = 4
-
-#: how many steps run between two checks that the loss is still finite (each check waits for the device)
-CHECK_EVERY = 50
 
 MISSING_EXTRA = "the [train] extra (JAX and optax) is not installed; pip install 'icl-verify[train]'"
 
@@ -150,20 +148,12 @@ def predictions(KQ, PV, X, Y, Xq, mask, c):
 
 
 def check_finite(losses: np.ndarray, start: int, config: TrainConfig) -> None:
-    """Raise PromptError naming ``--lr`` at the first non-finite loss of ``losses`` (steps ``start, start + 1, ...``).
-
-    Once a loss is NaN or infinite, Adam's moments and then every weight are NaN: nothing after that step is a
-    result, so the run stops and writes nothing rather than report a NaN loss or NaN weights.
-    """
-    bad = np.flatnonzero(~np.isfinite(losses))
-    if not bad.size:
-        return
-    step, value = start + int(bad[0]), float(losses[bad[0]])
-    if step == 0:  # the loss of the initial weights: no learning rate has acted yet
-        raise PromptError(f"init-scale: the training loss is {value} at step 0, before any update (the prompts or "
-                          f"the initial weights overflow float32); give a smaller --init-scale, --mu-x or --noise")
-    raise PromptError(f"lr: the training loss became {value} at step {step} of {config.steps} (the stack's tokens "
-                      f"overflowed float32); give a smaller --lr than {config.lr:g} (or a smaller --init-scale)")
+    """Raise PromptError naming ``--lr`` at the first non-finite loss of ``losses`` (steps ``start, start + 1, ...``);
+    :func:`verify.divergence.check_finite` with the LSA stack's options."""
+    divergence.check_finite(
+        losses, start, config.steps, config.lr, "the stack's tokens overflowed float32",
+        "init-scale: the training loss is {value} at step 0, before any update (the prompts or the initial weights "
+        "overflow float32); give a smaller --init-scale, --mu-x or --noise", " (or a smaller --init-scale)")
 
 
 def train(config: TrainConfig, show: bool = True) -> TrainResult:
@@ -216,5 +206,5 @@ def train(config: TrainConfig, show: bool = True) -> TrainResult:
     losses = np.concatenate(history) if history else np.zeros(0)
     KQ, PV = np.asarray(params["KQ"], dtype=float), np.asarray(params["PV"], dtype=float)
     # the last update is checked by no later loss: an overflowing one would leave non-finite weights
-    check_finite(np.append(losses, np.sum(KQ) + np.sum(PV)), 0, config)
+    check_finite(np.append(losses, divergence.total([KQ, PV])), 0, config)
     return TrainResult(config, KQ, PV, losses)

@@ -12,6 +12,9 @@ warm-up of ``warmup`` steps, gradients clipped to global norm 1.
 Checkpoints are ``.npz`` files (atomically replaced): ``config`` (the settings as JSON),
 ``step``, ``losses`` (one per step so far) and the leaves of the parameters
 (``param_00000``, ...) and of Adam's state (``opt_00000``, ...) in JAX's tree order.
+A checkpoint is written only after its losses and weights are checked finite, and ``--resume``
+refuses one that is not: a run whose loss stops being finite (:mod:`verify.divergence`) ends
+without writing more, its last checkpoint being a state that training can continue from.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .divergence import CHECK_EVERY, Diverged, check_finite, total
 from .errors import Interrupted, PromptError
 from .icl_tasks import constant_accuracy, least_squares, sample
 from .output import replace_file
@@ -160,11 +164,34 @@ def load_checkpoint(path: str, config: TransformerConfig) -> TrainState:
     if step > config.steps:
         raise PromptError(f"resume: the checkpoint is at step {step}, beyond --steps {config.steps}; "
                           f"give --steps >= {step}")
-    return TrainState(config, step, restore("param", fresh.params), restore("opt", fresh.opt_state),
-                      list(arrays["losses"][:step]))
+    state = TrainState(config, step, restore("param", fresh.params), restore("opt", fresh.opt_state),
+                       list(arrays["losses"][:step]))
+    if not np.isfinite(total([*weights_of(state), state.losses])):  # written by hand or by an unguarded trainer
+        raise PromptError(f"resume: {path!r} holds non-finite losses or weights, which training cannot continue "
+                          f"from; start again without --resume (with a smaller --lr)")
+    return state
 
 
 # ----------------------------------------------------------------------------- training
+
+def weights_of(state: TrainState) -> list:
+    """The leaves of the parameters and of Adam's state (what a checkpoint holds beside the losses)."""
+    import jax
+
+    return jax.tree_util.tree_leaves(state.params) + jax.tree_util.tree_leaves(state.opt_state)
+
+
+def check_state(state: TrainState, checked: int, weights: bool, after: str = "") -> int:
+    """Turn the losses from ``checked`` on into floats and raise :class:`verify.divergence.Diverged` at the first
+    non-finite one (with ``weights``, the weights after the last update count as the loss of step ``state.step``);
+    returns how many losses are now checked."""
+    state.losses[checked:] = [float(v) for v in state.losses[checked:]]
+    values = state.losses[checked:] + ([total(weights_of(state))] if weights else [])
+    check_finite(values, checked, state.config.steps, state.config.lr, "the updates drove the weights to overflow "
+                 "float32", "seed: the training loss is {value} at step 0, before any update (the initial model's "
+                 "output overflows float32); give another --seed or a smaller --width", after)
+    return len(state.losses)
+
 
 def train(config: TransformerConfig, out: str | None = None, resume: TrainState | None = None, show: bool = True,
           jit: bool = True) -> TrainState:
@@ -172,11 +199,31 @@ def train(config: TransformerConfig, out: str | None = None, resume: TrainState 
 
     With ``out``, a checkpoint is written every ``config.checkpoint_every`` steps and at the end;
     Ctrl-C writes one of the last completed step and raises :class:`verify.errors.Interrupted`.
+
+    Raises
+    ------
+    verify.divergence.Diverged : at the first non-finite loss, found within ``CHECK_EVERY`` steps, or non-finite
+        weights at a checkpoint, on Ctrl-C or at the end; nothing more is written, so ``out`` keeps the last
+        checkpoint of this run (its losses and weights checked finite; the message says which step) or what it was.
     """
     import jax.numpy as jnp
     from tqdm import tqdm
 
     state = resume or initial_state(config)
+    checked, saved = len(state.losses), None  # losses known finite (a loaded checkpoint's are); the last save
+
+    def after() -> str:
+        if saved is None:
+            return "; nothing written"
+        return (f"; {out} keeps the checkpoint of step {saved}, the last with finite losses and weights "
+                f"(--resume {out} --steps {saved} evaluates it)")
+
+    def save() -> None:
+        nonlocal checked, saved
+        checked = check_state(state, checked, True, after())
+        save_checkpoint(state, str(out))
+        saved = state.step
+
     step_fn = make_step(config, jit=jit)
     table = mask_table(config)
     bar = tqdm(total=config.steps, initial=state.step, desc=f"train {config.task} {config.model_name}",
@@ -190,22 +237,24 @@ def train(config: TransformerConfig, out: str | None = None, resume: TrainState 
             state.params, state.opt_state, state.step = params, opt_state, state.step + 1
             state.losses.append(loss)
             bar.update(1)
-            if state.step % 50 == 0:  # device scalars to floats now and then: bounded memory, async steps
-                state.losses[-50:] = [float(v) for v in state.losses[-50:]]
+            if state.step % CHECK_EVERY == 0:  # device scalars to checked floats now and then: async steps
+                checked = check_state(state, checked, False, after())
                 bar.set_postfix(loss=f"{state.losses[-1]:.4g}")
             if out is not None and state.step % config.checkpoint_every == 0 and state.step < config.steps:
-                save_checkpoint(state, out)
+                save()
     except KeyboardInterrupt:
         if out is None:
             raise
-        save_checkpoint(state, out)
+        save()  # a non-finite state is not saved: Diverged (exit 2) instead
         raise Interrupted(f"saved the checkpoint of step {state.step} to {out}; continue with --resume {out}"
                           ) from None
     finally:
         bar.close()
-    state.losses = [float(v) for v in state.losses]
-    if out is not None:
-        save_checkpoint(state, out)
+    # the last update is checked by no later loss: the final weights are
+    if out is None:
+        check_state(state, checked, True, after())
+    else:
+        save()
     return state
 
 
@@ -217,6 +266,16 @@ def predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.ndarray) 
 
     forward = _forward(shape_of(config))
     return np.asarray(forward(params, jnp.asarray(Z, dtype=jnp.float32), jnp.asarray(mask)), dtype=np.float64)
+
+
+def checked_predict(config: TransformerConfig, params, Z: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """:func:`predict`, refusing (:class:`verify.divergence.Diverged`) outputs that are not finite: finite weights
+    can still overflow float32 in the forward pass, and no test error or accuracy is read from such outputs."""
+    predictions = predict(config, params, Z, mask)
+    if not np.all(np.isfinite(predictions)):
+        raise Diverged(f"lr: the trained model's outputs on the test tasks at n = {n} overflow float32 (the weights "
+                       f"grew too large); give a smaller --lr than {config.lr:g}", config.steps, float("nan"))
+    return predictions
 
 
 @functools.lru_cache(maxsize=16)
@@ -245,7 +304,7 @@ def evaluate(config: TransformerConfig, params) -> dict:
     for index, n in enumerate(config.positions):
         Z = tokens(X, Y, np.full(config.test_tasks, n), N)
         masks = np.broadcast_to(table[index], (config.test_tasks, *table[index].shape))
-        predictions = predict(config, params, Z, masks)
+        predictions = checked_predict(config, params, Z, masks, n)
         if config.task == "classification":
             hits = np.argmax(predictions, axis=-1) == np.argmax(Yq, axis=-1)
             per.setdefault("test_accuracy", []).append(float(hits.mean()))

@@ -14,7 +14,9 @@ in-context linear regression, non-linear regression or classification (``--task`
 the mask of ``--attention`` or ``--rule``, sizes from ``--preset cpu`` (default) or
 ``--preset paper``; writes a checkpoint to ``--out`` (every ``--checkpoint-every`` steps,
 at the end and on Ctrl-C, exit 130) and reports the test error per in-context position
-against the zero predictor and least squares.  ``--resume CKPT`` continues a run.
+against the zero predictor and least squares.  ``--resume CKPT`` continues a run.  A
+non-finite loss ends it as for the LSA stack, writing nothing more (the checkpoint already
+at ``--out``, checked finite, stays).
 """
 from __future__ import annotations
 
@@ -51,8 +53,10 @@ def register(parser) -> None:
                         help="optional: prompts per step (default 64; transformer: the preset's)")
     parser.add_argument("--lr", type=float, default=3e-2, action=Explicit,
                         help="optional: peak learning rate (default 0.03; warm-up, cosine decay; transformer: the "
-                             "preset's, warm-up then constant); an LSA run whose loss stops being finite ends at that "
-                             "step with one line naming --lr, exit 2, nothing written")
+                             "preset's, warm-up then constant); a run whose loss stops being finite ends (checked "
+                             "every 50 steps, at checkpoints and at the end) with one line naming --lr and that step, "
+                             "exit 2, nothing written (transformer: --out keeps the run's last checkpoint, whose "
+                             "losses and weights are finite, and the line names its step)")
     parser.add_argument("--seed", type=int, default=0, help="optional: random seed (default 0)")
     parser.add_argument("--x-dist", default="normal", choices=("normal", "uniform"), action=Explicit,
                         help="optional: x ~ N(0, I) or U(-1, 1)^d, plus --mu-x (default normal)")
@@ -103,7 +107,7 @@ def add_transformer_options(parser) -> None:
         parser.add_argument(f"--{name}", type=int, help=f"optional: [transformer] {what} (default: the preset's)")
     parser.add_argument("--resume", metavar="CKPT.npz",
                         help="optional: [transformer] continue from this checkpoint (the same settings; it may be "
-                             "--out itself)")
+                             "--out itself; one holding a non-finite loss or weight is refused)")
 
 
 def outputs(args) -> list:

@@ -33,9 +33,15 @@ STEPS = 400
 
 def e5_transformer(seed: int = 0, steps: int = STEPS, tasks=TASKS, models=MODELS, seeds: int = SEEDS,
                    show: bool = False, sizes: dict | None = None) -> list:
-    """Train and evaluate every ``(task, model, seed)``; the rows of ``e5_transformer.csv``."""
+    """Train and evaluate every ``(task, model, seed)``; the rows of ``e5_transformer.csv``.
+
+    A model whose training loss stops being finite is refused in one line (PromptError naming ``--seed``): no
+    row of E5 is a NaN presented as a result.
+    """
     import time
 
+    from ..divergence import Diverged
+    from ..errors import PromptError
     from ..transformer import TransformerConfig
     from ..transformer_train import evaluate, train
 
@@ -46,7 +52,12 @@ def e5_transformer(seed: int = 0, steps: int = STEPS, tasks=TASKS, models=MODELS
                 config = TransformerConfig(task=task, attention=model, seed=seed + offset, steps=steps,
                                            **(sizes or SIZES))
                 start = time.perf_counter()
-                metrics = evaluate(config, train(config, show=show).params)
+                try:
+                    metrics = evaluate(config, train(config, show=show).params)
+                except Diverged as exc:  # E5's lr is fixed: no NaN row, and no --lr to name
+                    raise PromptError(f"seed: E5's {task} {model}LM transformer of seed {config.seed} did not train: "
+                                      f"{exc.what}, at E5's lr {config.lr:g}; "
+                                      f"nothing written: give another --seed or fewer --transformer-steps") from None
                 seconds = time.perf_counter() - start
                 metric = "accuracy" if task == "classification" else "mse"
                 values = metrics["test_accuracy_per_position" if metric == "accuracy" else "test_mse_per_position"]
