@@ -401,3 +401,21 @@ def test_the_package_imports_without_jax(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines() == ["icl-verify train: error: train: " + MISSING]
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_a_diverged_e4_stack_is_refused_naming_e4_options(monkeypatch):
+    """E4 trains at a fixed lr, so a diverged stack is refused naming E4's own options (--seed, --train-steps),
+    not --lr (which figures and report do not have), and no NaN row is produced."""
+    import verify.train as train_module
+    from verify.divergence import check_finite
+    from verify.errors import PromptError
+    from verify.experiments.e4 import e4_trained
+
+    def diverging(config, show=True):
+        check_finite([1.0, float("nan")], 0, config.steps, config.lr, "the tokens overflowed", "")
+
+    monkeypatch.setattr(train_module, "train", diverging)
+    with pytest.raises(PromptError) as info:
+        e4_trained(0, steps=2, show=False)
+    message = str(info.value)
+    assert message.startswith("seed: ") and "--lr" not in message and "step 1" in message

@@ -108,6 +108,8 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
 
     Returns ``{"rows": [...E4_COLUMNS], "layers": [...E4_LAYER_COLUMNS], "loss": [...E4_LOSS_COLUMNS]}``.
     """
+    from ..divergence import Diverged
+    from ..errors import PromptError
     from ..train import TrainConfig, train
 
     dist = dist or distribution()
@@ -122,8 +124,13 @@ def e4_trained(seed: int = 0, steps: int = 2000, models=MODELS, depths=DEPTHS, d
     for depth in depths:
         for model in models:
             start = time.perf_counter()
-            result = train(TrainConfig(distribution=dist, attention=model, layers=depth, steps=steps, seed=seed),
-                           show=show)
+            config = TrainConfig(distribution=dist, attention=model, layers=depth, steps=steps, seed=seed)
+            try:
+                result = train(config, show=show)
+            except Diverged as exc:  # E4's lr is fixed: no --lr to name
+                raise PromptError(f"seed: E4's {depth}-layer {model}LM stack of seed {seed} did not train: "
+                                  f"{exc.what}, at E4's lr {config.lr:g}; nothing written: give another --seed or "
+                                  f"fewer --train-steps") from None
             seconds = time.perf_counter() - start
             learned = stack_predictions(result.KQ, result.PV, test[0], n, d, mask_of[model], c[model])
             other = next((o for o in ("causal", "prefix") if o != model), model)
