@@ -113,6 +113,44 @@ def test_s1_members_give_gamma_exactly(seed, d, k, scale):
     assert np.allclose(fit.gamma, gamma, rtol=FACTOR * EPS, atol=0)
 
 
+def is_its_own_projection(fit_fn, kq, pv, k) -> bool:
+    """An exact S1 member is its own nearest point: distance 0 and the same matrices."""
+    fit = fit_fn(kq, pv, k)
+    return (fit.member == "S1" and fit.relative_distance == 0.0
+            and np.array_equal(fit.kq, kq) and np.array_equal(fit.pv, pv))
+
+
+def _trace_over_k(kq, pv, k=1):
+    """Mutant (the defect the thorough profile found): ``sigma = tr(s) / k``, which rounds for equal entries."""
+    d = kq.shape[0] - k
+    fit = fit_layer(kq, pv, k)
+    pv_star = np.zeros_like(pv)
+    pv_star[d:, d:] = np.trace(pv[d:, d:]) / k * np.eye(k)
+    dist = float(np.linalg.norm(pv - pv_star) / np.linalg.norm(pv))
+    return type(fit)("S1", max(fit.kq_distance, dist), fit.kq_distance, dist, fit.gamma, fit.kq, pv_star)
+
+
+def _thorough_example():
+    """``test_s1_members_give_gamma_exactly(seed=1, d=5, k=3, scale=1.0)``, found by the thorough profile."""
+    return s1_member(np.random.default_rng(1), 5, 3, 1.0)[:2]
+
+
+def _tenth():
+    """``s = 0.1 I_3``: ``(0.1 + 0.1 + 0.1) / 3 != 0.1`` in floating point."""
+    kq, pv = np.zeros((5, 5)), np.zeros((5, 5))
+    kq[:2, :2] = np.eye(2)
+    pv[2:, 2:] = 0.1 * np.eye(3)
+    return kq, pv
+
+
+@pytest.mark.parametrize("example", [_thorough_example, _tenth])
+def test_multi_output_s1_member_is_its_own_projection(example):
+    kq, pv = example()
+    assert is_its_own_projection(fit_layer, kq, pv, 3)
+    assert np.array_equal(fit_layer(kq, pv, 3).gamma, -pv[-1, -1] * kq[:-3, :-3])
+    assert not is_its_own_projection(_trace_over_k, kq, pv, 3)  # mutation check
+
+
 @given(seeds, dims, scales)
 def test_s4_members_give_gamma_exactly(seed, d, scale):
     kq, pv, gamma = s4_member(np.random.default_rng(seed), d, scale)

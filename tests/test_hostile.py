@@ -36,10 +36,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import verify.cli as cli
+import verify.profiles
 from verify.masks import attention_mask
 
-#: bounded per test so the suite stays fast under the ci profile (the thorough profile runs more)
-EXAMPLES = min(settings().max_examples, 30)
+#: bounded per test so the suite stays fast under the ci and dev profiles; the thorough profile runs its own count
+#: (it was capped at 30 too; at 1000 it found ``blueprint --out -`` exiting 70 in-process)
+EXAMPLES = settings().max_examples if verify.profiles.ACTIVE == "thorough" else min(settings().max_examples, 30)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -526,6 +528,34 @@ def test_hostile_outputs_of_every_writing_command(command, output_kind, which, d
             run = run_checked(argv, root, outputs=outputs)
         event(f"{argv[0]}: exit {run.code}")  # see --hypothesis-show-statistics
         assert not run.problems, (argv, run.problems)
+
+
+def _stream_runs(root):
+    """``--out -`` in-process, where ``run_checked`` makes stdout a ``StringIO`` (no byte buffer): a text output is
+    written as text, a binary one refused in one line (found by the thorough profile: both exited 70)."""
+    with mock.patch("proofs.registry.theorems", _fake_theorems):
+        text = run_checked(["blueprint", "--out", "-", "--no-progress"], root, outputs=["-"])
+    binary = run_checked(["example-prompt", "-", "--n", "3", "--seed", "0"], root, outputs=["-"])
+    return text, binary
+
+
+def test_streamed_outputs_to_a_text_only_stdout():
+    with tempfile.TemporaryDirectory() as root:
+        text, binary = _stream_runs(root)
+        assert not text.problems and text.code == 0 and text.out.startswith("# Blueprint"), text
+        assert not binary.problems and binary.code == 2 and "'-'" in binary.err and binary.out == "", binary
+
+
+def test_mutation_writing_bytes_to_a_text_only_stream_is_caught():
+    """The old ``_to_stream`` (always ``handle.buffer``) is an internal error the checker reports."""
+    from verify import output
+
+    def old(handle, data, path):
+        handle.flush()
+        handle.buffer.write(data)
+
+    with tempfile.TemporaryDirectory() as root, mock.patch.object(output, "_write_stream", old):
+        assert all(run.code == 70 and run.problems for run in _stream_runs(root))
 
 
 # ----------------------------------------------------------------------------- mutation checks

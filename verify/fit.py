@@ -82,17 +82,28 @@ def members(k: int) -> tuple:
     return MEMBERS if k == 1 else ("S1",)
 
 
+def sigma(s: np.ndarray) -> float:
+    """S1's ``sigma`` nearest to the block ``s`` ``(k, k)``: the mean of ``diag(s)``, ``sigma = tr(s) / k``.
+
+    Summed as ``s_11 + mean(diag(s) - s_11)``: equal entries (``s = sigma I_k``, a member) then give ``sigma``
+    exactly, so a member projects onto itself with distance 0 (``tr(s) / k`` rounds: ``(0.1 + 0.1 + 0.1) / 3``
+    is not ``0.1``), and the shifted sum is the more accurate one when the entries are close.
+    """
+    diag = np.diag(s)
+    return float(diag[0] + np.mean(diag - diag[0]))
+
+
 def project(kq: np.ndarray, pv: np.ndarray, d: int, member: str):
     """Nearest point ``(KQ*, PV*)`` of ``member`` (Frobenius norm, each matrix separately).
 
-    S1 keeps ``A = KQ[:d, :d]`` and ``s = PV[d:, d:]`` (for ``k > 1``: ``(tr s / k) I_k``);
+    S1 keeps ``A = KQ[:d, :d]`` and ``s = PV[d:, d:]`` (for ``k > 1``: ``(tr s / k) I_k``, see :func:`sigma`);
     S4 keeps ``c^T = KQ[d:, :d]`` and ``h^T = PV[d:, :d]``; everything else is zero.
     """
     k = kq.shape[0] - d
     kq_star, pv_star = np.zeros_like(kq), np.zeros_like(pv)
     if member == "S1":
         kq_star[:d, :d] = kq[:d, :d]
-        pv_star[d:, d:] = pv[d:, d:] if k == 1 else np.trace(pv[d:, d:]) / k * np.eye(k)
+        pv_star[d:, d:] = sigma(pv[d:, d:]) * np.eye(k)
     elif member == "S4" and k == 1:
         kq_star[d:, :d] = kq[d:, :d]
         pv_star[d:, :d] = pv[d:, :d]
@@ -103,9 +114,8 @@ def project(kq: np.ndarray, pv: np.ndarray, d: int, member: str):
 
 def preconditioner(kq: np.ndarray, pv: np.ndarray, d: int, member: str) -> np.ndarray:
     """``Gamma`` of a member: ``-sigma A`` (S1, ``sigma = s`` when ``k = 1``) or ``-h c^T`` (S4)."""
-    k = kq.shape[0] - d
     if member == "S1":
-        return -(np.trace(pv[d:, d:]) / k) * kq[:d, :d]
+        return -sigma(pv[d:, d:]) * kq[:d, :d]
     return -np.outer(pv[d, :d], kq[d, :d])
 
 

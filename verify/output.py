@@ -225,20 +225,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _to_stream(path, stream: str) -> Iterator[str]:
-    """Yield a temporary file; on success copy its bytes to ``sys.stdout`` or ``sys.stderr``."""
+    """Yield a temporary file; on success copy its bytes to ``sys.stdout`` or ``sys.stderr``.
+
+    A stream without a byte ``buffer`` (``contextlib.redirect_stdout`` to a ``StringIO``, a notebook kernel's
+    stream, when ``main`` runs in-process) gets the text decoded as UTF-8; bytes that are not text (an ``.npz``)
+    are refused in one line, and nothing is written.
+    """
     stem, ext = os.path.splitext(os.path.basename(os.fspath(path)))
     fd, tmp = tempfile.mkstemp(prefix=".icl-verify-stream.", suffix=f".tmp{ext}")
     os.close(fd)
     try:
         yield tmp
         handle = getattr(sys, stream)
-        handle.flush()
         with open(tmp, "rb") as fh:
-            handle.buffer.write(fh.read())
-        handle.buffer.flush()
+            data = fh.read()
+        _write_stream(handle, data, os.fspath(path))
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _write_stream(handle, data: bytes, path: str) -> None:
+    """Write ``data`` to the text stream ``handle``: through its byte ``buffer`` when it has one, else as text."""
+    binary = getattr(handle, "buffer", None)
+    if binary is None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PromptError(f"{path!r}: this output is binary and the stream it names takes text only; "
+                              f"give a file path") from None
+    handle.flush()
+    if binary is None:
+        handle.write(text)
+    else:
+        binary.write(data)
+        binary.flush()
+    handle.flush()
 
 
 def _copy_mode(path: str, tmp: str) -> None:
