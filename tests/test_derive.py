@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import verify.derive as derive_mod
+import verify.profiles
 from verify.construction import Construction, paper
 from verify.derive import data_symbols, derive, update_text
 from verify.errors import PromptError
@@ -28,6 +29,12 @@ from verify.prompt import tokens
 from verify.tolerances import agreement_tol
 
 ETA = sp.Symbol("eta", positive=True)
+
+
+def scaled(count: int) -> int:
+    """``count`` examples (these properties run the exact symbolic path: slow), or the profile's own count
+    under ``thorough``."""
+    return settings().max_examples if verify.profiles.ACTIVE == "thorough" else count
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -237,7 +244,7 @@ def members(draw, d=st.integers(1, 2)):
     return (*assemble(d, c=c, h=h), -h * c.T)
 
 
-@settings(max_examples=10)
+@settings(max_examples=scaled(10))
 @given(members(), st.sampled_from(["prefix", "causal", "sliding:2", "block:2", "hybrid:2"]),
        st.sampled_from(["constant", "count"]), st.integers(0, 2 ** 16))
 def test_members_run_as_preconditioned_gd_in_the_numeric_layer(member, spec, kind, seed):
@@ -382,7 +389,7 @@ def disagreement(fast, slow) -> str:
     return "" if fast.trivial == slow.trivial else "trivial differs"
 
 
-@settings(max_examples=40)
+@settings(max_examples=scaled(40))
 @given(block_pairs())
 def test_exact_path_agrees_with_the_engine(pair):
     kq, pv = pair
