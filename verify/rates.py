@@ -268,7 +268,8 @@ def schedule_verdict(X, mask, c, etas, gamma=None, attention=None) -> dict:
 
 
 #: dense transient work (``L`` powers of an ``n x n`` matrix, and the depth-safe search) in units of ``n^3 L / 3``
-#: multiply-adds admitted up front: n = 1000, L = 100 (3.3e10) took 7 s on an idle core, 60 s on a busy one
+#: multiply-adds admitted up front: n = 1000, L = 100 (3.3e10; `rate --layers 100`, causal, with the depth-safe
+#: search) took 17 s on the idle 2-core machine, 31 s with both cores busy (session 4)
 MAX_DENSE_WORK = 5e10
 #: structured transient work in column-products times ``n d`` (one product costs about 1e-7 s per ``n d`` on a
 #: busy 2-core machine, 1e-8 s idle): about a minute at the limit, busy
