@@ -156,8 +156,11 @@ def prop_structured_rate(instance, rate=package_rate):
     n = X.shape[0]
     mask = np.array([[rule(spec, i, j, n) for j in range(n + m)] for i in range(n + m)])
     c = normalizer(kind, mask, scale)
-    lam = np.linalg.eigvals(oracle_N(mask, X, c))
-    lam = lam[np.abs(lam) > 1e-9 * max(np.abs(lam).max(initial=0.0), 1e-300)]
+    N = oracle_N(mask, X, c)
+    # drop exactly dim null(N) eigenvalues, the smallest (a cut-off on |lambda| would also drop a genuine
+    # eigenvalue of a nearly singular prompt, sigma_min(X)^2 ~ 1e-8 ||N||, as the thorough profile found elsewhere)
+    lam = np.linalg.eigvals(N)
+    lam = lam[np.argsort(np.abs(lam))][n - np.linalg.matrix_rank(N):]
     top = float(np.min(2 * lam.real / np.abs(lam) ** 2)) if lam.size else np.inf
     for fraction in (1e-12, 0.5, 0.99, 1.01):
         eta = fraction * top if np.isfinite(top) else fraction
