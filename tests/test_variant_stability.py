@@ -400,3 +400,88 @@ def test_rules_that_spell_a_named_attention_run_as_it():
                ("kv_idx < q_idx", None): None, ("kv_idx <= q_idx and q_idx - kv_idx < 4", None): None}
     for (text, query), spec in spelled.items():
         assert named_spec_of(parse_rule(text, query=query)) == spec, text
+
+
+# ----------------------------------------------------------------------------- a complex culprit gets a box
+
+#: a non-symmetric rule, a prompt and a step size whose refuting eigenvalues are a complex pair (found by a
+#: scan of small integer prompts with ``stability.decide``): ``det(t I - N)`` is irreducible with roots
+#: about ``5.4 +/- 0.94 i`` (``|1 - l/2| > 1``) and ``1.2`` (stable), so no real root is to blame
+COMPLEX_RULE, COMPLEX_FN = "kv_idx <= q_idx + 1", (lambda q, kv, n: kv <= q + 1)
+COMPLEX_X, COMPLEX_ETA = [[F(-1), F(2)], [F(-1), F(-1)], [F(2), F(-1)]], F(1, 2)
+
+
+def complex_case(scale=F(1)):
+    """The variant at ``c = scale`` with a ``model_for`` for :func:`refute.check_witness` (the paper's
+    construction at ``d = 2``: ``K^T Q = diag(1, 1, 0)``, ``P V = diag(0, 0, -1)``, ``Gamma_0 = I``)."""
+    from proofs.variants import refute
+    from proofs.variants.exact import model
+    from proofs.variants.structure import custom, named
+
+    attention, prefix = custom(parse_rule(COMPLEX_RULE)), named("prefix")
+    kq, pv = sp.diag(1, 1, 0), sp.diag(0, 0, -1)
+    variant = refute.Variant(attention, prefix, "constant", scale, {2: sp.eye(2)})
+    model_for = lambda att, d: (lambda n, m: model(att, "constant", scale, kq, pv, n, m))  # noqa: E731
+    return variant, model_for
+
+
+def complex_witness() -> dict:
+    from proofs.variants import refute
+
+    variant, _ = complex_case()
+    op = variant.operator(COMPLEX_X)
+    return refute.make_witness(COMPLEX_X, COMPLEX_ETA, stability_module.decide(op, COMPLEX_ETA), op, None)
+
+
+def recheck(w: dict, scale=F(1)) -> bool:
+    from proofs.variants import refute
+
+    return refute.check_witness(*complex_case(scale), w, need_prefix=False)
+
+
+def test_complex_culprit_gets_a_certified_box():
+    from test_variants import box_evidence
+
+    w = complex_witness()
+    e = w["eigenvalue"]
+    assert w["reason"] == "eigenvalue" and "box" in e and "interval" not in e, w
+    eigenvalues = np.linalg.eigvals(np.array(oracle_N(COMPLEX_FN, COMPLEX_X), dtype=float))
+    assert np.any(np.abs(eigenvalues.imag) > 1e-6)  # the case is what it claims to be
+    assert box_evidence(eigenvalues, COMPLEX_ETA, e["box"])  # one eigenvalue of N inside, no point in the disc
+    assert all(isinstance(a, str) for side in e["box"] for a in side)
+    assert recheck(w)
+
+
+def test_mutation_box_off_the_root_in_the_disc_or_around_two_roots_is_rejected():
+    """The package's re-check (``refute.check_witness``) refuses a box that holds no root (shifted), one that
+    holds a stable root (meets the disc ``|1 - eta z| < 1``) and one that holds both culprits."""
+    w = complex_witness()
+    (re_lo, re_hi), (im_lo, im_hi) = ([F(a) for a in side] for side in w["eigenvalue"]["box"])
+
+    def with_box(box):
+        return {**w, "eigenvalue": {**w["eigenvalue"], "box": [[str(a) for a in side] for side in box]}}
+
+    shifted = [[re_lo + 1, re_hi + 1], [im_lo, im_hi]]
+    stable_root = [[F(1), F(7, 5)], [F(-1, 10), F(1, 10)]]  # the real root near 1.2: |1 - eta l| < 1
+    both = [[re_lo, re_hi], [-im_hi, im_hi]]
+    for box in (shifted, stable_root, both):
+        assert not recheck(with_box(box)), box
+    assert recheck(with_box([[re_lo, re_hi], [im_lo, im_hi]]))
+
+
+def test_box_maps_to_another_scale():
+    """At ``c = 3`` the witness maps exactly (box ``/ c``, ``eta * c``) and re-checks there; the unmapped box fails."""
+    from test_variants import box_evidence
+
+    from proofs.variants import scaling
+
+    c = F(3)
+    w = complex_witness()
+    mapped = scaling.to_scale(w, c)
+    assert [[F(a) for a in side] for side in mapped["eigenvalue"]["box"]] == [
+        [F(a) / c for a in side] for side in w["eigenvalue"]["box"]]
+    assert recheck(mapped, c)
+    eigenvalues = np.linalg.eigvals(np.array(oracle_N(COMPLEX_FN, COMPLEX_X), dtype=float)) / float(c)
+    assert box_evidence(eigenvalues, F(mapped["eta"]), mapped["eigenvalue"]["box"])
+    stale = {**mapped, "eigenvalue": {**mapped["eigenvalue"], "box": w["eigenvalue"]["box"]}}
+    assert not recheck(stale, c)

@@ -189,8 +189,28 @@ def unstable_evidence(N, eta, w, query_reads) -> bool:
         lo, hi = (fr(a) for a in e["interval"])
         sign = lambda x: f.eval(sp.Rational(str(x)))  # noqa: E731
         return sign(lo) * sign(hi) < 0 and (hi < 0 or (lo > 0 and eta * lo >= 2))
+    if "box" in e:
+        return box_evidence(np.roots([float(c) for c in coeffs]), eta, e["box"])
     roots = np.roots([float(c) for c in coeffs])  # numeric, with a margin: the polynomial must clearly fail
     return bool(np.any(np.abs(1 - float(eta) * roots) >= 1 + 1e-9))
+
+
+def box_evidence(roots, eta, box) -> bool:
+    """SPEC 7.1's ``box``, read directly: exactly one of the numeric ``roots`` lies in the rectangle (well
+    inside: the margin is relative to the box), and no point of it is in the open disc ``|1 - eta z| < 1``
+    (exact: the box point nearest the centre ``1/eta``, by clamping, is at distance ``>= 1/eta``)."""
+    (re_lo, re_hi), (im_lo, im_hi) = ([fr(a) for a in side] for side in box)
+    if re_lo > re_hi or im_lo > im_hi:
+        return False
+    near_x = min(max(1 / eta, re_lo), re_hi)
+    near_y = min(max(F(0), im_lo), im_hi)
+    if (near_x - 1 / eta) ** 2 + near_y ** 2 < 1 / eta ** 2:
+        return False
+    margin = 1e-9 * float(max(re_hi - re_lo, im_hi - im_lo))
+    inside = [r for r in roots
+              if float(re_lo) + margin < r.real < float(re_hi) - margin
+              and float(im_lo) + margin < r.imag < float(im_hi) - margin]
+    return len(inside) == 1
 
 
 def verify_v4(spec, kind, w, gamma=None, scale=F(1)) -> bool:

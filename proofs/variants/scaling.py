@@ -42,8 +42,9 @@ def to_scale(witness: dict, c: Fraction) -> dict:
 
     ``eta -> c eta``; ``operator``, ``prefix_operator`` (``N``, ``N_P``) and ``N v`` of a Jordan chain
     ``-> / c``; an eigenvalue's minimal polynomial ``t^k + a_1 t^(k-1) + ... + a_k`` (roots ``l``) ``->``
-    ``t^k + (a_1 / c) t^(k-1) + ... + a_k / c^k`` (roots ``l / c``), its ``value`` and isolating
-    ``interval -> / c``.  Raises ValueError for a field whose dependence on ``c`` is not known here.
+    ``t^k + (a_1 / c) t^(k-1) + ... + a_k / c^k`` (roots ``l / c``), its ``value``, isolating ``interval``
+    and isolating ``box`` (``[[re_lo, re_hi], [im_lo, im_hi]]``; ``c > 0`` keeps the order) ``-> / c``.
+    Raises ValueError for a field whose dependence on ``c`` is not known here.
     """
     c = Fraction(c)
     out: dict = {}
@@ -56,7 +57,7 @@ def to_scale(witness: dict, c: Fraction) -> dict:
             e = dict(value)
             coefficients = value["minimal_polynomial"]
             e["minimal_polynomial"] = ex.texts([ex.parse(a) / c ** j for j, a in enumerate(coefficients)])
-            for field in ("value", "interval"):
+            for field in ("value", "interval", "box"):
                 if field in value:
                     e[field] = ex.text(ex.parse(value[field]) / c) if field == "value" else _over(value[field], c)
             out[key] = e

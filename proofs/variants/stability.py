@@ -14,7 +14,8 @@ depend on ``eta``; (a) is decided without computing eigenvalues: ``p_N(t) = t^z 
 ``q(0) != 0`` and the Routh-Hurwitz test on the Moebius transform of ``q``'s iteration
 polynomial (:func:`proofs.variants.exact.schur_stable_poly`).  A failure comes with exact
 evidence (:func:`decide`): an irreducible factor of ``q`` (the minimal polynomial of the
-offending eigenvalues, with a rational isolating interval when a real root is to blame), a Jordan
+offending eigenvalues, with a rational isolating interval when a real root is to blame, else a
+rational isolating box ``[re_lo, re_hi] x [im_lo, im_hi]`` outside the disc ``|1 - eta z| < 1``), a Jordan
 chain vector ``v`` (``N v != 0``, ``N^2 v = 0``) or a visible null vector (``N v = 0``,
 ``R v != 0``).  :func:`check` re-derives each from the witness alone.
 """
@@ -144,7 +145,8 @@ def decide(op: Operator, eta: Fraction) -> Decision:
 
 def eigen_evidence(q: list, eta: Fraction) -> dict:
     """The irreducible factor of ``q`` (monic, rational) that fails (a), with a rational interval
-    isolating a real root ``l`` of it with ``|1 - eta l| >= 1`` when there is one."""
+    isolating a real root ``l`` of it with ``|1 - eta l| >= 1`` when there is one, else (complex culprits)
+    a rational ``box`` isolating such a root when :func:`_complex_box` finds one."""
     poly = flint.fmpq_poly([flint.fmpq(a.numerator, a.denominator) for a in reversed(q)])
     _, factors = poly.factor()
     for factor, _mult in factors:
@@ -154,6 +156,10 @@ def eigen_evidence(q: list, eta: Fraction) -> dict:
             interval = _real_interval(f, eta)
             if interval is not None:
                 out["interval"] = interval
+            else:
+                box = _complex_box(f, eta)
+                if box is not None:
+                    out["box"] = box
             return out
     return {"minimal_polynomial": _monic(q)}  # pragma: no cover - some factor must fail when q fails
 
@@ -195,6 +201,88 @@ def _bad_interval(a: Fraction, b: Fraction, eta: Fraction) -> bool:
     return b < 0 or (a > 0 and eta * a >= 2)
 
 
+#: working precisions (bits) for python-flint's root enclosures: a culprit close to the circle
+#: ``|1 - eta z| = 1`` needs a narrower box, hence a tighter enclosure, before its box clears the disc
+BOX_PRECISIONS = (53, 128, 320, 800)
+#: box half-widths ``1 / den`` tried at each precision, widest first (short rationals in the witness)
+BOX_DENOMINATORS = tuple(10**k for k in (2, 4, 6, 9, 12, 18, 30, 50, 80, 120, 200))
+
+
+def _exact(x: flint.arb) -> Fraction:
+    """A zero-radius ``arb`` (a midpoint or a radius bound) as the exact binary rational it is."""
+    m, e = x.man_exp()
+    return Fraction(int(m)) * Fraction(2) ** int(e)
+
+
+def _enclosure(root: flint.acb) -> list:
+    """flint's ball as the rational rectangle ``[[re_lo, re_hi], [im_lo, im_hi]]`` containing it."""
+    out = []
+    for part in (root.real, root.imag):
+        mid, rad = _exact(part.mid()), _exact(part.rad())
+        out.append([mid - rad, mid + rad])
+    return out
+
+
+def _inside(inner: list, outer: list) -> bool:
+    return all(o[0] < i[0] and i[1] < o[1] for i, o in zip(inner, outer, strict=True))
+
+
+def _disjoint(a: list, b: list) -> bool:
+    return any(x[1] < y[0] or y[1] < x[0] for x, y in zip(a, b, strict=True))
+
+
+def _bad_box(box: list, eta: Fraction) -> bool:
+    """The rectangle misses the open disc ``|1 - eta z| < 1`` (centre ``1/eta``, radius ``1/eta``): its point
+    nearest the centre is at squared distance ``>= 1/eta^2`` (exact)."""
+    (re_lo, re_hi), (im_lo, im_hi) = box
+    centre = 1 / eta
+    dx = max(re_lo - centre, Fraction(0), centre - re_hi)
+    dy = max(im_lo, Fraction(0), -im_hi)
+    return dx * dx + dy * dy >= centre * centre
+
+
+def _box_isolates(f: list, box: list) -> bool:
+    """Exactly one root of ``f`` in the closed rectangle (SymPy's exact ``count_roots``: Sturm sequences
+    along the boundary, in rational arithmetic)."""
+    import sympy as sp
+
+    t = sp.Symbol("t")
+    poly = sp.Poly([sp.Rational(c.numerator, c.denominator) for c in f], t)
+    (re_lo, re_hi), (im_lo, im_hi) = (
+        [sp.Rational(a.numerator, a.denominator) for a in side] for side in box)
+    return poly.count_roots(re_lo + sp.I * im_lo, re_hi + sp.I * im_hi) == 1
+
+
+def _complex_box(f: list, eta: Fraction) -> list | None:
+    """``[[re_lo, re_hi], [im_lo, im_hi]]`` (rationals) holding exactly one root ``l`` of ``f`` and missing the
+    disc ``|1 - eta z| < 1``, so ``|1 - eta l| >= 1``; None when none is found within :data:`BOX_PRECISIONS`.
+
+    python-flint's ``complex_roots`` (Arb) returns one ball per root, pairwise disjoint, each certified to
+    hold exactly that root.  A box made of short rationals around a ball's midpoint is kept when it strictly
+    contains the ball, is disjoint from every other ball (so it holds that root and no other), misses the
+    disc (:func:`_bad_box`), and SymPy's exact root count in it is 1 (:func:`_box_isolates`, the check
+    :func:`check` repeats from the witness alone).
+    """
+    poly = flint.fmpq_poly([flint.fmpq(a.numerator, a.denominator) for a in reversed(f)])
+    for prec in BOX_PRECISIONS:
+        with flint.ctx.workprec(prec):
+            roots: list = poly.complex_roots()  # [(acb, multiplicity)], the balls pairwise disjoint
+        balls = [_enclosure(root) for root, _ in roots]
+        for k, ball in enumerate(balls):
+            others = balls[:k] + balls[k + 1:]
+            for den in BOX_DENOMINATORS:
+                width = Fraction(1, den)
+                box = []
+                for lo, hi in ball:
+                    m = Fraction(round((lo + hi) * 2 * den), 4 * den)  # within 1/(8 den) of the midpoint
+                    box.append([m - width, m + width])
+                if not _inside(ball, box):
+                    continue  # the ball is wider than the box: a narrower one misses it too, unless rounding did
+                if all(_disjoint(box, o) for o in others) and _bad_box(box, eta) and _box_isolates(f, box):
+                    return box
+    return None
+
+
 # ----------------------------------------------------------------------------- witnesses
 
 
@@ -210,6 +298,8 @@ def witness_fields(decision: Decision) -> dict:
             out["eigenvalue"]["value"] = ex.text(-f[1])
         if "interval" in e:
             out["eigenvalue"]["interval"] = ex.texts(e["interval"])
+        if "box" in e:
+            out["eigenvalue"]["box"] = ex.texts(e["box"])
         return out
     if decision.kind == "jordan_chain":
         return {"jordan_chain": {"vector": ex.texts(e["vector"]), "N_vector": ex.texts(e["N_vector"]),
@@ -242,6 +332,11 @@ def check(op: Operator, eta: Fraction, w: dict) -> bool:
             return False
         if "interval" in w["eigenvalue"]:
             a, b = (ex.parse(t) for t in w["eigenvalue"]["interval"])
-            return _value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta) and _isolates(f, a, b)
+            if not (_value(f, a) * _value(f, b) < 0 and _bad_interval(a, b, eta) and _isolates(f, a, b)):
+                return False
+        if "box" in w["eigenvalue"]:
+            box = [[ex.parse(t) for t in side] for side in w["eigenvalue"]["box"]]
+            if any(lo > hi for lo, hi in box) or not (_bad_box(box, eta) and _box_isolates(f, box)):
+                return False
         return True
     return False
