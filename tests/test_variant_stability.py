@@ -485,3 +485,34 @@ def test_box_maps_to_another_scale():
     assert box_evidence(eigenvalues, F(mapped["eta"]), mapped["eigenvalue"]["box"])
     stale = {**mapped, "eigenvalue": {**mapped["eigenvalue"], "box": w["eigenvalue"]["box"]}}
     assert not recheck(stale, c)
+
+
+def test_box_refines_precision_near_the_circle_and_is_absent_on_it():
+    """``t^2 - 2t + 2`` has roots ``1 +/- i`` (exact), with ``|1 - eta (1 + i)|^2 = 1 - 2 eta + 2 eta^2``: on the
+    circle at ``eta = 1`` (no box can miss the disc), just outside it at ``eta = 1 + 10^-60`` (a box needs far
+    more than 53 bits), far outside at ``eta = 3/2``."""
+    from test_variants import misses_disc
+
+    f = [F(1), F(-2), F(2)]
+    assert "box" not in stability_module.eigen_evidence(f, F(1))
+    for eta in (F(1) + F(1, 10**60), F(3, 2)):
+        (re_lo, re_hi), (im_lo, im_hi) = stability_module.eigen_evidence(f, eta)["box"]
+        assert re_lo <= 1 <= re_hi and im_lo <= 1 <= im_hi and (im_lo > -1 or im_hi < -1)  # 1 + i, not 1 - i
+        assert misses_disc(eta, [[re_lo, re_hi], [im_lo, im_hi]])
+
+
+def test_mutation_checker_without_the_region_or_count_test_is_caught(monkeypatch):
+    """A re-check that skips the disc test (or the root count) accepts a box around the stable root (or around
+    both culprits); the independent reading of SPEC 7.1 (:func:`test_variants.box_evidence`) refuses it."""
+    from test_variants import box_evidence
+
+    w = complex_witness()
+    eigenvalues = np.linalg.eigvals(np.array(oracle_N(COMPLEX_FN, COMPLEX_X), dtype=float))
+    (re_lo, re_hi), (_, im_hi) = ([F(a) for a in side] for side in w["eigenvalue"]["box"])
+    for name, box in (("_bad_box", [[F(1), F(7, 5)], [F(-1, 10), F(1, 10)]]),
+                      ("_box_isolates", [[re_lo, re_hi], [-im_hi, im_hi]])):
+        with monkeypatch.context() as m:
+            m.setattr(stability_module, name, lambda *args: True)
+            texts = [[str(a) for a in side] for side in box]
+            mutated = {**w, "eigenvalue": {**w["eigenvalue"], "box": texts}}
+            assert recheck(mutated) and not box_evidence(eigenvalues, COMPLEX_ETA, texts), name

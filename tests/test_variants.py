@@ -195,16 +195,19 @@ def unstable_evidence(N, eta, w, query_reads) -> bool:
     return bool(np.any(np.abs(1 - float(eta) * roots) >= 1 + 1e-9))
 
 
+def misses_disc(eta, box) -> bool:
+    """No point of the rectangle (Fractions) is in ``|1 - eta z| < 1``: its point nearest ``1/eta`` is not."""
+    (re_lo, re_hi), (im_lo, im_hi) = box
+    near_x, near_y = min(max(1 / eta, re_lo), re_hi), min(max(F(0), im_lo), im_hi)
+    return (near_x - 1 / eta) ** 2 + near_y ** 2 >= 1 / eta ** 2
+
+
 def box_evidence(roots, eta, box) -> bool:
     """SPEC 7.1's ``box``, read directly: exactly one of the numeric ``roots`` lies in the rectangle (well
     inside: the margin is relative to the box), and no point of it is in the open disc ``|1 - eta z| < 1``
     (exact: the box point nearest the centre ``1/eta``, by clamping, is at distance ``>= 1/eta``)."""
     (re_lo, re_hi), (im_lo, im_hi) = ([fr(a) for a in side] for side in box)
-    if re_lo > re_hi or im_lo > im_hi:
-        return False
-    near_x = min(max(1 / eta, re_lo), re_hi)
-    near_y = min(max(F(0), im_lo), im_hi)
-    if (near_x - 1 / eta) ** 2 + near_y ** 2 < 1 / eta ** 2:
+    if re_lo > re_hi or im_lo > im_hi or not misses_disc(eta, [[re_lo, re_hi], [im_lo, im_hi]]):
         return False
     margin = 1e-9 * float(max(re_hi - re_lo, im_hi - im_lo))
     inside = [r for r in roots
