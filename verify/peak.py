@@ -196,22 +196,33 @@ def norm_bounds(B: np.ndarray, layers: int, limit: float | None = None):
 def peak_norm(B: np.ndarray, layers: int):
     """``(peak, peak_layer, norms)`` of ``||B^l||_2``, ``l <= L`` (see ``verify.rates.transient``)."""
     B = np.asarray(B, dtype=float)
-    if np.array_equal(B, B.T):  # symmetric: ||B^l|| = max |mu|^l (spectral theorem)
-        mu = float(np.max(np.abs(np.linalg.eigvalsh(B)), initial=0.0))
-        with np.errstate(over="ignore"):
-            norms = mu ** np.arange(layers + 1, dtype=float)
-        norms[0] = 1.0
-        stop = next((layer for layer in range(1, layers + 1) if norms[layer] <= 1), layers)
-        norms[stop + 1:] = 0.0
+    if np.array_equal(B, B.T):
+        norms = symmetric_norms(B[None], layers)[0]
     else:
         lower, upper, stop, _ = norm_bounds(B, layers)
         norms = lower.copy()
         norms[stop + 1:] = 0.0
-    peak = float(np.max(norms))
-    if not np.isfinite(peak):
-        return peak, int(np.argmax(norms)), norms
-    layer = int(np.argmax(norms >= peak * (1 - TIE_RTOL)))
-    return peak, layer, norms
+    peak, layer = peaks_of(norms[None])
+    return float(peak[0]), int(layer[0]), norms
+
+
+def symmetric_norms(B: np.ndarray, layers: int) -> np.ndarray:
+    """``||B^l||_2 = max |mu|^l`` (spectral theorem) for a stack ``(k, n, n)`` of symmetric matrices, ``(k, L + 1)``;
+    0 after the first power of norm <= 1 (:func:`verify.rates.transient`)."""
+    mu = np.abs(np.linalg.eigvalsh(B)).max(axis=-1, initial=0.0)
+    with np.errstate(over="ignore"):
+        norms = mu[:, None] ** np.arange(layers + 1, dtype=float)[None, :]
+    norms[:, 0] = 1.0
+    small = norms[:, 1:] <= 1
+    norms[:, 1:][np.cumsum(small, axis=1) - small > 0] = 0.0  # after the first power of norm <= 1
+    return norms
+
+
+def peaks_of(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(peak, first layer within TIE_RTOL of it)`` per row of ``norms (k, L + 1)`` (an infinite peak: its layer)."""
+    peak = norms.max(axis=1)
+    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
+    return peak, layer
 
 
 def within(B: np.ndarray, layers: int, max_growth: float) -> tuple[bool, np.ndarray]:
@@ -335,13 +346,8 @@ def stack_peaks(B: np.ndarray, layers: int):
     norms = np.zeros((T, layers + 1))
     norms[:, 0] = 1.0
     symmetric = np.all(B == np.swapaxes(B, -1, -2), axis=(-2, -1))
-    if symmetric.any():  # ||B^l|| = max |mu|^l (spectral theorem): no powers at all
-        mu = np.abs(np.linalg.eigvalsh(B[symmetric])).max(axis=-1, initial=0.0)
-        with np.errstate(over="ignore"):
-            powers = mu[:, None] ** np.arange(1, layers + 1)[None, :]
-        ended = np.cumsum(powers <= 1, axis=1) - (powers <= 1) > 0  # after the first power of norm <= 1
-        powers[ended] = 0.0
-        norms[symmetric, 1:] = powers
+    if symmetric.any():  # no powers at all
+        norms[symmetric] = symmetric_norms(B[symmetric], layers)
     active = np.flatnonzero(~symmetric)
     Ba = B[active]  # the matrices still scanned, and their B
     best = np.ones(T)
@@ -392,8 +398,7 @@ def stack_peaks(B: np.ndarray, layers: int):
             going = hi > 1  # a power of norm <= 1 ends the scan: later norms stay 0
             if not going.all():
                 active, Ba, P, v, V = active[going], Ba[going], P[going], v[going], V[going]
-    peak = norms.max(axis=1)
-    layer = np.argmax(norms >= np.where(np.isfinite(peak), peak * (1 - TIE_RTOL), np.inf)[:, None], axis=1)
+    peak, layer = peaks_of(norms)
     return peak, layer, norms
 
 
