@@ -398,8 +398,7 @@ def stack_peaks(B: np.ndarray, layers: int):
             going = hi > 1  # a power of norm <= 1 ends the scan: later norms stay 0
             if not going.all():
                 active, Ba, P, v, V = active[going], Ba[going], P[going], v[going], V[going]
-    peak, layer = peaks_of(norms)
-    return peak, layer, norms
+    return (*peaks_of(norms), norms)
 
 
 
