@@ -401,7 +401,6 @@ def stack_peaks(B: np.ndarray, layers: int):
     return (*peaks_of(norms), norms)
 
 
-
 # ----------------------------------------------------------------------------- structured operators (issue 21)
 
 #: power rounds on ``(B^l)^T B^l`` at the best layer found by the start block
